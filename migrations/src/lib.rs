@@ -1,0 +1,18 @@
+//! Kiln's schema, portable across PostgreSQL and SQLite.
+//!
+//! Conventions (design-anchors §5): ids are text (a lower-cased lookup key plus the display
+//! form), timestamps are integer unix milliseconds so comparisons mean the same on both
+//! backends, JSON is an opaque column with every queried field promoted to a real column.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,811 @@
+//! The generic ARM engine: authorize, validate, and write a resource, its operation, its
+//! outbox event and its activity-log row in one transaction. HTTP handlers call it; so will
+//! template deployments, without HTTP.
+
+use std::sync::Arc;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::envelope::{self, Spec};
+use super::id::{PathVocabulary, ResourceId};
+use super::lro::{self, OperationRef};
+use super::registry::{PrepareContext, Registry, Rendered, ResourceKind};
+use crate::activity::{self, ActivityEntry};
+use crate::authz::{Authorizer, Caller, SubscriptionDirectory, subscription_not_found};
+use crate::config::WorkerSettings;
+use crate::error::ArmError;
+use crate::events::{self, EventFacts};
+use crate::store::{now_millis, operation, resource};
+
+pub const CREATING: &str = "Creating";
+pub const UPDATING: &str = "Updating";
+pub const DELETING: &str = "Deleting";
+
+/// Who is asking, and how to address them back.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub caller: Caller,
+    pub api_version: String,
+    /// `scheme://host` for absolute URLs.
+    pub base_url: String,
+    pub correlation_id: String,
+}
+
+/// `If-Match` / `If-None-Match` as sent.
+#[derive(Debug, Clone, Default)]
+pub struct Preconditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum WriteOutcome {
+    /// Finished synchronously.
+    Completed,
+    /// An operation is running; follow it.
+    Accepted(OperationRef),
+}
+
+#[derive(Debug)]
+pub struct WriteResult {
+    pub created: bool,
+    pub outcome: WriteOutcome,
+    pub resource: Value,
+    pub etag: String,
+}
+
+#[derive(Debug)]
+pub enum DeleteResult {
+    /// Nothing was there (204).
+    Absent,
+    /// Deleted synchronously (200).
+    Deleted,
+    /// Deletion runs as an operation (202).
+    Accepted(OperationRef),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Put,
+    Patch,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    pub db: DatabaseConnection,
+    pub registry: Arc<Registry>,
+    pub authorizer: Arc<dyn Authorizer>,
+    pub subscriptions: SubscriptionDirectory,
+    pub vocabulary: Arc<PathVocabulary>,
+    /// Wakes the in-process worker when an operation is committed.
+    pub wake: Arc<Notify>,
+    pub worker: WorkerSettings,
+}
+
+fn etag() -> String {
+    format!("\"{}\"", uuid::Uuid::new_v4().simple())
+}
+
+fn strip_weak(tag: &str) -> &str {
+    tag.trim().trim_start_matches("W/")
+}
+
+pub fn not_found(id: &ResourceId) -> ArmError {
+    match (&id.provider, &id.resource_group) {
+        (Some(_), Some(group)) => ArmError::not_found(
+            "ResourceNotFound",
+            format!(
+                "The Resource '{}/{}' under resource group '{group}' was not found. For more details please go to \
+                 https://aka.ms/ARMResourceNotFoundFix",
+                id.type_name(),
+                id.name()
+            ),
+        ),
+        (None, Some(group)) => group_not_found(group),
+        _ => subscription_not_found(&id.subscription),
+    }
+}
+
+fn group_not_found(group: &str) -> ArmError {
+    ArmError::not_found(
+        "ResourceGroupNotFound",
+        format!("Resource group '{group}' could not be found."),
+    )
+}
+
+fn check_preconditions(
+    pre: &Preconditions,
+    existing: Option<&resource::Model>,
+    id: &ResourceId,
+) -> Result<(), ArmError> {
+    if let Some(wanted) = pre.if_match.as_deref() {
+        match existing {
+            None => {
+                return Err(ArmError::precondition_failed(format!(
+                    "Resource '{}' does not exist.",
+                    id.display()
+                )));
+            }
+            Some(row)
+                if wanted.trim() != "*"
+                    && !wanted.split(',').any(|t| strip_weak(t) == row.etag) =>
+            {
+                return Err(ArmError::precondition_failed(format!(
+                    "Etag provided in if-match header {wanted} does not match etag {} of resource {}.",
+                    row.etag,
+                    id.display()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(unwanted) = pre.if_none_match.as_deref() {
+        if let Some(row) = existing {
+            if unwanted.trim() == "*" || unwanted.split(',').any(|t| strip_weak(t) == row.etag) {
+                return Err(ArmError::precondition_failed(format!(
+                    "Resource '{}' already exists with etag {}.",
+                    id.display(),
+                    row.etag
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn kind_of(&self, id: &ResourceId) -> Result<&Arc<dyn ResourceKind>, ArmError> {
+        self.registry.get(&id.type_key()).ok_or_else(|| {
+            ArmError::not_found(
+                "InvalidResourceType",
+                format!("The resource type '{}' could not be found.", id.type_name()),
+            )
+        })
+    }
+
+    pub async fn authorize(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        action: &str,
+    ) -> Result<(), ArmError> {
+        self.authorizer
+            .authorize(&cx.caller, action, &id.display(), &id.subscription)
+            .await
+    }
+
+    async fn tenant_of(&self, subscription: &str) -> Result<String, ArmError> {
+        Ok(self
+            .subscriptions
+            .find(subscription)
+            .await?
+            .ok_or_else(|| subscription_not_found(subscription))?
+            .tenant_id)
+    }
+
+    /// The enclosing resource must exist (and not be going away) before a write below it.
+    async fn check_parent(
+        &self,
+        tx: &DatabaseTransaction,
+        id: &ResourceId,
+    ) -> Result<(), ArmError> {
+        let Some(parent) = id.parent() else {
+            return Ok(());
+        };
+        if parent.resource_group.is_none() {
+            return Ok(()); // the subscription: the authorizer has checked it exists
+        }
+        let row = resource::Entity::find_by_id(parent.key()).one(tx).await?;
+        let is_group = parent.provider.is_none();
+        match row {
+            None if is_group => Err(group_not_found(parent.name())),
+            None => Err(ArmError::not_found(
+                "ParentResourceNotFound",
+                format!(
+                    "Can not perform requested operation on nested resource. Parent resource '{}' not found.",
+                    parent.name()
+                ),
+            )),
+            Some(row) if row.provisioning_state == DELETING => Err(if is_group {
+                ArmError::conflict(
+                    "ResourceGroupBeingDeleted",
+                    format!(
+                        "The resource group '{}' is in deprovisioning state and cannot perform this operation.",
+                        parent.name()
+                    ),
+                )
+            } else {
+                ArmError::conflict(
+                    "ParentResourceBeingDeleted",
+                    format!("The parent resource '{}' is being deleted.", parent.name()),
+                )
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub async fn put(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        body: &Value,
+        pre: &Preconditions,
+    ) -> Result<WriteResult, ArmError> {
+        let kind = self.kind_of(id)?;
+        self.authorize(cx, id, &kind.descriptor().action("write"))
+            .await?;
+        let spec = envelope::parse_put(body)?;
+        let result = self.write(cx, id, Verb::Put, body, pre, |_| Ok(spec)).await;
+        self.log_refusal(cx, id, "write", "PUT", &result).await;
+        result
+    }
+
+    pub async fn patch(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        body: &Value,
+        pre: &Preconditions,
+    ) -> Result<WriteResult, ArmError> {
+        let kind = self.kind_of(id)?;
+        self.authorize(cx, id, &kind.descriptor().action("write"))
+            .await?;
+        let result = self
+            .write(cx, id, Verb::Patch, body, pre, |existing| match existing {
+                Some(spec) => envelope::apply_patch(spec, body),
+                None => Err(not_found(id)),
+            })
+            .await;
+        self.log_refusal(cx, id, "write", "PATCH", &result).await;
+        result
+    }
+
+    /// A write that the engine refused still leaves an activity-log row.
+    async fn log_refusal<T>(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        verb: &str,
+        method: &str,
+        result: &Result<T, ArmError>,
+    ) {
+        let Err(err) = result else { return };
+        if err.status.is_server_error() {
+            return;
+        }
+        let action = self
+            .kind_of(id)
+            .map(|k| k.descriptor().action(verb))
+            .unwrap_or_default();
+        let entry = ActivityEntry {
+            subscription_key: &id.subscription_key(),
+            resource_key: &id.key(),
+            resource_id: &id.display(),
+            operation_name: &action,
+            operation_id: None,
+            status: lro::FAILED,
+            status_code: err.status.as_u16(),
+            caller: &cx.caller.principal_id,
+            correlation_id: &cx.correlation_id,
+            method,
+        };
+        if let Err(db) = activity::record(&self.db, &entry).await {
+            tracing::warn!(error = %db, "could not record a refused write in the activity log");
+        }
+    }
+
+    async fn write(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        verb: Verb,
+        body: &Value,
+        pre: &Preconditions,
+        make_spec: impl FnOnce(Option<&Spec>) -> Result<Spec, ArmError>,
+    ) -> Result<WriteResult, ArmError> {
+        let kind = self.kind_of(id)?.clone();
+        let descriptor = kind.descriptor();
+        if !(descriptor.name_valid)(id.name()) {
+            return Err(ArmError::bad_request(
+                "InvalidResourceName",
+                format!(
+                    "The resource name '{}' is invalid. {}",
+                    id.name(),
+                    descriptor.name_rule
+                ),
+            ));
+        }
+        let tenant_id = self.tenant_of(&id.subscription).await?;
+        let request_hash = envelope::fingerprint(verb.name(), body);
+        let key = id.key();
+        let tx = self.db.begin().await?;
+        self.check_parent(&tx, id).await?;
+        let existing = resource::Entity::find_by_id(key.clone()).one(&tx).await?;
+        check_preconditions(pre, existing.as_ref(), id)?;
+
+        if let Some(running) = in_flight(&tx, &key).await? {
+            if verb == Verb::Put && running.verb == "PUT" && running.request_hash == request_hash {
+                // An identical retry of the in-flight PUT answers like the first one.
+                let row = existing.ok_or_else(|| not_found(id))?;
+                tx.commit().await?;
+                let operation = OperationRef::from_row(&running, &id.subscription);
+                return self
+                    .finish(row, false, WriteOutcome::Accepted(operation))
+                    .await;
+            }
+            return Err(ArmError::another_operation(&id.display()));
+        }
+
+        let existing_spec = existing
+            .as_ref()
+            .map(|row| envelope::from_body(row.location.as_deref(), &row.body));
+        let mut spec = make_spec(existing_spec.as_ref())?;
+        if descriptor.tracked {
+            match (
+                &spec.location,
+                existing.as_ref().and_then(|r| r.location.as_deref()),
+            ) {
+                (None, None) => {
+                    return Err(ArmError::bad_request(
+                        "LocationRequired",
+                        "The location property is required for this definition.",
+                    )
+                    .with_target("location"));
+                }
+                (None, Some(old)) => spec.location = Some(old.to_owned()),
+                (Some(new), Some(old)) if new != old => {
+                    return Err(ArmError::bad_request(
+                        "InvalidResourceLocation",
+                        format!(
+                            "The resource '{}' already exists in location '{old}'. A resource with the same name cannot be \
+                             created in location '{new}'.",
+                            id.name()
+                        ),
+                    )
+                    .with_target("location"));
+                }
+                _ => {}
+            }
+        } else {
+            spec.location = None;
+            spec.tags = None;
+        }
+        spec.identity = complete_identity(spec.identity.take(), existing_spec.as_ref(), &tenant_id);
+        let cxp = PrepareContext {
+            tx: &tx,
+            id,
+            caller: &cx.caller,
+            tenant_id: &tenant_id,
+        };
+        let prepared = kind.prepare(&cxp, spec, existing_spec.as_ref()).await?;
+
+        let now = now_millis();
+        let created = existing.is_none();
+        let system_data = system_data(&cx.caller, existing.as_ref(), now);
+        let generation = existing.as_ref().map_or(0, |r| r.generation) + 1;
+        let (state, observed) = if descriptor.provisioned {
+            (
+                if created { CREATING } else { UPDATING },
+                existing.as_ref().map_or(0, |r| r.observed_generation),
+            )
+        } else {
+            (lro::SUCCEEDED, generation)
+        };
+        let row = resource::Model {
+            id_key: key.clone(),
+            id: id.display(),
+            subscription_key: id.subscription_key(),
+            group_key: id.group_id().map(|g| g.key()).unwrap_or_default(),
+            parent_key: id.parent().map(|p| p.key()).unwrap_or_default(),
+            type_key: id.type_key(),
+            name: id.name().to_owned(),
+            kind_key: prepared.spec.kind.as_deref().map(str::to_lowercase),
+            location: prepared.spec.location.clone(),
+            top_level: id.is_top_level(),
+            depends_on_key: prepared.depends_on.clone(),
+            body: envelope::to_body(&prepared.spec, &system_data),
+            etag: etag(),
+            provisioning_state: state.to_owned(),
+            generation,
+            observed_generation: observed,
+            created_at: existing.as_ref().map_or(now, |r| r.created_at),
+            updated_at: now,
+        };
+        store_row(&tx, &row, existing.as_ref()).await?;
+
+        let action = descriptor.action("write");
+        let operation = if descriptor.provisioned {
+            Some(
+                self.start_operation(
+                    &tx,
+                    cx,
+                    id,
+                    verb.name(),
+                    generation,
+                    &request_hash,
+                    row.location.as_deref(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let facts = EventFacts {
+            id,
+            generation,
+            operation_id: operation.as_ref().map(|o| o.id.as_str()),
+            operation_name: &action,
+            caller: &cx.caller.principal_id,
+            correlation_id: &cx.correlation_id,
+        };
+        let event = if operation.is_some() {
+            events::PROVISIONING_REQUESTED
+        } else {
+            events::WRITE_SUCCESS
+        };
+        events::enqueue(&tx, event, &facts).await?;
+        let (status, code) = match (&operation, created) {
+            (Some(_), _) => ("Accepted", 202),
+            (None, true) => (lro::SUCCEEDED, 201),
+            (None, false) => (lro::SUCCEEDED, 200),
+        };
+        activity::record(
+            &tx,
+            &ActivityEntry {
+                subscription_key: &row.subscription_key,
+                resource_key: &key,
+                resource_id: &row.id,
+                operation_name: &action,
+                operation_id: operation.as_ref().map(|o| o.id.as_str()),
+                status,
+                status_code: code,
+                caller: &cx.caller.principal_id,
+                correlation_id: &cx.correlation_id,
+                method: verb.name(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let outcome = match operation {
+            Some(op) => {
+                self.wake.notify_one();
+                WriteOutcome::Accepted(op)
+            }
+            None => WriteOutcome::Completed,
+        };
+        self.finish(row, created, outcome).await
+    }
+
+    async fn finish(
+        &self,
+        row: resource::Model,
+        created: bool,
+        outcome: WriteOutcome,
+    ) -> Result<WriteResult, ArmError> {
+        let etag = row.etag.clone();
+        let resource = self.render_one(row).await?;
+        Ok(WriteResult {
+            created,
+            outcome,
+            resource,
+            etag,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start_operation(
+        &self,
+        tx: &DatabaseTransaction,
+        cx: &CallContext,
+        id: &ResourceId,
+        verb: &str,
+        generation: i64,
+        request_hash: &str,
+        location: Option<&str>,
+    ) -> Result<OperationRef, ArmError> {
+        let now = now_millis();
+        let deadline =
+            now + i64::try_from(self.worker.operation_deadline.as_millis()).unwrap_or(i64::MAX / 2);
+        let namespace = id
+            .provider
+            .as_ref()
+            .map_or("Microsoft.Resources", |p| p.namespace.as_str())
+            .to_owned();
+        let row = operation::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            subscription_key: Set(id.subscription_key()),
+            resource_key: Set(id.key()),
+            resource_id: Set(id.display()),
+            namespace: Set(namespace),
+            location: Set(location.unwrap_or("global").to_owned()),
+            verb: Set(verb.to_owned()),
+            status: Set(lro::IN_PROGRESS.into()),
+            target_generation: Set(generation),
+            request_hash: Set(request_hash.to_owned()),
+            api_version: Set(cx.api_version.clone()),
+            caller: Set(cx.caller.principal_id.clone()),
+            correlation_id: Set(cx.correlation_id.clone()),
+            error: Set(None),
+            attempts: Set(0),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            deadline_at: Set(deadline),
+            started_at: Set(now),
+            ended_at: Set(None),
+        };
+        let model = operation::Entity::insert(row)
+            .exec_with_returning(tx)
+            .await?;
+        Ok(OperationRef::from_row(&model, &id.subscription))
+    }
+
+    pub async fn delete(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        pre: &Preconditions,
+    ) -> Result<DeleteResult, ArmError> {
+        let kind = self.kind_of(id)?.clone();
+        let action = kind.descriptor().action("delete");
+        self.authorize(cx, id, &action).await?;
+        let result = self
+            .delete_authorized(cx, id, pre, kind.as_ref(), &action)
+            .await;
+        self.log_refusal(cx, id, "delete", "DELETE", &result).await;
+        result
+    }
+
+    async fn delete_authorized(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        pre: &Preconditions,
+        kind: &dyn ResourceKind,
+        action: &str,
+    ) -> Result<DeleteResult, ArmError> {
+        let key = id.key();
+        let tx = self.db.begin().await?;
+        let Some(row) = resource::Entity::find_by_id(key.clone()).one(&tx).await? else {
+            // An absent resource in an existing group is a successful no-op (204).
+            if let Some(group) = id.group_id().filter(|_| id.provider.is_some()) {
+                if resource::Entity::find_by_id(group.key())
+                    .one(&tx)
+                    .await?
+                    .is_none()
+                {
+                    return Err(group_not_found(group.name()));
+                }
+            }
+            return Ok(DeleteResult::Absent);
+        };
+        check_preconditions(pre, Some(&row), id)?;
+        if let Some(running) = in_flight(&tx, &key).await? {
+            if running.verb == "DELETE" {
+                return Ok(DeleteResult::Accepted(OperationRef::from_row(
+                    &running,
+                    &id.subscription,
+                )));
+            }
+            return Err(ArmError::another_operation(&id.display()));
+        }
+        kind.check_delete(&tx, &row).await?;
+        let generation = row.generation + 1;
+        let operation = self
+            .start_operation(
+                &tx,
+                cx,
+                id,
+                "DELETE",
+                generation,
+                "",
+                row.location.as_deref(),
+            )
+            .await?;
+        let updated = resource::Entity::update_many()
+            .col_expr(resource::Column::ProvisioningState, Expr::value(DELETING))
+            .col_expr(resource::Column::Generation, Expr::value(generation))
+            .col_expr(resource::Column::Etag, Expr::value(etag()))
+            .col_expr(resource::Column::UpdatedAt, Expr::value(now_millis()))
+            .filter(resource::Column::IdKey.eq(key.clone()))
+            .filter(resource::Column::Generation.eq(row.generation))
+            .exec(&tx)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(ArmError::another_operation(&id.display()));
+        }
+        let facts = EventFacts {
+            id,
+            generation,
+            operation_id: Some(&operation.id),
+            operation_name: action,
+            caller: &cx.caller.principal_id,
+            correlation_id: &cx.correlation_id,
+        };
+        events::enqueue(&tx, events::PROVISIONING_REQUESTED, &facts).await?;
+        activity::record(
+            &tx,
+            &ActivityEntry {
+                subscription_key: &row.subscription_key,
+                resource_key: &key,
+                resource_id: &row.id,
+                operation_name: action,
+                operation_id: Some(&operation.id),
+                status: "Accepted",
+                status_code: 202,
+                caller: &cx.caller.principal_id,
+                correlation_id: &cx.correlation_id,
+                method: "DELETE",
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake.notify_one();
+        Ok(DeleteResult::Accepted(operation))
+    }
+
+    /// Renders stored rows as ARM resources, with each type's derived properties.
+    pub async fn render(&self, rows: Vec<resource::Model>) -> Result<Vec<Value>, ArmError> {
+        let mut batches: Vec<(String, Vec<Rendered>)> = Vec::new();
+        for row in rows {
+            let json = render_row(&self.registry, &row);
+            let rendered = Rendered { row, json };
+            match batches.last_mut() {
+                Some((ty, batch)) if *ty == rendered.row.type_key => batch.push(rendered),
+                _ => batches.push((rendered.row.type_key.clone(), vec![rendered])),
+            }
+        }
+        let mut out = Vec::new();
+        for (type_key, mut batch) in batches {
+            if let Some(kind) = self.registry.get(&type_key) {
+                kind.decorate(&self.db, &mut batch).await?;
+            }
+            out.extend(batch.into_iter().map(|r| r.json));
+        }
+        Ok(out)
+    }
+
+    pub async fn render_one(&self, row: resource::Model) -> Result<Value, ArmError> {
+        Ok(self.render(vec![row]).await?.pop().unwrap_or(Value::Null))
+    }
+}
+
+async fn in_flight(
+    tx: &DatabaseTransaction,
+    key: &str,
+) -> Result<Option<operation::Model>, ArmError> {
+    Ok(operation::Entity::find()
+        .filter(operation::Column::ResourceKey.eq(key))
+        .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+        .one(tx)
+        .await?)
+}
+
+/// Inserts a new row, or replaces the row we read if nobody changed it meanwhile.
+async fn store_row(
+    tx: &DatabaseTransaction,
+    row: &resource::Model,
+    existing: Option<&resource::Model>,
+) -> Result<(), ArmError> {
+    let conflict = || {
+        ArmError::conflict(
+            "Conflict",
+            format!(
+                "The resource '{}' was changed concurrently. Retry the request.",
+                row.id
+            ),
+        )
+    };
+    match existing {
+        None => {
+            let active: resource::ActiveModel = row.clone().into();
+            resource::Entity::insert(active)
+                .exec_without_returning(tx)
+                .await
+                .map_err(|err| {
+                    if matches!(
+                        err.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) {
+                        conflict()
+                    } else {
+                        err.into()
+                    }
+                })?;
+        }
+        Some(old) => {
+            let mut active: resource::ActiveModel = row.clone().into();
+            active.id_key = sea_orm::ActiveValue::Unchanged(row.id_key.clone());
+            let updated = resource::Entity::update_many()
+                .set(active)
+                .filter(resource::Column::IdKey.eq(row.id_key.clone()))
+                .filter(resource::Column::Generation.eq(old.generation))
+                .exec(tx)
+                .await?;
+            if updated.rows_affected != 1 {
+                return Err(conflict());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A system-assigned identity gets a principal (kept across replaces) in the subscription's tenant.
+fn complete_identity(
+    identity: Option<Value>,
+    existing: Option<&Spec>,
+    tenant_id: &str,
+) -> Option<Value> {
+    let mut identity = identity?;
+    let system = identity
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("SystemAssigned"));
+    if system {
+        let principal = existing
+            .and_then(|s| s.identity.as_ref())
+            .and_then(|i| i.get("principalId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        identity["principalId"] = json!(principal);
+        identity["tenantId"] = json!(tenant_id);
+    }
+    Some(identity)
+}
+
+fn system_data(caller: &Caller, existing: Option<&resource::Model>, now: i64) -> Value {
+    let at = lro::millis_to_rfc3339(now);
+    let created = existing.and_then(|r| r.body.get("systemData")).cloned();
+    let mut data = created.unwrap_or_else(|| {
+        json!({"createdBy": caller.display_name, "createdByType": caller.system_data_type(), "createdAt": at})
+    });
+    data["lastModifiedBy"] = json!(caller.display_name);
+    data["lastModifiedByType"] = json!(caller.system_data_type());
+    data["lastModifiedAt"] = json!(at);
+    data
+}
+
+/// The generic envelope of a stored row; types add derived properties in `decorate`.
+pub fn render_row(registry: &Registry, row: &resource::Model) -> Value {
+    let type_name = registry
+        .get(&row.type_key)
+        .map(|k| k.descriptor().full_type())
+        .unwrap_or_else(|| row.type_key.clone());
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), json!(row.id));
+    out.insert("name".into(), json!(row.name));
+    out.insert("type".into(), json!(type_name));
+    if let Some(location) = &row.location {
+        out.insert("location".into(), json!(location));
+    }
+    for member in ["tags", "kind", "sku", "identity", "systemData"] {
+        if let Some(value) = row.body.get(member) {
+            out.insert(member.into(), value.clone());
+        }
+    }
+    out.insert("etag".into(), json!(row.etag));
+    let mut properties = row
+        .body
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    properties.insert("provisioningState".into(), json!(row.provisioning_state));
+    out.insert("properties".into(), Value::Object(properties));
+    Value::Object(out)
+}

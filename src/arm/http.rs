@@ -1,0 +1,258 @@
+//! The HTTP edge of the engine: extractors that turn a request into a [`CallContext`], and
+//! the responses of ARM's verbs.
+
+use std::future::{Ready, ready};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{
+    FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, dev::Payload, web,
+};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde_json::Value;
+
+use super::engine::{CallContext, Preconditions, WriteOutcome, WriteResult};
+use super::lro::OperationRef;
+use super::registry::TypeDescriptor;
+use crate::authz::Caller;
+use crate::authz::token::request_origin;
+use crate::error::ArmError;
+
+/// Request bodies above this are refused with 413, as ARM does.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The public base URL, when configured (`KILN_PUBLIC_URL`).
+#[derive(Debug, Clone)]
+pub struct PublicBase(pub Option<String>);
+
+/// The correlation id of the request, set by the middleware.
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
+
+/// An authenticated ARM request: caller, query, base URL, correlation id, preconditions.
+pub struct ArmRequest {
+    pub caller: Caller,
+    query: Vec<(String, String)>,
+    pub base_url: String,
+    pub correlation_id: String,
+    pub preconditions: Preconditions,
+}
+
+impl ArmRequest {
+    /// A query parameter, matched case-insensitively (`$skipToken`, `$skiptoken`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn api_version(&self) -> Result<&str, ArmError> {
+        self.param("api-version")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(ArmError::missing_api_version)
+    }
+
+    /// The call context for an operation on a type: checks the api-version against the type.
+    pub fn context(&self, descriptor: &TypeDescriptor) -> Result<CallContext, ArmError> {
+        let version = self.api_version()?;
+        descriptor.check_api_version(version)?;
+        Ok(self.context_unchecked(version))
+    }
+
+    /// The call context when the api-version was checked elsewhere.
+    pub fn context_unchecked(&self, version: &str) -> CallContext {
+        CallContext {
+            caller: self.caller.clone(),
+            api_version: version.to_owned(),
+            base_url: self.base_url.clone(),
+            correlation_id: self.correlation_id.clone(),
+        }
+    }
+
+    /// `$top`, validated.
+    pub fn top(&self) -> Result<Option<u64>, ArmError> {
+        self.param("$top")
+            .map(|t| {
+                t.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ArmError::bad_request("InvalidParameter", "$top must be a positive integer.")
+                })
+            })
+            .transpose()
+    }
+
+    /// The continuation token under any of the names clients use for it.
+    pub fn skip_token(&self) -> Option<&str> {
+        self.param("$skipToken").or_else(|| self.param("$skip"))
+    }
+
+    /// The absolute URL of the next page: this request's path and query with the token replaced.
+    pub fn next_link(&self, req: &HttpRequest, token: &str) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.query {
+            if !k.eq_ignore_ascii_case("$skipToken") && !k.eq_ignore_ascii_case("$skip") {
+                query.append_pair(k, v);
+            }
+        }
+        query.append_pair("$skipToken", token);
+        format!("{}{}?{}", self.base_url, req.path(), query.finish())
+    }
+}
+
+impl FromRequest for ArmRequest {
+    type Error = ArmError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = match Caller::from_request(req, payload).into_inner() {
+            Ok(caller) => caller,
+            Err(err) => return ready(Err(err)),
+        };
+        let query = url::form_urlencoded::parse(req.query_string().as_bytes())
+            .into_owned()
+            .collect();
+        let base_url = req
+            .app_data::<web::Data<PublicBase>>()
+            .and_then(|b| b.0.clone())
+            .unwrap_or_else(|| request_origin(req));
+        let correlation_id = req
+            .extensions()
+            .get::<CorrelationId>()
+            .map(|c| c.0.clone())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let preconditions = Preconditions {
+            if_match: header("if-match"),
+            if_none_match: header("if-none-match"),
+        };
+        ready(Ok(ArmRequest {
+            caller,
+            query,
+            base_url,
+            correlation_id,
+            preconditions,
+        }))
+    }
+}
+
+/// A JSON request body: `Null` when empty, an ARM error when too large, of the wrong media
+/// type, or malformed.
+pub struct JsonBody(pub Value);
+
+fn too_large() -> ArmError {
+    ArmError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestBodyTooLarge",
+        format!("The request body exceeds the maximum allowed size of {MAX_BODY_BYTES} bytes."),
+    )
+}
+
+impl FromRequest for JsonBody {
+    type Error = ArmError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared_len = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_len.is_some_and(|len| len > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ArmError::invalid_content(format!("The request body could not be read: {e}"))
+                })?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(JsonBody(Value::Null));
+            }
+            if let Some(ct) = content_type {
+                let essence = ct.split(';').next().unwrap_or_default().trim();
+                if essence != "application/json"
+                    && !essence.ends_with("+json")
+                    && essence != "text/json"
+                {
+                    return Err(ArmError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedMediaType",
+                        format!(
+                            "The content media type '{essence}' is not supported. Only 'application/json' is supported."
+                        ),
+                    ));
+                }
+            }
+            serde_json::from_slice(&body).map(JsonBody).map_err(|e| {
+                ArmError::invalid_content(format!(
+                    "The request content was invalid and could not be deserialized: '{e}' (line {}, column {}).",
+                    e.line(),
+                    e.column()
+                ))
+            })
+        })
+    }
+}
+
+fn with_operation_headers(builder: &mut HttpResponseBuilder, op: &OperationRef, base: &str) {
+    builder
+        .insert_header(("Location", op.result_url(base)))
+        .insert_header(("Azure-AsyncOperation", op.status_url(base)))
+        .insert_header(("Retry-After", "1"));
+}
+
+/// A resource body with its ETag.
+pub fn resource(status: StatusCode, etag: &str, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag))
+        .json(body)
+}
+
+/// The answer to a PUT or PATCH: `done_status` when it finished, 202 with monitors when an
+/// operation runs.
+pub fn write(result: &WriteResult, done_status: StatusCode, base: &str) -> HttpResponse {
+    match &result.outcome {
+        WriteOutcome::Completed => resource(done_status, &result.etag, &result.resource),
+        WriteOutcome::Accepted(op) => {
+            let mut builder = HttpResponse::Accepted();
+            builder.insert_header(("ETag", result.etag.as_str()));
+            with_operation_headers(&mut builder, op, base);
+            builder.json(&result.resource)
+        }
+    }
+}
+
+/// 202 with monitors and no body (DELETE, a running operation's Location).
+pub fn accepted(op: &OperationRef, base: &str) -> HttpResponse {
+    let mut builder = HttpResponse::Accepted();
+    with_operation_headers(&mut builder, op, base);
+    builder.finish()
+}
+
+/// `{"value": [...], "nextLink": ...}`; nextLink omitted on the last page.
+pub fn list(items: Vec<Value>, next_link: Option<String>) -> HttpResponse {
+    let mut body = serde_json::Map::new();
+    body.insert("value".into(), Value::Array(items));
+    if let Some(link) = next_link {
+        body.insert("nextLink".into(), Value::String(link));
+    }
+    HttpResponse::Ok().json(Value::Object(body))
+}

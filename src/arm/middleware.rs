@@ -1,0 +1,138 @@
+//! What every request goes through: canonical path casing, request and correlation ids,
+//! metrics; and the ARM answer for routes that do not exist.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Uri;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::uri::PathAndQuery;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+
+use super::http::CorrelationId;
+use super::id::PathVocabulary;
+use crate::error::ArmError;
+use crate::metrics::Metrics;
+
+fn header_value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(text).ok()
+}
+
+fn rewrite_path(req: &mut ServiceRequest, vocabulary: &PathVocabulary) {
+    let Some(path) = vocabulary.canonicalize_path(req.uri().path()) else {
+        return;
+    };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    let Ok(pq) = PathAndQuery::try_from(path_and_query) else {
+        return;
+    };
+    parts.path_and_query = Some(pq);
+    let Ok(uri) = Uri::from_parts(parts) else {
+        return;
+    };
+    req.match_info_mut().get_mut().update(&uri);
+    req.head_mut().uri = uri;
+}
+
+/// The one middleware of the ARM surface.
+pub async fn arm_edge(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    if let Some(vocabulary) = req.app_data::<web::Data<Arc<PathVocabulary>>>().cloned() {
+        rewrite_path(&mut req, &vocabulary);
+    }
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let correlation = req
+        .headers()
+        .get("x-ms-correlation-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| request_id.clone());
+    let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
+    req.extensions_mut()
+        .insert(CorrelationId(correlation.clone()));
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().to_string();
+    let span = tracing::info_span!("request", %method, path = %req.path(), request_id = %request_id, correlation_id = %correlation);
+    let _enter = span.enter();
+
+    let mut res = next.call(req).await?;
+
+    let headers = res.headers_mut();
+    for (name, value) in [
+        ("x-ms-request-id", header_value(&request_id)),
+        ("x-ms-correlation-request-id", header_value(&correlation)),
+        ("cache-control", header_value("no-cache")),
+    ] {
+        if let Some(value) = value {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    if let Some(client) = client_request_id {
+        headers.insert(HeaderName::from_static("x-ms-client-request-id"), client);
+    }
+    let status = res.status().as_u16();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    if let Some(metrics) = metrics {
+        metrics.observe(&method, &route, status, started.elapsed());
+    }
+    tracing::info!(
+        status,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "handled"
+    );
+    Ok(res)
+}
+
+/// Unknown paths and methods get ARM error bodies rather than actix's empty ones.
+pub async fn not_served(
+    req: HttpRequest,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> HttpResponse {
+    let path = req.path();
+    if req.resource_map().has_resource(path) {
+        return ArmError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!(
+                "The HTTP method '{}' is not supported for the path '{path}'.",
+                req.method()
+            ),
+        )
+        .error_response();
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    if let Some(pos) = segments
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("providers"))
+    {
+        if let Some(namespace) = segments.get(pos + 1).filter(|n| !n.is_empty()) {
+            if !vocabulary.contains(namespace) {
+                return ArmError::not_found(
+                    "InvalidResourceNamespace",
+                    format!("The resource namespace '{namespace}' is invalid."),
+                )
+                .error_response();
+            }
+            return ArmError::not_found(
+                "InvalidResourceType",
+                format!("The resource type could not be found in the namespace '{namespace}' for the path '{path}'."),
+            )
+            .error_response();
+        }
+    }
+    ArmError::not_found("NotFound", format!("No route matches the path '{path}'.")).error_response()
+}

@@ -1,0 +1,12 @@
+//! The generic ARM engine: ids, envelope, api-versions, errors, LROs, paging, ETags. Resource
+//! types plug in through [`registry`]; nothing here names a type.
+
+pub mod engine;
+pub mod envelope;
+pub mod http;
+pub mod id;
+pub mod lro;
+pub mod middleware;
+pub mod operations;
+pub mod read;
+pub mod registry;

@@ -1,0 +1,278 @@
+//! Reads: a resource, keyset-paged lists, and operation monitors.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::Value;
+
+use super::engine::{CallContext, Engine, not_found};
+use super::id::ResourceId;
+use super::lro::{self, OperationRef};
+use crate::error::ArmError;
+use crate::store::{operation, resource};
+
+pub const DEFAULT_PAGE: u64 = 100;
+pub const MAX_PAGE: u64 = 1000;
+
+/// Which rows a list walks.
+#[derive(Debug, Clone)]
+pub enum ListScope {
+    /// Children of one resource (or top-level resources of a group) of one type.
+    Parent {
+        parent: ResourceId,
+        type_key: String,
+    },
+    /// Every resource of one type in a subscription.
+    Subscription {
+        subscription: String,
+        type_key: String,
+    },
+    /// The generic `…/resources` lists: top-level resources of any type.
+    TopLevelInSubscription {
+        subscription: String,
+    },
+    TopLevelInGroup {
+        group: ResourceId,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub kind_key: Option<String>,
+    pub type_key: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Value>,
+    /// The continuation token of the next page, when there is one.
+    pub next: Option<String>,
+}
+
+pub fn encode_token(last_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(last_key.as_bytes())
+}
+
+pub fn decode_token(token: &str) -> Result<String, ArmError> {
+    URL_SAFE_NO_PAD
+        .decode(token.trim().trim_end_matches('='))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidSkipToken",
+                "The continuation token ($skipToken) is invalid.",
+            )
+        })
+}
+
+impl Engine {
+    pub async fn get(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+    ) -> Result<(Value, String), ArmError> {
+        let kind = self.kind_of(id)?;
+        self.authorize(cx, id, &kind.descriptor().action("read"))
+            .await?;
+        let Some(row) = resource::Entity::find_by_id(id.key()).one(&self.db).await? else {
+            return Err(self.absent(id).await?);
+        };
+        let etag = row.etag.clone();
+        Ok((self.render_one(row).await?, etag))
+    }
+
+    /// The 404 of an absent resource names the missing group when the group is what's missing.
+    async fn absent(&self, id: &ResourceId) -> Result<ArmError, ArmError> {
+        if let Some(group) = id.group_id().filter(|_| id.provider.is_some()) {
+            if resource::Entity::find_by_id(group.key())
+                .one(&self.db)
+                .await?
+                .is_none()
+            {
+                return Ok(not_found(&group));
+            }
+        }
+        Ok(not_found(id))
+    }
+
+    /// Lists one page. `action` is the read action the caller needs at `scope_id`.
+    pub async fn list(
+        &self,
+        cx: &CallContext,
+        scope: &ListScope,
+        filter: &ListFilter,
+        action: &str,
+        top: Option<u64>,
+        skip_token: Option<&str>,
+    ) -> Result<Page, ArmError> {
+        let scope_id = match scope {
+            ListScope::Parent { parent, .. } => parent.clone(),
+            ListScope::TopLevelInGroup { group } => group.clone(),
+            ListScope::Subscription { subscription, .. }
+            | ListScope::TopLevelInSubscription { subscription } => {
+                ResourceId::subscription(subscription)
+            }
+        };
+        self.authorize(cx, &scope_id, action).await?;
+        if scope_id.resource_group.is_some()
+            && resource::Entity::find_by_id(scope_id.key())
+                .one(&self.db)
+                .await?
+                .is_none()
+        {
+            return Err(self.absent(&scope_id).await?);
+        }
+        let limit = top.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let mut query = resource::Entity::find();
+        query = match scope {
+            ListScope::Parent { parent, type_key } => query
+                .filter(resource::Column::ParentKey.eq(parent.key()))
+                .filter(resource::Column::TypeKey.eq(type_key.clone())),
+            ListScope::Subscription {
+                subscription,
+                type_key,
+            } => query
+                .filter(
+                    resource::Column::SubscriptionKey
+                        .eq(ResourceId::subscription(subscription).subscription_key()),
+                )
+                .filter(resource::Column::TypeKey.eq(type_key.clone())),
+            ListScope::TopLevelInSubscription { subscription } => query
+                .filter(
+                    resource::Column::SubscriptionKey
+                        .eq(ResourceId::subscription(subscription).subscription_key()),
+                )
+                .filter(resource::Column::TopLevel.eq(true)),
+            ListScope::TopLevelInGroup { group } => query
+                .filter(resource::Column::ParentKey.eq(group.key()))
+                .filter(resource::Column::TopLevel.eq(true)),
+        };
+        if let Some(kind) = &filter.kind_key {
+            query = query.filter(resource::Column::KindKey.eq(kind.clone()));
+        }
+        if let Some(ty) = &filter.type_key {
+            query = query.filter(resource::Column::TypeKey.eq(ty.clone()));
+        }
+        if let Some(token) = skip_token {
+            query = query.filter(resource::Column::IdKey.gt(decode_token(token)?));
+        }
+        let mut rows = query
+            .order_by_asc(resource::Column::IdKey)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let next = if rows.len() as u64 > limit {
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            rows.last().map(|r| encode_token(&r.id_key))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: self.render(rows).await?,
+            next,
+        })
+    }
+
+    /// An operation of a subscription, for its monitors. Only a caller who may read the
+    /// subscription may read it; an unknown id, or one of another namespace, is 404.
+    pub async fn operation(
+        &self,
+        cx: &CallContext,
+        subscription: &str,
+        namespace: Option<&str>,
+        operation_id: &str,
+    ) -> Result<operation::Model, ArmError> {
+        let sub = ResourceId::subscription(subscription);
+        self.authorize(cx, &sub, "Microsoft.Resources/subscriptions/read")
+            .await?;
+        let missing = || {
+            ArmError::not_found(
+                "OperationNotFound",
+                format!("The operation '{operation_id}' could not be found."),
+            )
+        };
+        let row = operation::Entity::find_by_id(operation_id.to_lowercase())
+            .one(&self.db)
+            .await?
+            .ok_or_else(missing)?;
+        if row.subscription_key != sub.subscription_key() {
+            return Err(missing());
+        }
+        if namespace.is_some_and(|ns| !ns.eq_ignore_ascii_case(&row.namespace)) {
+            return Err(missing());
+        }
+        Ok(row)
+    }
+
+    /// What the `Location` URL answers once an operation is over: the resource after a PUT or
+    /// PATCH, nothing after a DELETE, or the failure.
+    pub async fn operation_result(
+        &self,
+        row: &operation::Model,
+    ) -> Result<OperationResult, ArmError> {
+        match row.status.as_str() {
+            lro::IN_PROGRESS => Ok(OperationResult::Running),
+            lro::SUCCEEDED if row.verb == "DELETE" => Ok(OperationResult::Deleted),
+            lro::SUCCEEDED => match resource::Entity::find_by_id(row.resource_key.clone())
+                .one(&self.db)
+                .await?
+            {
+                Some(res) => {
+                    let etag = res.etag.clone();
+                    Ok(OperationResult::Resource(self.render_one(res).await?, etag))
+                }
+                None => Ok(OperationResult::Deleted),
+            },
+            _ => {
+                let error = row.error.clone().unwrap_or_default();
+                let detail = lro::error_of(&error).unwrap_or(crate::error::ErrorDetail {
+                    code: "OperationFailed".into(),
+                    message: format!("The operation ended as {}.", row.status),
+                    target: None,
+                    details: vec![],
+                });
+                let status = actix_web::http::StatusCode::from_u16(lro::error_status(&error))
+                    .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+                Ok(OperationResult::Failed(ArmError {
+                    status,
+                    detail,
+                    headers: vec![],
+                }))
+            }
+        }
+    }
+
+    pub fn operation_ref(&self, row: &operation::Model, subscription: &str) -> OperationRef {
+        OperationRef::from_row(row, subscription)
+    }
+}
+
+pub enum OperationResult {
+    Running,
+    Resource(Value, String),
+    Deleted,
+    Failed(ArmError),
+}
+
+impl Engine {
+    /// Waits until an operation is over (for clients that do not poll), up to `timeout`.
+    pub async fn wait_for(
+        &self,
+        operation_id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), ArmError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let row = operation::Entity::find_by_id(operation_id.to_owned())
+                .one(&self.db)
+                .await?;
+            if row.is_none_or(|r| r.status != lro::IN_PROGRESS)
+                || tokio::time::Instant::now() >= deadline
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! One typed settings tree, filled from the CLI and `KILN_*` environment variables and
+//! validated once at start so a bad value fails the boot, not the first request.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use thiserror::Error;
+use url::Url;
+
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    #[error("KILN_PUBLIC_URL must be an absolute http(s) URL without a path, got '{0}'")]
+    PublicUrl(String),
+    #[error("KILN_TLS_CERT and KILN_TLS_KEY must be given together")]
+    TlsPair,
+    #[error("the database URL must start with postgres://, postgresql:// or sqlite:, got '{0}'")]
+    DatabaseUrl(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings shared by every command that touches the data directory or the database.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory: the SQLite file, the dev signing key and the self-signed certificate.
+    #[arg(
+        long = "data-dir",
+        env = "KILN_DATA_DIR",
+        default_value = "./kiln-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL (postgres://… in production); SQLite in the data directory when absent.
+    #[arg(long = "database-url", env = "KILN_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Bootstrap tenant id, generated once and stored when absent.
+    #[arg(
+        long = "bootstrap-tenant",
+        env = "KILN_BOOTSTRAP_TENANT",
+        global = true
+    )]
+    pub bootstrap_tenant: Option<uuid::Uuid>,
+    /// Bootstrap subscription id, generated once and stored when absent.
+    #[arg(
+        long = "bootstrap-subscription",
+        env = "KILN_BOOTSTRAP_SUBSCRIPTION",
+        global = true
+    )]
+    pub bootstrap_subscription: Option<uuid::Uuid>,
+    /// Audience the tokens must carry.
+    #[arg(
+        long = "jwt-audience",
+        env = "KILN_JWT_AUDIENCE",
+        default_value = "https://management.azure.com/",
+        global = true
+    )]
+    pub jwt_audience: String,
+    /// Public base URL used for absolute Location / nextLink URLs (behind a proxy).
+    #[arg(long = "public-url", env = "KILN_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+}
+
+/// Settings of `kiln serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Plain HTTP listen address (for local tools; the Azure SDKs need HTTPS).
+    #[arg(
+        long = "http",
+        env = "KILN_HTTP_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub http_addr: String,
+    /// HTTPS listen address.
+    #[arg(
+        long = "https",
+        env = "KILN_HTTPS_ADDR",
+        default_value = "127.0.0.1:8443"
+    )]
+    pub https_addr: String,
+    /// PEM certificate chain for HTTPS; a self-signed one is generated when absent.
+    #[arg(long = "tls-cert", env = "KILN_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long = "tls-key", env = "KILN_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Log format.
+    #[arg(
+        long = "log-format",
+        env = "KILN_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    /// Skip running migrations at start (run `kiln migrate` separately).
+    #[arg(long = "no-migrate", env = "KILN_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Do not run the in-process provisioning worker in this process.
+    #[arg(long = "no-worker", env = "KILN_NO_WORKER")]
+    pub no_worker: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// The validated settings tree the application is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
+    pub bootstrap: BootstrapSettings,
+    pub worker: WorkerSettings,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub kind: DatabaseKind,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Plain HTTP listener; `None` disables it.
+    pub http_addr: Option<SocketAddr>,
+    /// HTTPS listener; `None` disables it.
+    pub https_addr: Option<SocketAddr>,
+    pub tls: TlsSource,
+    pub public_url: Option<Url>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    SelfSigned,
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub audience: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BootstrapSettings {
+    pub tenant: Option<uuid::Uuid>,
+    pub subscription: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub enabled: bool,
+    /// How often the worker looks for work when nothing woke it.
+    pub poll_interval: Duration,
+    /// How long one claim on an operation lasts before another worker may take it over.
+    pub lease: Duration,
+    /// How long an operation may stay in flight before it is failed.
+    pub operation_deadline: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
+            operation_deadline: Duration::from_secs(600),
+        }
+    }
+}
+
+impl StoreArgs {
+    pub fn database(&self) -> Result<DatabaseSettings, SettingsError> {
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("kiln.db").display()
+            ),
+        };
+        let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DatabaseKind::Postgres
+        } else if url.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
+        } else {
+            return Err(SettingsError::DatabaseUrl(url));
+        };
+        Ok(DatabaseSettings {
+            url,
+            kind,
+            max_connections: 32,
+            migrate_on_start: true,
+        })
+    }
+
+    pub fn public_url(&self) -> Result<Option<Url>, SettingsError> {
+        self.public_url.as_deref().map(parse_public_url).transpose()
+    }
+}
+
+pub fn parse_public_url(raw: &str) -> Result<Url, SettingsError> {
+    let url =
+        Url::parse(raw.trim_end_matches('/')).map_err(|_| SettingsError::PublicUrl(raw.into()))?;
+    let path_ok = url.path().is_empty() || url.path() == "/";
+    if !matches!(url.scheme(), "http" | "https") || !path_ok || url.query().is_some() {
+        return Err(SettingsError::PublicUrl(raw.into()));
+    }
+    Ok(url)
+}
+
+fn parse_addr(raw: &str) -> Result<Option<SocketAddr>, SettingsError> {
+    if raw.is_empty() || raw == "off" {
+        return Ok(None);
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| SettingsError::PublicUrl(raw.into()))
+}
+
+impl Settings {
+    pub fn from_args(store: &StoreArgs, serve: &ServeArgs) -> Result<Self, SettingsError> {
+        let tls = match (&serve.tls_cert, &serve.tls_key) {
+            (Some(cert), Some(key)) => TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            (None, None) => TlsSource::SelfSigned,
+            _ => return Err(SettingsError::TlsPair),
+        };
+        let mut database = store.database()?;
+        database.migrate_on_start = !serve.no_migrate;
+        Ok(Self {
+            data_dir: store.data_dir.clone(),
+            database,
+            http: HttpSettings {
+                http_addr: parse_addr(&serve.http_addr)?,
+                https_addr: parse_addr(&serve.https_addr)?,
+                tls,
+                public_url: store.public_url()?,
+            },
+            auth: AuthSettings {
+                audience: store.jwt_audience.clone(),
+            },
+            bootstrap: BootstrapSettings {
+                tenant: store.bootstrap_tenant,
+                subscription: store.bootstrap_subscription,
+            },
+            worker: WorkerSettings {
+                enabled: !serve.no_worker,
+                ..WorkerSettings::default()
+            },
+            log_format: serve.log_format,
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! The one error type at the edge: an ARM error body with a stable PascalCase code.
+//!
+//! Every layer has its own thiserror enum; they convert into [`ArmError`] here, in one place,
+//! so the mapping from cause to status code is readable as a table.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `{"error": {...}}`, the body of every error Kiln answers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+/// ARM's `ErrorDetail`: also the `error` of a failed operation status.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub details: Vec<ErrorDetail>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArmError {
+    pub status: StatusCode,
+    pub detail: ErrorDetail,
+    /// Extra response headers (`WWW-Authenticate`, `Retry-After`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl std::fmt::Display for ArmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.detail.code,
+            self.detail.message
+        )
+    }
+}
+
+impl std::error::Error for ArmError {}
+
+impl ArmError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+                target: None,
+                details: vec![],
+            },
+            headers: vec![],
+        }
+    }
+
+    pub fn with_target(mut self, target: impl Into<String>) -> Self {
+        self.detail.target = Some(target.into());
+        self
+    }
+
+    pub fn with_detail(mut self, code: &str, message: impl Into<String>) -> Self {
+        self.detail.details.push(ErrorDetail {
+            code: code.into(),
+            message: message.into(),
+            target: None,
+            details: vec![],
+        });
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn invalid_content(message: impl Into<String>) -> Self {
+        Self::bad_request("InvalidRequestContent", message)
+    }
+
+    pub fn missing_api_version() -> Self {
+        Self::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    }
+
+    pub fn unauthenticated(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message).with_header(
+            "WWW-Authenticate",
+            "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"",
+        )
+    }
+
+    pub fn authorization_failed(principal: &str, action: &str, scope: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            format!(
+                "The client '{principal}' with object id '{principal}' does not have authorization to perform action \
+                 '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh \
+                 your credentials."
+            ),
+        )
+    }
+
+    pub fn precondition_failed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "Precondition failed.",
+        )
+        .with_detail("PreconditionFailedEtagMismatch", message)
+    }
+
+    pub fn another_operation(resource_id: &str) -> Self {
+        Self::conflict(
+            "AnotherOperationInProgress",
+            format!(
+                "Another operation is in progress on resource '{resource_id}'. Wait for it to complete and retry."
+            ),
+        )
+    }
+
+    /// A failure we did not expect: the cause goes to the log, never to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The server encountered an internal error. Retry the request.",
+        )
+    }
+
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "service unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable.",
+        )
+        .with_header("Retry-After", "1")
+    }
+}
+
+impl ResponseError for ArmError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header(("x-ms-error-code", self.detail.code.as_str()));
+        for (name, value) in &self.headers {
+            response.insert_header((*name, value.as_str()));
+        }
+        response.json(ErrorResponse {
+            error: self.detail.clone(),
+        })
+    }
+}
+
+impl From<sea_orm::DbErr> for ArmError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        match &err {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                Self::unavailable(&err)
+            }
+            _ => Self::internal(&err),
+        }
+    }
+}
+
+impl From<sea_orm::TransactionError<ArmError>> for ArmError {
+    fn from(err: sea_orm::TransactionError<ArmError>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(arm) => arm,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Lifecycle events as CloudEvents 1.0, written to the outbox in the transaction of the write
+//! that caused them. The relay that publishes them comes with the broker.
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use serde_json::json;
+
+use crate::arm::id::ResourceId;
+use crate::store::{now_millis, outbox};
+
+pub const PROVISIONING_REQUESTED: &str = "Kiln.Resource.ProvisioningRequested";
+pub const WRITE_SUCCESS: &str = "Microsoft.Resources.ResourceWriteSuccess";
+pub const WRITE_FAILURE: &str = "Microsoft.Resources.ResourceWriteFailure";
+pub const DELETE_SUCCESS: &str = "Microsoft.Resources.ResourceDeleteSuccess";
+pub const DELETE_FAILURE: &str = "Microsoft.Resources.ResourceDeleteFailure";
+
+/// What an event says about its resource. Never secrets: ids, counters and who asked.
+pub struct EventFacts<'a> {
+    pub id: &'a ResourceId,
+    pub generation: i64,
+    pub operation_id: Option<&'a str>,
+    pub operation_name: &'a str,
+    pub caller: &'a str,
+    pub correlation_id: &'a str,
+}
+
+/// `microsoft.machinelearningservices.workspaces.provisioningrequested`: namespace, type path
+/// with `/` as `.`, and the last segment of the event type, lower-cased.
+pub fn routing_key(id: &ResourceId, event_type: &str) -> String {
+    let event = event_type.rsplit('.').next().unwrap_or(event_type);
+    format!("{}.{}", id.type_name().replace('/', "."), event).to_lowercase()
+}
+
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    event_type: &str,
+    facts: &EventFacts<'_>,
+) -> Result<(), DbErr> {
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let source = facts
+        .id
+        .group_id()
+        .unwrap_or_else(|| ResourceId::subscription(&facts.id.subscription))
+        .display();
+    let payload = json!({
+        "specversion": "1.0",
+        "type": event_type,
+        "source": source,
+        "subject": facts.id.display(),
+        "id": event_id,
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "datacontenttype": "application/json",
+        "data": {
+            "resourceUri": facts.id.display(),
+            "subscriptionId": facts.id.subscription,
+            "operationName": facts.operation_name,
+            "generation": facts.generation,
+            "operationId": facts.operation_id,
+            "caller": facts.caller,
+            "correlationId": facts.correlation_id,
+        }
+    });
+    outbox::Entity::insert(outbox::ActiveModel {
+        event_id: Set(event_id),
+        resource_key: Set(facts.id.key()),
+        event_type: Set(event_type.into()),
+        routing_key: Set(routing_key(facts.id, event_type)),
+        payload: Set(payload),
+        created_at: Set(now_millis()),
+        sent_at: Set(None),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_keys_follow_the_type_path() {
+        let id = ResourceId::resource(
+            "s",
+            "g",
+            "Microsoft.MachineLearningServices",
+            &[("workspaces", "w"), ("connections", "c")],
+        );
+        assert_eq!(
+            routing_key(&id, DELETE_SUCCESS),
+            "microsoft.machinelearningservices.workspaces.connections.resourcedeletesuccess"
+        );
+        let ws = ResourceId::resource(
+            "s",
+            "g",
+            "Microsoft.MachineLearningServices",
+            &[("workspaces", "w")],
+        );
+        assert_eq!(
+            routing_key(&ws, PROVISIONING_REQUESTED),
+            "microsoft.machinelearningservices.workspaces.provisioningrequested"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! Kiln: an ARM-compatible control plane for AI platform resources.
+
+pub mod activity;
+pub mod arm;
+pub mod authz;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod metrics;
+pub mod ops;
+pub mod provisioners;
+pub mod resources;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,207 @@
+//! The `kiln` command line: parse, configure, and hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kiln::authz::{Caller, PrincipalType, TokenIssuer};
+use kiln::config::{LogFormat, ServeArgs, Settings, StoreArgs};
+use kiln::resources::subscriptions::{SubscriptionCreate, create_subscription};
+use kiln::startup::{Application, openapi};
+use kiln::store::{self, meta};
+
+#[derive(Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "An ARM-compatible control plane for AI platform resources"
+)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (and, on the embedded default, the provisioning worker).
+    Serve(ServeArgs),
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Write the OpenAPI document.
+    Openapi {
+        #[arg(long, default_value = "api-spec/openapi.json")]
+        out: PathBuf,
+    },
+    /// Manage subscriptions.
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
+    /// Print a bearer token for the bootstrap administrator.
+    Token {
+        /// Token lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        lifetime: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscriptionCommand {
+    /// Create a subscription in the bootstrap tenant (or `--tenant-id`).
+    Create {
+        #[arg(long)]
+        display_name: String,
+        #[arg(long)]
+        subscription_id: Option<uuid::Uuid>,
+        #[arg(long)]
+        tenant_id: Option<uuid::Uuid>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Debug builds of the sea-orm and actix futures are deep; give the main task room.
+    let outcome = std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || {
+            actix_web::rt::System::new()
+                .block_on(run(cli))
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err("the main thread panicked".into()))
+        });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kiln: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Serve(serve) => {
+            let settings = Settings::from_args(&cli.store, &serve)?;
+            kiln::telemetry::init(settings.log_format);
+            let app = Box::pin(Application::build(settings.clone())).await?;
+            print_banner(&app, &settings);
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            kiln::telemetry::init(LogFormat::Text);
+            let db = store::connect(&open(&cli.store)?).await?;
+            store::migrate(&db).await?;
+            println!("migrations applied");
+        }
+        Command::Openapi { out } => {
+            let json = serde_json::to_string_pretty(&openapi())? + "\n";
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&out, json)?;
+            println!("wrote {}", out.display());
+        }
+        Command::Subscription(SubscriptionCommand::Create {
+            display_name,
+            subscription_id,
+            tenant_id,
+        }) => {
+            let (db, bootstrap) = bootstrapped(&cli.store).await?;
+            let admin = admin_caller(&bootstrap);
+            let request = SubscriptionCreate {
+                display_name,
+                subscription_id,
+                tenant_id,
+            };
+            let row = create_subscription(&db, &admin, &request)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::json!({"subscriptionId": row.subscription_id, "tenantId": row.tenant_id, "displayName": row.display_name})
+            );
+        }
+        Command::Token { lifetime } => {
+            let (db, bootstrap) = bootstrapped(&cli.store).await?;
+            let issuer_base = match cli.store.public_url()? {
+                Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+                None => meta::get(&db, meta::ISSUER_BASE)
+                    .await?
+                    .unwrap_or_else(|| "https://127.0.0.1:8443".into()),
+            };
+            let issuer = TokenIssuer::new(&bootstrap.dev_key, &cli.store.jwt_audience);
+            let name = "Kiln bootstrap administrator";
+            println!(
+                "{}",
+                issuer.mint(
+                    &issuer_base,
+                    &bootstrap.tenant_id,
+                    &bootstrap.admin_principal,
+                    name,
+                    lifetime
+                )
+            );
+        }
+    }
+    Ok(())
+}
+
+fn open(store: &StoreArgs) -> Result<kiln::config::DatabaseSettings, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&store.data_dir)?;
+    Ok(store.database()?)
+}
+
+/// Opens the database, migrated and bootstrapped, for the CLI commands that need it.
+async fn bootstrapped(
+    store: &StoreArgs,
+) -> Result<(sea_orm::DatabaseConnection, meta::Bootstrap), Box<dyn std::error::Error>> {
+    let db = store::connect(&open(store)?).await?;
+    store::migrate(&db).await?;
+    let settings = kiln::config::BootstrapSettings {
+        tenant: store.bootstrap_tenant,
+        subscription: store.bootstrap_subscription,
+    };
+    let bootstrap = meta::ensure_bootstrap(&db, &settings).await?;
+    Ok((db, bootstrap))
+}
+
+fn admin_caller(bootstrap: &meta::Bootstrap) -> Caller {
+    Caller {
+        principal_id: bootstrap.admin_principal.clone(),
+        tenant_id: bootstrap.tenant_id.clone(),
+        display_name: "Kiln bootstrap administrator".into(),
+        principal_type: PrincipalType::User,
+        groups: vec![],
+    }
+}
+
+fn print_banner(app: &Application, settings: &Settings) {
+    let data = settings.data_dir.display();
+    println!("Kiln is serving.");
+    if let Some(port) = app.https_port {
+        println!(
+            "  HTTPS  https://127.0.0.1:{port}   (certificate: {})",
+            kiln::tls::self_signed_paths(&settings.data_dir).0.display()
+        );
+    }
+    if let Some(port) = app.http_port {
+        println!("  HTTP   http://127.0.0.1:{port}");
+    }
+    println!(
+        "  tenant {}  subscription {}",
+        app.bootstrap.tenant_id, app.bootstrap.subscription_id
+    );
+    println!("Call it:");
+    println!("  TOKEN=$(kiln --data-dir {data} token)");
+    if let Some(port) = app.http_port {
+        println!(
+            "  curl -H \"Authorization: Bearer $TOKEN\" 'http://127.0.0.1:{port}/subscriptions?api-version=2022-12-01'"
+        );
+    }
+    println!("  API docs: /docs/   OpenAPI: /openapi.json");
+}

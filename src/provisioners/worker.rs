@@ -1,0 +1,344 @@
+//! The provisioning worker: `run_once` does one pass, `run_until_stopped` loops until shutdown,
+//! woken by committed operations or by its poll interval.
+
+use std::sync::Arc;
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+use crate::activity::{self, ActivityEntry};
+use crate::arm::id::{PathVocabulary, ResourceId};
+use crate::arm::lro;
+use crate::config::WorkerSettings;
+use crate::events::{self, EventFacts};
+use crate::store::{now_millis, operation, resource};
+
+/// How many operations one pass claims at most.
+const BATCH: u64 = 32;
+
+#[derive(Clone)]
+pub struct Worker {
+    db: DatabaseConnection,
+    settings: WorkerSettings,
+    vocabulary: Arc<PathVocabulary>,
+    wake: Arc<Notify>,
+    /// Identifies this worker's leases.
+    owner: String,
+}
+
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+impl Worker {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: WorkerSettings,
+        vocabulary: Arc<PathVocabulary>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            db,
+            settings,
+            vocabulary,
+            wake,
+            owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Runs until `shutdown` turns true, finishing the pass in progress.
+    pub async fn run_until_stopped(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if let Err(err) = self.run_once().await {
+                tracing::warn!(error = %err, "provisioning pass failed; retrying");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One pass: claims every operation that is due and drives it. Returns how many it finished.
+    pub async fn run_once(&self) -> Result<usize, DbErr> {
+        let now = now_millis();
+        let due = operation::Entity::find()
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .filter(
+                Condition::any()
+                    .add(operation::Column::LeaseUntil.is_null())
+                    .add(operation::Column::LeaseUntil.lt(now)),
+            )
+            .order_by_asc(operation::Column::StartedAt)
+            .limit(BATCH)
+            .all(&self.db)
+            .await?;
+        let mut finished = 0;
+        for op in due {
+            if self.claim(&op, now).await? && self.drive(&op).await? {
+                finished += 1;
+            }
+        }
+        Ok(finished)
+    }
+
+    /// Takes the lease if nobody holds a live one; the WHERE clause is the whole protocol.
+    async fn claim(&self, op: &operation::Model, now: i64) -> Result<bool, DbErr> {
+        let claimed = operation::Entity::update_many()
+            .col_expr(
+                operation::Column::LeaseOwner,
+                Expr::value(self.owner.clone()),
+            )
+            .col_expr(
+                operation::Column::LeaseUntil,
+                Expr::value(now + millis(self.settings.lease)),
+            )
+            .col_expr(
+                operation::Column::Attempts,
+                Expr::col(operation::Column::Attempts).add(1),
+            )
+            .filter(operation::Column::Id.eq(op.id.clone()))
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .filter(
+                Condition::any()
+                    .add(operation::Column::LeaseUntil.is_null())
+                    .add(operation::Column::LeaseUntil.lt(now)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(claimed.rows_affected == 1)
+    }
+
+    async fn drive(&self, op: &operation::Model) -> Result<bool, DbErr> {
+        let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
+            tracing::error!(operation = %op.id, resource = %op.resource_id, "operation names an unparsable resource id");
+            return Ok(false);
+        };
+        let tx = self.db.begin().await?;
+        let row = resource::Entity::find_by_id(op.resource_key.clone())
+            .one(&tx)
+            .await?;
+        let outcome = match row {
+            None => Some(self.end(&tx, op, lro::CANCELED, None).await?),
+            Some(row) if row.generation != op.target_generation => {
+                // A newer write owns the resource now; this operation has nothing left to do.
+                Some(self.end(&tx, op, lro::CANCELED, None).await?)
+            }
+            Some(_) if now_millis() > op.deadline_at => Some(self.fail(&tx, op, &id).await?),
+            Some(row) if op.verb == "DELETE" => {
+                Some(self.delete_subtree(&tx, op, &id, &row).await?)
+            }
+            Some(row) => Some(self.complete_write(&tx, op, &id, &row).await?),
+        };
+        tx.commit().await?;
+        Ok(outcome.is_some())
+    }
+
+    async fn end(
+        &self,
+        tx: &DatabaseTransaction,
+        op: &operation::Model,
+        status: &str,
+        error: Option<serde_json::Value>,
+    ) -> Result<(), DbErr> {
+        operation::Entity::update_many()
+            .col_expr(operation::Column::Status, Expr::value(status))
+            .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
+            .col_expr(operation::Column::Error, Expr::value(error))
+            .col_expr(
+                operation::Column::LeaseUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(operation::Column::Id.eq(op.id.clone()))
+            .exec(tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        tx: &DatabaseTransaction,
+        op: &operation::Model,
+        id: &ResourceId,
+        event: &str,
+        verb: &str,
+        status: &str,
+        code: u16,
+    ) -> Result<(), DbErr> {
+        let action = format!("{}/{verb}", id.type_name());
+        let facts = EventFacts {
+            id,
+            generation: op.target_generation,
+            operation_id: Some(&op.id),
+            operation_name: &action,
+            caller: &op.caller,
+            correlation_id: &op.correlation_id,
+        };
+        events::enqueue(tx, event, &facts).await?;
+        activity::record(
+            tx,
+            &ActivityEntry {
+                subscription_key: &op.subscription_key,
+                resource_key: &op.resource_key,
+                resource_id: &op.resource_id,
+                operation_name: &action,
+                operation_id: Some(&op.id),
+                status,
+                status_code: code,
+                caller: &op.caller,
+                correlation_id: &op.correlation_id,
+                method: &op.verb,
+            },
+        )
+        .await
+    }
+
+    /// Creating/Updating → Succeeded, only if the resource is still at the target generation.
+    async fn complete_write(
+        &self,
+        tx: &DatabaseTransaction,
+        op: &operation::Model,
+        id: &ResourceId,
+        row: &resource::Model,
+    ) -> Result<(), DbErr> {
+        let updated = resource::Entity::update_many()
+            .col_expr(
+                resource::Column::ProvisioningState,
+                Expr::value(lro::SUCCEEDED),
+            )
+            .col_expr(
+                resource::Column::ObservedGeneration,
+                Expr::value(op.target_generation),
+            )
+            .col_expr(
+                resource::Column::Etag,
+                Expr::value(format!("\"{}\"", uuid::Uuid::new_v4().simple())),
+            )
+            .filter(resource::Column::IdKey.eq(row.id_key.clone()))
+            .filter(resource::Column::Generation.eq(op.target_generation))
+            .exec(tx)
+            .await?;
+        if updated.rows_affected != 1 {
+            return self.end(tx, op, lro::CANCELED, None).await;
+        }
+        self.end(tx, op, lro::SUCCEEDED, None).await?;
+        self.record(
+            tx,
+            op,
+            id,
+            events::WRITE_SUCCESS,
+            "write",
+            lro::SUCCEEDED,
+            200,
+        )
+        .await
+    }
+
+    /// Removes the resource and everything under it (a group's resources, a workspace's
+    /// children), cancelling their operations.
+    async fn delete_subtree(
+        &self,
+        tx: &DatabaseTransaction,
+        op: &operation::Model,
+        id: &ResourceId,
+        row: &resource::Model,
+    ) -> Result<(), DbErr> {
+        let below = Condition::all()
+            .add(resource::Column::IdKey.gt(format!("{}/", row.id_key)))
+            .add(resource::Column::IdKey.lt(format!("{}0", row.id_key)));
+        let subtree = Condition::any()
+            .add(resource::Column::IdKey.eq(row.id_key.clone()))
+            .add(below.clone());
+        let children: Vec<String> = resource::Entity::find()
+            .select_only()
+            .column(resource::Column::Id)
+            .filter(below)
+            .into_tuple()
+            .all(tx)
+            .await?;
+        operation::Entity::update_many()
+            .col_expr(operation::Column::Status, Expr::value(lro::CANCELED))
+            .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .filter(operation::Column::Id.ne(op.id.clone()))
+            .filter(
+                Condition::any()
+                    .add(operation::Column::ResourceKey.eq(row.id_key.clone()))
+                    .add(
+                        operation::Column::ResourceKey
+                            .gt(format!("{}/", row.id_key))
+                            .and(operation::Column::ResourceKey.lt(format!("{}0", row.id_key))),
+                    ),
+            )
+            .exec(tx)
+            .await?;
+        resource::Entity::delete_many()
+            .filter(subtree)
+            .exec(tx)
+            .await?;
+        for child in children {
+            if let Some(child_id) = ResourceId::parse(&child, &self.vocabulary) {
+                self.record(
+                    tx,
+                    op,
+                    &child_id,
+                    events::DELETE_SUCCESS,
+                    "delete",
+                    lro::SUCCEEDED,
+                    200,
+                )
+                .await?;
+            }
+        }
+        self.end(tx, op, lro::SUCCEEDED, None).await?;
+        self.record(
+            tx,
+            op,
+            id,
+            events::DELETE_SUCCESS,
+            "delete",
+            lro::SUCCEEDED,
+            200,
+        )
+        .await
+    }
+
+    /// The deadline passed: the operation fails with an error the SDKs surface.
+    async fn fail(
+        &self,
+        tx: &DatabaseTransaction,
+        op: &operation::Model,
+        id: &ResourceId,
+    ) -> Result<(), DbErr> {
+        let error = json!({
+            "status": 409,
+            "code": "OperationTimedOut",
+            "message": format!("The operation on '{}' did not finish before its deadline.", op.resource_id),
+        });
+        resource::Entity::update_many()
+            .col_expr(
+                resource::Column::ProvisioningState,
+                Expr::value(lro::FAILED),
+            )
+            .filter(resource::Column::IdKey.eq(op.resource_key.clone()))
+            .filter(resource::Column::Generation.eq(op.target_generation))
+            .exec(tx)
+            .await?;
+        self.end(tx, op, lro::FAILED, Some(error)).await?;
+        let (event, verb) = if op.verb == "DELETE" {
+            (events::DELETE_FAILURE, "delete")
+        } else {
+            (events::WRITE_FAILURE, "write")
+        };
+        self.record(tx, op, id, event, verb, lro::FAILED, 409).await
+    }
+}

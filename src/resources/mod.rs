@@ -1,0 +1,52 @@
+//! One module per resource type. Each declares its descriptor and rules and registers its
+//! routes; the engine knows none of them by name.
+
+pub mod activity_log;
+pub mod resource_groups;
+pub mod subscriptions;
+pub mod workspaces;
+
+use std::sync::Arc;
+
+use crate::arm::id::PathVocabulary;
+use crate::arm::registry::Registry;
+
+/// Every type Kiln serves.
+pub fn registry(vocabulary: Arc<PathVocabulary>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register(Arc::new(resource_groups::ResourceGroups));
+    registry.register(Arc::new(workspaces::Workspaces { vocabulary }));
+    registry
+}
+
+/// The fixed path segments of every route, for case-insensitive matching.
+pub fn vocabulary() -> PathVocabulary {
+    let mut words: Vec<&str> = vec![
+        "subscriptions",
+        "resourceGroups",
+        "providers",
+        "resources",
+        "locations",
+        "operationStatuses",
+        "operationResults",
+        "register",
+        "Microsoft.Resources",
+        "Microsoft.Insights",
+        "eventtypes",
+        "management",
+        "values",
+    ];
+    for descriptor in [&resource_groups::DESCRIPTOR, &workspaces::DESCRIPTOR] {
+        words.push(descriptor.namespace);
+        words.extend(descriptor.type_path.iter().copied());
+    }
+    PathVocabulary::new(words)
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.configure(subscriptions::configure)
+        .configure(resource_groups::configure)
+        .configure(workspaces::configure)
+        .configure(activity_log::configure)
+        .configure(crate::arm::operations::configure);
+}

@@ -1,0 +1,292 @@
+//! Subscriptions (`GET /subscriptions`), resource providers (always `Registered`), and the
+//! platform administrator's endpoint to create subscriptions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::arm::engine::Engine;
+use crate::arm::http::ArmRequest;
+use crate::arm::registry::TypeDescriptor;
+use crate::authz::{Caller, subscription_not_found};
+use crate::error::{ArmError, ErrorResponse};
+use crate::store::{now_millis, subscription, tenant};
+
+pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
+    namespace: "Microsoft.Resources",
+    type_path: &["subscriptions"],
+    api_versions: &["2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01"],
+    tracked: false,
+    provisioned: false,
+    name_rule: "Subscription ids are GUIDs.",
+    name_valid: |name| uuid::Uuid::parse_str(name).is_ok(),
+};
+
+/// The platform administrator: the principal `kiln token` mints for.
+#[derive(Debug, Clone)]
+pub struct PlatformAdmin(pub String);
+
+/// A subscription as ARM shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    pub subscription_id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    /// Enabled, Warned, PastDue, Disabled or Deleted.
+    pub state: String,
+    pub authorization_source: String,
+    pub subscription_policies: Value,
+}
+
+fn to_view(row: &subscription::Model) -> Subscription {
+    Subscription {
+        id: format!("/subscriptions/{}", row.subscription_id),
+        subscription_id: row.subscription_id.clone(),
+        tenant_id: row.tenant_id.clone(),
+        display_name: row.display_name.clone(),
+        state: row.state.clone(),
+        authorization_source: "RoleBased".into(),
+        subscription_policies: json!({"locationPlacementId": "Public_2014-09-01", "quotaId": "Kiln", "spendingLimit": "Off"}),
+    }
+}
+
+/// The subscriptions of the caller's tenant.
+#[utoipa::path(tag = "Subscriptions", params(("api-version" = String, Query)),
+    responses((status = 200, description = "`{value: [Subscription]}`", body = Vec<Subscription>)))]
+#[get("/subscriptions")]
+pub async fn list_subscriptions(
+    req: ArmRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    req.context(&DESCRIPTOR)?;
+    let rows = subscription::Entity::find()
+        .filter(subscription::Column::TenantId.eq(req.caller.tenant_id.clone()))
+        .order_by_asc(subscription::Column::Key)
+        .all(&engine.db)
+        .await?;
+    let value: Vec<Subscription> = rows.iter().map(to_view).collect();
+    Ok(HttpResponse::Ok().json(json!({ "value": value })))
+}
+
+async fn visible_subscription(
+    req: &ArmRequest,
+    engine: &Engine,
+    id: &str,
+) -> Result<subscription::Model, ArmError> {
+    let cx = req.context_unchecked(req.api_version()?);
+    let scope = crate::arm::id::ResourceId::subscription(id);
+    engine
+        .authorize(&cx, &scope, "Microsoft.Resources/subscriptions/read")
+        .await?;
+    subscription::Entity::find_by_id(scope.subscription_key())
+        .one(&engine.db)
+        .await?
+        .ok_or_else(|| subscription_not_found(id))
+}
+
+#[utoipa::path(tag = "Subscriptions", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = Subscription), (status = 404, body = ErrorResponse)))]
+#[get("/subscriptions/{subscriptionId}")]
+pub async fn get_subscription(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    req.context(&DESCRIPTOR)?;
+    let row = visible_subscription(&req, &engine, &path).await?;
+    Ok(HttpResponse::Ok().json(to_view(&row)))
+}
+
+fn provider_view(engine: &Engine, subscription: &str, namespace: &str) -> Value {
+    let resource_types: Vec<Value> = engine
+        .registry
+        .descriptors()
+        .filter(|d| d.namespace.eq_ignore_ascii_case(namespace))
+        .map(|d| json!({"resourceType": d.type_path.join("/"), "locations": [], "apiVersions": d.api_versions.iter().rev().collect::<Vec<_>>()}))
+        .collect();
+    json!({
+        "id": format!("/subscriptions/{subscription}/providers/{namespace}"),
+        "namespace": namespace,
+        "registrationState": "Registered",
+        "registrationPolicy": "RegistrationRequired",
+        "resourceTypes": resource_types,
+    })
+}
+
+/// Every namespace Kiln serves, `Registered`.
+#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "`{value: [Provider]}`")))]
+#[get("/subscriptions/{subscriptionId}/providers")]
+pub async fn list_providers(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    req.context(&DESCRIPTOR)?;
+    let row = visible_subscription(&req, &engine, &path).await?;
+    let value: Vec<Value> = engine
+        .registry
+        .namespaces()
+        .iter()
+        .map(|ns| provider_view(&engine, &row.subscription_id, ns))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "value": value })))
+}
+
+fn served_namespace(engine: &Engine, namespace: &str) -> Result<&'static str, ArmError> {
+    engine
+        .registry
+        .namespaces()
+        .into_iter()
+        .find(|ns| ns.eq_ignore_ascii_case(namespace))
+        .ok_or_else(|| {
+            ArmError::not_found(
+                "InvalidResourceNamespace",
+                format!("The resource namespace '{namespace}' is invalid."),
+            )
+        })
+}
+
+#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
+#[get("/subscriptions/{subscriptionId}/providers/{namespace}")]
+pub async fn get_provider(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    req.context(&DESCRIPTOR)?;
+    let row = visible_subscription(&req, &engine, &path.0).await?;
+    let namespace = served_namespace(&engine, &path.1)?;
+    Ok(HttpResponse::Ok().json(provider_view(&engine, &row.subscription_id, namespace)))
+}
+
+/// Registration is implicit: answers `Registered` so SDKs that auto-register never loop.
+#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
+#[post("/subscriptions/{subscriptionId}/providers/{namespace}/register")]
+pub async fn register_provider(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    req.context(&DESCRIPTOR)?;
+    let row = visible_subscription(&req, &engine, &path.0).await?;
+    let namespace = served_namespace(&engine, &path.1)?;
+    Ok(HttpResponse::Ok().json(provider_view(&engine, &row.subscription_id, namespace)))
+}
+
+/// What the platform administrator sends to create a subscription.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionCreate {
+    pub display_name: String,
+    /// Generated when absent.
+    pub subscription_id: Option<uuid::Uuid>,
+    /// The caller's tenant when absent; created when it does not exist yet.
+    pub tenant_id: Option<uuid::Uuid>,
+}
+
+/// Creates a subscription (platform administrator only). Its creator becomes its Owner once
+/// role assignments exist.
+pub async fn create_subscription(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    request: &SubscriptionCreate,
+) -> Result<subscription::Model, ArmError> {
+    use sea_orm::TransactionTrait;
+    if request.display_name.trim().is_empty() || request.display_name.len() > 64 {
+        return Err(ArmError::bad_request(
+            "InvalidDisplayName",
+            "displayName must be 1 to 64 characters.",
+        )
+        .with_target("displayName"));
+    }
+    let tenant_id = request
+        .tenant_id
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| caller.tenant_id.clone());
+    let subscription_id = request
+        .subscription_id
+        .unwrap_or_else(uuid::Uuid::new_v4)
+        .to_string();
+    let now = now_millis();
+    let tx = db.begin().await?;
+    if tenant::Entity::find_by_id(tenant_id.clone())
+        .one(&tx)
+        .await?
+        .is_none()
+    {
+        tenant::Entity::insert(tenant::ActiveModel {
+            id: Set(tenant_id.clone()),
+            display_name: Set(format!("Tenant {tenant_id}")),
+            created_at: Set(now),
+        })
+        .exec(&tx)
+        .await?;
+    }
+    let key = format!("/subscriptions/{}", subscription_id.to_lowercase());
+    if subscription::Entity::find_by_id(key.clone())
+        .one(&tx)
+        .await?
+        .is_some()
+    {
+        return Err(ArmError::conflict(
+            "SubscriptionAlreadyExists",
+            format!("The subscription '{subscription_id}' already exists."),
+        ));
+    }
+    let row = subscription::ActiveModel {
+        key: Set(key),
+        subscription_id: Set(subscription_id),
+        tenant_id: Set(tenant_id),
+        display_name: Set(request.display_name.trim().to_owned()),
+        state: Set("Enabled".into()),
+        created_by: Set(caller.principal_id.clone()),
+        created_at: Set(now),
+    };
+    let model = subscription::Entity::insert(row)
+        .exec_with_returning(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(model)
+}
+
+/// Creates a subscription. Platform administrators only.
+#[utoipa::path(tag = "Admin", request_body = SubscriptionCreate,
+    responses((status = 201, body = Subscription), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+#[post("/admin/subscriptions")]
+pub async fn admin_create_subscription(
+    caller: Caller,
+    body: crate::arm::http::JsonBody,
+    admin: web::Data<PlatformAdmin>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    if !caller.principal_id.eq_ignore_ascii_case(&admin.0) {
+        return Err(ArmError::authorization_failed(
+            &caller.principal_id,
+            "Kiln.Admin/subscriptions/write",
+            "/",
+        ));
+    }
+    let request: SubscriptionCreate = serde_json::from_value(body.0)
+        .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
+    let row = create_subscription(&engine.db, &caller, &request).await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(to_view(&row)))
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_subscriptions)
+        .service(get_subscription)
+        .service(list_providers)
+        .service(get_provider)
+        .service(register_provider)
+        .service(admin_create_subscription);
+}

@@ -1,0 +1,51 @@
+//! `Microsoft.MachineLearningServices/workspaces` of kind Hub, Project and Default.
+
+mod model;
+mod routes;
+mod rules;
+
+pub use model::{Workspace, WorkspaceList};
+pub use routes::configure;
+pub use rules::Workspaces;
+
+use crate::arm::registry::TypeDescriptor;
+
+pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
+    namespace: "Microsoft.MachineLearningServices",
+    type_path: &["workspaces"],
+    api_versions: &[
+        "2020-08-01",
+        "2024-04-01",
+        "2024-10-01",
+        "2025-12-01",
+        "2026-07-01",
+    ],
+    tracked: true,
+    provisioned: true,
+    name_rule: "Workspace names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
+    name_valid: valid_name,
+};
+
+/// `^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`, the spec's pattern.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    first_ok
+        && (3..=33).contains(&name.len())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The api-version whose PATCH is synchronous (its client does not poll).
+pub const SYNC_PATCH_VERSION: &str = "2020-08-01";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_follow_the_spec_pattern() {
+        assert!(super::valid_name("hub-1_a"));
+        assert!(!super::valid_name("ab"));
+        assert!(!super::valid_name("-hub"));
+        assert!(!super::valid_name("hub.1"));
+        assert!(!super::valid_name(&"a".repeat(34)));
+    }
+}

@@ -1,0 +1,331 @@
+//! Hub and project rules: a project names a hub of its subscription, inherits the hub's
+//! storage, key vault and network, and keeps its own immutable workspaceId.
+
+use async_trait::async_trait;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde_json::{Map, Value, json};
+
+use super::DESCRIPTOR;
+use crate::arm::envelope::Spec;
+use crate::arm::id::{PathVocabulary, ResourceId};
+use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
+use crate::error::ArmError;
+use crate::store::resource;
+
+const KINDS: &[&str] = &["Default", "Hub", "Project", "FeatureStore"];
+
+/// Server-set properties: a client's values are ignored.
+const READ_ONLY: &[&str] = &[
+    "provisioningState",
+    "workspaceId",
+    "mlFlowTrackingUri",
+    "notebookInfo",
+    "privateEndpointConnections",
+    "privateLinkCount",
+    "serviceProvisionedResourceGroup",
+    "storageHnsEnabled",
+    "tenantId",
+    "associatedWorkspaces",
+    "discoveryUrl",
+];
+
+/// What a project takes from its hub (read-only on the project).
+const INHERITED: &[&str] = &["storageAccount", "keyVault", "managedNetwork"];
+
+/// Hub properties fixed once set.
+const IMMUTABLE_ONCE_SET: &[&str] = &["storageAccount", "keyVault"];
+
+pub struct Workspaces {
+    pub vocabulary: std::sync::Arc<PathVocabulary>,
+}
+
+fn is_kind(spec: &Spec, kind: &str) -> bool {
+    spec.kind
+        .as_deref()
+        .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+}
+
+fn change_not_allowed(property: &str) -> ArmError {
+    ArmError::bad_request(
+        "PropertyChangeNotAllowed",
+        format!("Changing property '{property}' is not allowed."),
+    )
+    .with_target(format!("properties.{property}"))
+}
+
+fn same_id(a: &Value, b: &Value) -> bool {
+    match (a.as_str(), b.as_str()) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => a == b,
+    }
+}
+
+impl Workspaces {
+    /// Resolves `properties.hubResourceId` to an existing hub of the same subscription.
+    async fn resolve_hub(
+        &self,
+        cx: &PrepareContext<'_>,
+        raw: Option<&Value>,
+    ) -> Result<resource::Model, ArmError> {
+        let raw = match raw {
+            None | Some(Value::Null) => {
+                return Err(ArmError::bad_request(
+                    "HubResourceIdRequired",
+                    "A workspace of kind 'Project' requires properties.hubResourceId, the id of its hub.",
+                )
+                .with_target("properties.hubResourceId"));
+            }
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => {
+                return Err(ArmError::bad_request(
+                    "InvalidHubResourceId",
+                    "properties.hubResourceId must be a string.",
+                )
+                .with_target("properties.hubResourceId"));
+            }
+        };
+        let hub_id = ResourceId::parse(raw, &self.vocabulary)
+            .filter(|id| id.is_top_level() && id.type_key() == DESCRIPTOR.type_key())
+            .ok_or_else(|| {
+                ArmError::bad_request(
+                    "InvalidHubResourceId",
+                    format!(
+                        "'{raw}' is not the id of a Microsoft.MachineLearningServices workspace."
+                    ),
+                )
+                .with_target("properties.hubResourceId")
+            })?;
+        if !hub_id
+            .subscription
+            .eq_ignore_ascii_case(&cx.id.subscription)
+        {
+            return Err(ArmError::bad_request(
+                "HubInDifferentSubscription",
+                format!(
+                    "The hub '{raw}' must be in the project's subscription '{}'.",
+                    cx.id.subscription
+                ),
+            )
+            .with_target("properties.hubResourceId"));
+        }
+        let hub = resource::Entity::find_by_id(hub_id.key())
+            .one(cx.tx)
+            .await?;
+        let Some(hub) = hub else {
+            return Err(ArmError::bad_request(
+                "HubNotFound",
+                format!("The hub '{raw}' does not exist."),
+            )
+            .with_target("properties.hubResourceId"));
+        };
+        if hub.kind_key.as_deref() != Some("hub") {
+            return Err(ArmError::bad_request(
+                "NotAHub",
+                format!("The workspace '{raw}' is not of kind 'Hub'."),
+            )
+            .with_target("properties.hubResourceId"));
+        }
+        if hub.provisioning_state == crate::arm::engine::DELETING {
+            return Err(ArmError::conflict(
+                "HubBeingDeleted",
+                format!("The hub '{raw}' is being deleted."),
+            ));
+        }
+        Ok(hub)
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Workspaces {
+    fn descriptor(&self) -> &'static TypeDescriptor {
+        &DESCRIPTOR
+    }
+
+    async fn prepare(
+        &self,
+        cx: &PrepareContext<'_>,
+        mut spec: Spec,
+        existing: Option<&Spec>,
+    ) -> Result<Prepared, ArmError> {
+        let requested = spec.kind.clone().unwrap_or_else(|| "Default".into());
+        if !KINDS.iter().any(|k| k.eq_ignore_ascii_case(&requested)) {
+            return Err(ArmError::bad_request(
+                "InvalidWorkspaceKind",
+                format!(
+                    "The workspace kind '{requested}' is not supported. Supported kinds: {}.",
+                    KINDS.join(", ")
+                ),
+            )
+            .with_target("kind"));
+        }
+        match existing.and_then(|e| e.kind.as_deref()) {
+            Some(old) if !old.eq_ignore_ascii_case(&requested) => {
+                return Err(ArmError::bad_request(
+                    "PropertyChangeNotAllowed",
+                    "Changing property 'kind' is not allowed.",
+                )
+                .with_target("kind"));
+            }
+            // Keep the casing the resource was created with.
+            Some(old) => spec.kind = Some(old.to_owned()),
+            None => spec.kind = Some(requested),
+        }
+        let properties = &mut spec.properties;
+        for key in READ_ONLY {
+            properties.remove(*key);
+        }
+        let workspace_id = existing
+            .and_then(|e| e.properties.get("workspaceId").cloned())
+            .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
+        properties.insert("workspaceId".into(), workspace_id);
+
+        let mut depends_on = None;
+        if is_kind(&spec, "Project") {
+            let hub = self
+                .resolve_hub(cx, spec.properties.get("hubResourceId"))
+                .await?;
+            let old_hub = existing.and_then(|e| e.properties.get("hubResourceId"));
+            if old_hub.is_some_and(|old| !same_id(old, &json!(hub.id))) {
+                return Err(change_not_allowed("hubResourceId"));
+            }
+            for key in INHERITED {
+                spec.properties.remove(*key);
+            }
+            spec.properties
+                .insert("hubResourceId".into(), json!(hub.id));
+            depends_on = Some(hub.id_key);
+        } else {
+            spec.properties.remove("hubResourceId");
+            for key in IMMUTABLE_ONCE_SET {
+                let old = existing
+                    .and_then(|e| e.properties.get(*key))
+                    .filter(|v| !v.is_null());
+                match (old, spec.properties.get(*key)) {
+                    (Some(old), Some(new)) if !same_id(old, new) => {
+                        return Err(change_not_allowed(key));
+                    }
+                    (Some(old), None) => {
+                        spec.properties.insert((*key).into(), old.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Prepared { spec, depends_on })
+    }
+
+    async fn check_delete(
+        &self,
+        tx: &DatabaseTransaction,
+        row: &resource::Model,
+    ) -> Result<(), ArmError> {
+        if row.kind_key.as_deref() != Some("hub") {
+            return Ok(());
+        }
+        let projects: Vec<String> = resource::Entity::find()
+            .select_only()
+            .column(resource::Column::Id)
+            .filter(resource::Column::DependsOnKey.eq(row.id_key.clone()))
+            .limit(5)
+            .into_tuple()
+            .all(tx)
+            .await?;
+        if projects.is_empty() {
+            return Ok(());
+        }
+        Err(ArmError::conflict(
+            "HubHasProjects",
+            format!(
+                "The hub '{}' still has projects ({}). Delete its projects first.",
+                row.name,
+                projects.join(", ")
+            ),
+        ))
+    }
+
+    async fn decorate(
+        &self,
+        db: &DatabaseConnection,
+        items: &mut [Rendered],
+    ) -> Result<(), ArmError> {
+        let hub_keys: Vec<String> = items
+            .iter()
+            .filter(|i| i.row.kind_key.as_deref() == Some("hub"))
+            .map(|i| i.row.id_key.clone())
+            .collect();
+        let project_hubs: Vec<String> = items
+            .iter()
+            .filter_map(|i| i.row.depends_on_key.clone())
+            .collect();
+        let projects: Vec<(String, String)> = if hub_keys.is_empty() {
+            vec![]
+        } else {
+            resource::Entity::find()
+                .select_only()
+                .column(resource::Column::DependsOnKey)
+                .column(resource::Column::Id)
+                .filter(resource::Column::DependsOnKey.is_in(hub_keys))
+                .into_tuple::<(Option<String>, String)>()
+                .all(db)
+                .await?
+                .into_iter()
+                .filter_map(|(hub, id)| hub.map(|h| (h, id)))
+                .collect()
+        };
+        let hubs: Vec<resource::Model> = if project_hubs.is_empty() {
+            vec![]
+        } else {
+            resource::Entity::find()
+                .filter(resource::Column::IdKey.is_in(project_hubs))
+                .all(db)
+                .await?
+        };
+        for item in items.iter_mut() {
+            let location = item.row.location.clone().unwrap_or_default();
+            let id = item.row.id.clone();
+            let Some(properties) = item
+                .json
+                .get_mut("properties")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            properties.insert(
+                "mlFlowTrackingUri".into(),
+                json!(format!(
+                    "azureml://{location}.api.azureml.ms/mlflow/v1.0{id}"
+                )),
+            );
+            if item.row.kind_key.as_deref() == Some("hub") {
+                let mut associated: Vec<&str> = projects
+                    .iter()
+                    .filter(|(hub, _)| *hub == item.row.id_key)
+                    .map(|(_, p)| p.as_str())
+                    .collect();
+                associated.sort_unstable();
+                properties.insert("associatedWorkspaces".into(), json!(associated));
+            }
+            if let Some(hub) = item
+                .row
+                .depends_on_key
+                .as_ref()
+                .and_then(|k| hubs.iter().find(|h| h.id_key == *k))
+            {
+                let hub_properties: Map<String, Value> = hub
+                    .body
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                for key in INHERITED {
+                    if let Some(value) = hub_properties.get(*key) {
+                        properties.insert((*key).into(), value.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Building and running the application: database, bootstrap, engine, worker, HTTP(S).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use thiserror::Error;
+use tokio::sync::{Notify, watch};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::arm::engine::Engine;
+use crate::arm::http::PublicBase;
+use crate::arm::id::PathVocabulary;
+use crate::arm::middleware::{arm_edge, not_served};
+use crate::authz::{
+    Authorizer, SubscriptionDirectory, TenantAuthorizer, TokenIssuer, TokenValidator,
+};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::provisioners::Worker;
+use crate::resources::{self, subscriptions::PlatformAdmin};
+use crate::store::{self, meta};
+use crate::tls::{self, TlsError};
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+    #[error("could not listen: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("nothing to listen on: both the HTTP and HTTPS listeners are off")]
+    NoListener,
+}
+
+/// Document-level facts; the paths come from the routes themselves.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kiln",
+        version = "2026-07-01",
+        description = "An ARM-compatible control plane for AI platform resources."
+    ),
+    components(schemas(crate::error::ErrorResponse, crate::error::ErrorDetail))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, generated from the registered routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    api
+}
+
+fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.configure(resources::configure)
+        .configure(crate::ops::configure);
+}
+
+pub struct Application {
+    server: Server,
+    pub http_port: Option<u16>,
+    pub https_port: Option<u16>,
+    pub engine: Engine,
+    pub worker: Worker,
+    pub bootstrap: meta::Bootstrap,
+    pub tokens: Arc<TokenIssuer>,
+    worker_enabled: bool,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let db = store::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            Box::pin(store::migrate(&db)).await?;
+        }
+        let bootstrap = Box::pin(meta::ensure_bootstrap(&db, &settings.bootstrap)).await?;
+
+        let vocabulary = Arc::new(resources::vocabulary());
+        let registry = Arc::new(resources::registry(vocabulary.clone()));
+        let subscriptions = SubscriptionDirectory::new(db.clone());
+        let authorizer: Arc<dyn Authorizer> = Arc::new(TenantAuthorizer {
+            subscriptions: subscriptions.clone(),
+        });
+        let wake = Arc::new(Notify::new());
+        let engine = Engine {
+            db: db.clone(),
+            registry,
+            authorizer,
+            subscriptions,
+            vocabulary: vocabulary.clone(),
+            wake: wake.clone(),
+            worker: settings.worker.clone(),
+        };
+        let worker = Worker::new(
+            db.clone(),
+            settings.worker.clone(),
+            vocabulary.clone(),
+            wake,
+        );
+
+        let http_listener = settings.http.http_addr.map(TcpListener::bind).transpose()?;
+        let https_listener = settings
+            .http
+            .https_addr
+            .map(TcpListener::bind)
+            .transpose()?;
+        if http_listener.is_none() && https_listener.is_none() {
+            return Err(StartupError::NoListener);
+        }
+        let http_port = http_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?
+            .map(|a| a.port());
+        let https_port = https_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?
+            .map(|a| a.port());
+
+        let public_url = settings
+            .http
+            .public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_owned());
+        let mut origins: Vec<String> = public_url.iter().cloned().collect();
+        for (scheme, port) in [("https", https_port), ("http", http_port)] {
+            if let Some(port) = port {
+                origins.push(format!("{scheme}://127.0.0.1:{port}"));
+                origins.push(format!("{scheme}://localhost:{port}"));
+            }
+        }
+        let issuer_base = public_url.clone().unwrap_or_else(|| origins[0].clone());
+        meta::put(&db, meta::ISSUER_BASE, &issuer_base).await?;
+        let validator = Arc::new(TokenValidator::new(
+            &bootstrap.dev_key,
+            &settings.auth.audience,
+            origins,
+        ));
+        let tokens = Arc::new(TokenIssuer::new(
+            &bootstrap.dev_key,
+            &settings.auth.audience,
+        ));
+
+        let api = openapi();
+        let metrics = Metrics::new();
+        let admin = PlatformAdmin(bootstrap.admin_principal.clone());
+        let engine_data = web::Data::new(engine.clone());
+        let make_app = move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .configure(routes)
+                .split_for_parts();
+            app.app_data(engine_data.clone())
+                .app_data(web::Data::new(validator.clone()))
+                .app_data(web::Data::new(PublicBase(public_url.clone())))
+                .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
+                .app_data(web::Data::new(metrics.clone()))
+                .app_data(web::Data::new(admin.clone()))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
+                .default_service(web::to(not_served))
+                .wrap(from_fn(arm_edge))
+        };
+        let mut server = HttpServer::new(make_app);
+        if let Some(listener) = http_listener {
+            server = server.listen(listener)?;
+        }
+        if let Some(listener) = https_listener {
+            let (cert, key) = tls::ensure_certificate(&settings.http.tls, &settings.data_dir)?;
+            server = server.listen_rustls_0_23(listener, tls::server_config(&cert, &key)?)?;
+            tracing::info!(certificate = %cert.display(), "HTTPS certificate (trust it in clients, e.g. REQUESTS_CA_BUNDLE)");
+        }
+        let server = server.run();
+        let (shutdown, _) = watch::channel(false);
+        Ok(Self {
+            server,
+            http_port,
+            https_port,
+            engine,
+            worker,
+            bootstrap,
+            tokens,
+            worker_enabled: settings.worker.enabled,
+            shutdown,
+        })
+    }
+
+    /// Serves until the server stops (SIGTERM drains in-flight requests), then stops the worker.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let worker = self.worker_enabled.then(|| {
+            tokio::spawn(
+                self.worker
+                    .clone()
+                    .run_until_stopped(self.shutdown.subscribe()),
+            )
+        });
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        result
+    }
+}

@@ -1,0 +1,185 @@
+//! Entities, one per table of the foundation migration.
+
+pub mod resource {
+    use sea_orm::entity::prelude::*;
+
+    /// One ARM resource of any type, including resource groups.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "resources")]
+    pub struct Model {
+        /// The id lower-cased: the lookup key.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_key: String,
+        /// The id as the user last wrote it.
+        pub id: String,
+        pub subscription_key: String,
+        pub group_key: String,
+        pub parent_key: String,
+        pub type_key: String,
+        pub name: String,
+        pub kind_key: Option<String>,
+        pub location: Option<String>,
+        pub top_level: bool,
+        /// The resource this one depends on (a project's hub).
+        pub depends_on_key: Option<String>,
+        /// tags, kind, sku, identity, properties (spec) and systemData.
+        pub body: Json,
+        pub etag: String,
+        pub provisioning_state: String,
+        pub generation: i64,
+        pub observed_generation: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod operation {
+    use sea_orm::entity::prelude::*;
+
+    /// An asynchronous operation: what a status monitor reports and a worker drives.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "operations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub subscription_key: String,
+        pub resource_key: String,
+        pub resource_id: String,
+        pub namespace: String,
+        pub location: String,
+        pub verb: String,
+        pub status: String,
+        pub target_generation: i64,
+        pub request_hash: String,
+        pub api_version: String,
+        pub caller: String,
+        pub correlation_id: String,
+        pub error: Option<Json>,
+        pub attempts: i32,
+        pub lease_owner: Option<String>,
+        pub lease_until: Option<i64>,
+        pub deadline_at: i64,
+        pub started_at: i64,
+        pub ended_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    /// An event committed with the write that caused it, waiting for the relay.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub event_id: String,
+        pub resource_key: String,
+        pub event_type: String,
+        pub routing_key: String,
+        pub payload: Json,
+        pub created_at: i64,
+        pub sent_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod activity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "activity_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub event_id: String,
+        pub subscription_key: String,
+        pub resource_key: String,
+        pub resource_id: String,
+        pub operation_name: String,
+        pub operation_id: Option<String>,
+        pub status: String,
+        pub status_code: i32,
+        pub caller: String,
+        pub correlation_id: String,
+        pub method: String,
+        pub at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod subscription {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "subscriptions")]
+    pub struct Model {
+        /// `/subscriptions/{id}` lower-cased.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub subscription_id: String,
+        pub tenant_id: String,
+        pub display_name: String,
+        pub state: String,
+        pub created_by: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tenant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tenants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod meta_kv {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "meta")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub value: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

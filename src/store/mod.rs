@@ -1,0 +1,46 @@
+//! Persistence: sea-orm entities and the queries the engine needs, on PostgreSQL or SQLite.
+
+pub mod entities;
+pub mod meta;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::{DatabaseKind, DatabaseSettings};
+
+pub use entities::*;
+
+/// Opens the pool. SQLite gets a single connection: its writers serialize anyway, and one
+/// connection cannot hit `SQLITE_BUSY` on a read-to-write lock upgrade.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(settings.url.clone());
+    let max = match settings.kind {
+        DatabaseKind::Sqlite => 1,
+        DatabaseKind::Postgres => settings.max_connections,
+    };
+    options
+        .max_connections(max)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if matches!(settings.kind, DatabaseKind::Sqlite) {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .await?;
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

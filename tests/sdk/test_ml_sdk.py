@@ -1,0 +1,302 @@
+"""Drive a running kiln server with the real Azure Python management SDKs.
+
+Started by tests/sdk/run.sh, which provides:
+  KILN_URL    https base URL of the server (used as the SDKs' base_url)
+  KILN_TOKEN  bearer token from `kiln token`
+  KILN_CA     the server's self-signed certificate (trusted via connection_verify)
+Optional: KILN_SDK_DEBUG=1 logs every HTTP request and response.
+
+What is exercised is exactly what a user of these SDKs does: subscription
+discovery, resource groups, and an AI Foundry hub + project through the
+azure-mgmt-machinelearningservices 1.0.1 workspace operations, including their
+long-running-operation pollers. Plain asserts rather than pytest: steps depend
+on each other, so the run stops at the first failure. The last line is
+"N passed, M failed".
+"""
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ResourceNotFoundError
+
+try:  # azure-core >= 1.31; the ARM auth policy prefers it when present.
+    from azure.core.credentials import AccessTokenInfo
+except ImportError:  # pragma: no cover - older azure-core
+    AccessTokenInfo = None
+
+# azure-mgmt-resource >= 25 moved SubscriptionClient to
+# azure-mgmt-resource-subscriptions and made azure.mgmt.resource a bare
+# namespace; older releases export both clients from azure.mgmt.resource.
+try:
+    from azure.mgmt.resource.resources import ResourceManagementClient
+except ImportError:  # pragma: no cover - azure-mgmt-resource < 25
+    from azure.mgmt.resource import ResourceManagementClient
+try:
+    from azure.mgmt.resource.subscriptions import SubscriptionClient
+except ImportError:  # pragma: no cover
+    try:
+        from azure.mgmt.resource import SubscriptionClient
+    except ImportError:
+        SubscriptionClient = None
+
+from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
+
+KILN_URL = os.environ["KILN_URL"].rstrip("/")
+KILN_TOKEN = os.environ["KILN_TOKEN"]
+KILN_CA = os.environ["KILN_CA"]
+
+# Newest workspace api-version kiln serves that has kind Hub/Project; the
+# 1.0.1 client would otherwise send its own default, 2020-08-01.
+ML_API_VERSION = "2025-12-01"
+RG = "sdk-rg"
+LOCATION = "eastus"
+HUB = "sdk-hub"
+PROJECT = "sdk-project"
+# azure-core falls back to polling every 30 s when a 202 carries no
+# Retry-After; kiln sends Retry-After: 1, so an LRO that takes this long
+# means the header (or the status monitor) is missing.
+LRO_LIMIT_S = 25
+
+
+class StaticTokenCredential:
+    """A TokenCredential that always hands out kiln's token.
+
+    The SDKs only ever ask a credential for a token (get_token_info when the
+    class has it, else get_token); nothing is sent to Entra ID.
+    """
+
+    def __init__(self, token):
+        self._token = token
+
+    def get_token(self, *scopes, **kwargs):
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+    if AccessTokenInfo is not None:
+
+        def get_token_info(self, *scopes, **kwargs):
+            return AccessTokenInfo(self._token, int(time.time()) + 3600)
+
+
+def raw_json(pipeline_response, deserialized, headers):
+    """cls= hook: return the response body as JSON instead of the SDK model.
+
+    The 1.0.1 Workspace model predates `kind` and `hubResourceId`, so the
+    model would silently drop exactly the fields this test checks.
+    """
+    return pipeline_response.http_response.json()
+
+
+def raw_body(doc):
+    """A request body the 1.0.1 operations pass through untouched.
+
+    A dict would be serialized through the 2020-08-01 Workspace model, which
+    drops `kind` and `hubResourceId`; bytes go out as they are.
+    """
+    return json.dumps(doc).encode("utf-8")
+
+
+def same_id(a, b):
+    # ARM ids compare case-insensitively (resourceGroups vs resourcegroups...).
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+def timed_lro(what, poller):
+    start = time.monotonic()
+    result = poller.result()
+    took = time.monotonic() - start
+    print(f"    {what}: done in {took:.1f} s")
+    assert took < LRO_LIMIT_S, f"{what} took {took:.1f} s: is Retry-After missing?"
+    return result
+
+
+# --- tiny step runner ---------------------------------------------------------
+
+STEPS = []
+
+
+def step(title):
+    def register(fn):
+        STEPS.append((title, fn))
+        return fn
+
+    return register
+
+
+class Ctx:
+    """State handed from step to step (clients, ids)."""
+
+
+ctx = Ctx()
+ctx.cred = StaticTokenCredential(KILN_TOKEN)
+# Every client talks to kiln instead of management.azure.com and trusts its
+# self-signed certificate; https is required by the SDKs' bearer-token policy.
+ctx.client_kwargs = {"base_url": KILN_URL, "connection_verify": KILN_CA}
+if os.environ.get("KILN_SDK_DEBUG"):
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    ctx.client_kwargs["logging_enable"] = True
+
+
+def list_subscription_ids_raw():
+    """Fallback for an azure-mgmt-resource without SubscriptionClient:
+    GET /subscriptions through an azure-core ARM pipeline (same auth policy)."""
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core import ARMPipelineClient
+    from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+
+    client = ARMPipelineClient(
+        base_url=KILN_URL,
+        policies=[ARMChallengeAuthenticationPolicy(ctx.cred, "https://management.azure.com/.default")],
+        connection_verify=KILN_CA,
+    )
+    response = client.send_request(HttpRequest("GET", f"{KILN_URL}/subscriptions?api-version=2022-12-01"))
+    response.raise_for_status()
+    return [s["subscriptionId"] for s in response.json()["value"]]
+
+
+@step("discover the subscription (SubscriptionClient.subscriptions.list)")
+def discover_subscription():
+    if SubscriptionClient is not None:
+        client = SubscriptionClient(ctx.cred, **ctx.client_kwargs)
+        print(f"    SubscriptionClient api-version {client._config.api_version}")
+        subs = [s.subscription_id for s in client.subscriptions.list()]
+    else:
+        print("    SubscriptionClient not installed: raw GET /subscriptions")
+        subs = list_subscription_ids_raw()
+    assert subs, "GET /subscriptions returned no subscription"
+    ctx.sub = subs[0]
+    uuid.UUID(ctx.sub)  # subscription ids are GUIDs
+    print(f"    subscription {ctx.sub}")
+    ctx.rm = ResourceManagementClient(ctx.cred, ctx.sub, **ctx.client_kwargs)
+    print(f"    ResourceManagementClient api-version {ctx.rm._config.api_version}")
+    ctx.ml = MachineLearningServicesMgmtClient(ctx.cred, ctx.sub, api_version=ML_API_VERSION, **ctx.client_kwargs)
+
+
+@step("create resource group (resource_groups.create_or_update)")
+def create_rg():
+    rg = ctx.rm.resource_groups.create_or_update(RG, {"location": LOCATION})
+    assert rg.name == RG, rg
+    assert rg.location == LOCATION, rg
+    ctx.rg_id = rg.id
+    assert same_id(rg.id, f"/subscriptions/{ctx.sub}/resourceGroups/{RG}"), rg.id
+
+
+@step("resource group exists (resource_groups.check_existence -> True)")
+def rg_exists():
+    assert ctx.rm.resource_groups.check_existence(RG) is True
+
+
+@step("get resource group (resource_groups.get)")
+def get_rg():
+    rg = ctx.rm.resource_groups.get(RG)
+    assert rg.name == RG and rg.location == LOCATION, rg
+    assert rg.properties.provisioning_state == "Succeeded", rg.properties
+
+
+@step("create hub (workspaces.begin_create_or_update, kind Hub)")
+def create_hub():
+    body = {"location": LOCATION, "kind": "Hub", "properties": {"friendlyName": "SDK hub"}}
+    poller = ctx.ml.workspaces.begin_create_or_update(RG, HUB, raw_body(body), cls=raw_json)
+    hub = timed_lro("hub create", poller)
+    assert hub is not None, "LRO returned no body"
+    assert hub["name"] == HUB, hub
+    assert hub["properties"]["provisioningState"] == "Succeeded", hub
+    ctx.hub_id = hub["id"]
+    expected = (
+        f"/subscriptions/{ctx.sub}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{HUB}"
+    )
+    assert same_id(ctx.hub_id, expected), ctx.hub_id
+
+
+@step("create project under the hub (kind Project, hubResourceId)")
+def create_project():
+    body = {"location": LOCATION, "kind": "Project", "properties": {"hubResourceId": ctx.hub_id}}
+    poller = ctx.ml.workspaces.begin_create_or_update(RG, PROJECT, raw_body(body), cls=raw_json)
+    project = timed_lro("project create", poller)
+    assert project is not None, "LRO returned no body"
+    assert project["properties"]["provisioningState"] == "Succeeded", project
+    ctx.project_id = project["id"]
+
+
+@step("get hub and project (workspaces.get): states, kinds, links")
+def get_both():
+    hub = ctx.ml.workspaces.get(RG, HUB, cls=raw_json)
+    project = ctx.ml.workspaces.get(RG, PROJECT, cls=raw_json)
+    for doc, kind in ((hub, "hub"), (project, "project")):
+        assert doc["properties"]["provisioningState"] == "Succeeded", doc
+        assert (doc.get("kind") or "").lower() == kind, doc
+    assert same_id(hub["id"], ctx.hub_id), hub["id"]
+    assert same_id(project["id"], ctx.project_id), project["id"]
+    assert same_id(project["properties"].get("hubResourceId"), ctx.hub_id), project["properties"]
+    uuid.UUID(project["properties"]["workspaceId"])  # a GUID
+    associated = [a.lower() for a in hub["properties"].get("associatedWorkspaces") or []]
+    assert ctx.project_id.lower() in associated, hub["properties"]
+
+
+@step("list workspaces by resource group (workspaces.list_by_resource_group)")
+def list_rg():
+    ids = {w.id.lower() for w in ctx.ml.workspaces.list_by_resource_group(RG)}
+    assert ctx.hub_id.lower() in ids and ctx.project_id.lower() in ids, ids
+
+
+@step("list workspaces by subscription (workspaces.list_by_subscription)")
+def list_sub():
+    ids = {w.id.lower() for w in ctx.ml.workspaces.list_by_subscription()}
+    assert ctx.hub_id.lower() in ids and ctx.project_id.lower() in ids, ids
+
+
+@step("delete project (workspaces.begin_delete)")
+def delete_project():
+    timed_lro("project delete", ctx.ml.workspaces.begin_delete(RG, PROJECT))
+
+
+@step("delete hub (workspaces.begin_delete)")
+def delete_hub():
+    timed_lro("hub delete", ctx.ml.workspaces.begin_delete(RG, HUB))
+
+
+@step("deleted workspaces are gone (workspaces.get -> ResourceNotFoundError)")
+def gone():
+    for name in (PROJECT, HUB):
+        try:
+            ctx.ml.workspaces.get(RG, name)
+        except ResourceNotFoundError:
+            continue
+        raise AssertionError(f"workspace {name} still exists after delete")
+
+
+@step("delete resource group (resource_groups.begin_delete)")
+def delete_rg():
+    timed_lro("resource group delete", ctx.rm.resource_groups.begin_delete(RG))
+
+
+@step("resource group is gone (resource_groups.check_existence -> False)")
+def rg_gone():
+    assert ctx.rm.resource_groups.check_existence(RG) is False
+
+
+def main():
+    print(f"Azure SDK compatibility test against {KILN_URL}")
+    passed = failed = 0
+    for n, (title, fn) in enumerate(STEPS, 1):
+        print(f"[{n}/{len(STEPS)}] {title}", flush=True)
+        try:
+            fn()
+        except Exception:  # any failure: report it and stop, later steps depend on this one
+            failed += 1
+            print(f"    FAILED: {title}")
+            traceback.print_exc(file=sys.stdout)
+            break
+        passed += 1
+        print("    ok", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -215,8 +215,10 @@ impl FromRequest for JsonBody {
 fn with_operation_headers(builder: &mut HttpResponseBuilder, op: &OperationRef, base: &str) {
     builder
         .insert_header(("Location", op.result_url(base)))
-        .insert_header(("Azure-AsyncOperation", op.status_url(base)))
         .insert_header(("Retry-After", "1"));
+    if let Some(status) = op.status_url(base) {
+        builder.insert_header(("Azure-AsyncOperation", status));
+    }
 }
 
 /// A resource body with its ETag.

@@ -37,15 +37,16 @@ impl OperationRef {
         self.namespace.eq_ignore_ascii_case("Microsoft.Resources")
     }
 
-    /// The `Azure-AsyncOperation` URL.
-    pub fn status_url(&self, base: &str) -> String {
+    /// The `Azure-AsyncOperation` URL. Resource-group operations have none: ARM answers them
+    /// with `Location` only, and clients would read a status monitor as JSON.
+    pub fn status_url(&self, base: &str) -> Option<String> {
         if self.is_resource_group_operation() {
-            return self.result_url(base);
+            return None;
         }
-        format!(
+        Some(format!(
             "{base}/subscriptions/{}/providers/{}/locations/{}/operationStatuses/{}?api-version={}",
             self.subscription, self.namespace, self.location, self.id, self.api_version
-        )
+        ))
     }
 
     /// The `Location` URL.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -728,8 +728,9 @@ async fn store_row(
                 })?;
         }
         Some(old) => {
-            let mut active: resource::ActiveModel = row.clone().into();
-            active.id_key = sea_orm::ActiveValue::Unchanged(row.id_key.clone());
+            // Every column is written; the key stays as it is.
+            let mut active = resource::ActiveModel::from(row.clone()).reset_all();
+            active.not_set(resource::Column::IdKey);
             let updated = resource::Entity::update_many()
                 .set(active)
                 .filter(resource::Column::IdKey.eq(row.id_key.clone()))

@@ -89,14 +89,19 @@ impl ArmRequest {
 
     /// The absolute URL of the next page: this request's path and query with the token replaced.
     pub fn next_link(&self, req: &HttpRequest, token: &str) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &self.query {
-            if !k.eq_ignore_ascii_case("$skipToken") && !k.eq_ignore_ascii_case("$skip") {
-                query.append_pair(k, v);
-            }
-        }
-        query.append_pair("$skipToken", token);
-        format!("{}{}?{}", self.base_url, req.path(), query.finish())
+        let encode =
+            |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let mut pairs: Vec<String> = self
+            .query
+            .iter()
+            .filter(|(k, _)| {
+                !k.eq_ignore_ascii_case("$skipToken") && !k.eq_ignore_ascii_case("$skip")
+            })
+            // ARM writes `$` in parameter names literally ($filter, $top).
+            .map(|(k, v)| format!("{}={}", encode(k).replace("%24", "$"), encode(v)))
+            .collect();
+        pairs.push(format!("$skipToken={}", encode(token)));
+        format!("{}{}?{}", self.base_url, req.path(), pairs.join("&"))
     }
 }
 

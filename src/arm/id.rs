@@ -225,6 +225,11 @@ impl PathVocabulary {
     /// a fixed segment is one in a fixed position (`subscriptions/{s}/resourceGroups/{g}`,
     /// `providers/{Namespace}/{type}/{name}/{type}/{name}…`). Returns `None` when nothing changes.
     pub fn canonicalize_path(&self, path: &str) -> Option<String> {
+        let first = path.split('/').nth(1).unwrap_or_default();
+        if !first.eq_ignore_ascii_case("subscriptions") && !first.eq_ignore_ascii_case("providers")
+        {
+            return None; // not an ARM path: /healthz, /docs/, …
+        }
         let trimmed = if path.len() > 1 {
             path.trim_end_matches('/')
         } else {
@@ -295,6 +300,7 @@ mod tests {
             None
         );
         assert_eq!(v.canonicalize_path("/"), None);
+        assert_eq!(v.canonicalize_path("/docs/"), None);
     }
 
     #[test]

@@ -1,0 +1,312 @@
+//! Spawns a real Kiln per test on port 0 with a fresh database (SQLite file or a new
+//! PostgreSQL database), and talks to it over HTTP like a client would.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiln::arm::engine::Engine;
+use kiln::authz::TokenIssuer;
+use kiln::config::{
+    AuthSettings, BootstrapSettings, DatabaseKind, DatabaseSettings, HttpSettings, LogFormat,
+    Settings, TlsSource, WorkerSettings,
+};
+use kiln::provisioners::Worker;
+use kiln::startup::Application;
+use reqwest::{Method, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+
+pub const RG_API: &str = "2024-03-01";
+pub const WS_API: &str = "2025-12-01";
+pub const SUB_API: &str = "2022-12-01";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from an `async fn(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub https_base: Option<String>,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub subscription: String,
+    pub tenant: String,
+    pub admin: String,
+    pub engine: Engine,
+    pub worker: Worker,
+    pub tokens: Arc<TokenIssuer>,
+    pub data_dir: tempfile::TempDir,
+}
+
+pub struct Options {
+    pub worker: bool,
+    pub https: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            https: false,
+        }
+    }
+}
+
+/// A fresh PostgreSQL database on the server the test command started. No server is a
+/// failure, never a skip.
+async fn postgres_database() -> String {
+    let admin_url = std::env::var("KILN_TEST_DATABASE_URL").expect(
+        "KILN_TEST_DATABASE_URL must point at a PostgreSQL server (scripts/test.sh starts one)",
+    );
+    let name = format!("kiln_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("cannot reach the test PostgreSQL server");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+    format!("{prefix}/{name}")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, options: Options) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (url, kind) = match backend {
+            Backend::Sqlite => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.path().join("kiln.db").display()
+                ),
+                DatabaseKind::Sqlite,
+            ),
+            Backend::Postgres => (postgres_database().await, DatabaseKind::Postgres),
+        };
+        let settings = Settings {
+            data_dir: data_dir.path().to_owned(),
+            database: DatabaseSettings {
+                url,
+                kind,
+                max_connections: 8,
+                migrate_on_start: true,
+            },
+            http: HttpSettings {
+                http_addr: Some("127.0.0.1:0".parse().unwrap()),
+                https_addr: options.https.then(|| "127.0.0.1:0".parse().unwrap()),
+                tls: TlsSource::SelfSigned,
+                public_url: None,
+            },
+            auth: AuthSettings {
+                audience: "https://management.azure.com/".into(),
+            },
+            bootstrap: BootstrapSettings {
+                tenant: None,
+                subscription: None,
+            },
+            worker: WorkerSettings {
+                enabled: options.worker,
+                poll_interval: Duration::from_millis(200),
+                ..WorkerSettings::default()
+            },
+            log_format: LogFormat::Text,
+        };
+        let app = Box::pin(Application::build(settings))
+            .await
+            .expect("application builds");
+        let base = format!("http://127.0.0.1:{}", app.http_port.unwrap());
+        let https_base = app.https_port.map(|p| format!("https://localhost:{p}"));
+        let token = app.tokens.mint(
+            &base,
+            &app.bootstrap.tenant_id,
+            &app.bootstrap.admin_principal,
+            "admin@kiln.test",
+            3600,
+        );
+        let test_app = TestApp {
+            base,
+            https_base,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            token,
+            subscription: app.bootstrap.subscription_id.clone(),
+            tenant: app.bootstrap.tenant_id.clone(),
+            admin: app.bootstrap.admin_principal.clone(),
+            engine: app.engine.clone(),
+            worker: app.worker.clone(),
+            tokens: app.tokens.clone(),
+            data_dir,
+        };
+        tokio::spawn(app.run_until_stopped());
+        test_app
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base)
+    }
+
+    /// A token for another principal, optionally in another tenant.
+    pub fn token_for(&self, principal: &str, tenant: &str) -> String {
+        self.tokens
+            .mint(&self.base, tenant, principal, principal, 3600)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        self.send_as(&self.token, method, path, body).await
+    }
+
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    pub fn group_path(&self, group: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{group}",
+            self.subscription
+        )
+    }
+
+    pub fn workspace_path(&self, group: &str, name: &str) -> String {
+        format!(
+            "{}/providers/Microsoft.MachineLearningServices/workspaces/{name}",
+            self.group_path(group)
+        )
+    }
+
+    pub fn workspace_url(&self, group: &str, name: &str) -> String {
+        format!("{}?api-version={WS_API}", self.workspace_path(group, name))
+    }
+
+    pub async fn create_group(&self, group: &str) -> Value {
+        let res = self
+            .put(
+                &format!("{}?api-version={RG_API}", self.group_path(group)),
+                &serde_json::json!({"location": "eastus"}),
+            )
+            .await;
+        assert!(res.status().is_success(), "create group: {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    /// PUTs a workspace and waits until its operation is over; returns the final GET body.
+    pub async fn create_workspace(&self, group: &str, name: &str, body: Value) -> Value {
+        let res = self.put(&self.workspace_url(group, name), &body).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::ACCEPTED,
+            "create workspace {name}: {}",
+            res.text().await.unwrap_or_default()
+        );
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        self.poll_location(&location).await;
+        self.get(&self.workspace_url(group, name))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn hub(&self, group: &str, name: &str) -> Value {
+        self.create_workspace(
+            group,
+            name,
+            serde_json::json!({"location": "eastus", "kind": "Hub", "properties": {}}),
+        )
+        .await
+    }
+
+    /// Follows a Location URL until it stops answering 202, driving the worker when it is off.
+    pub async fn poll_location(&self, location: &str) -> Response {
+        for _ in 0..200 {
+            let res = self
+                .client
+                .get(location)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap();
+            if res.status() != StatusCode::ACCEPTED {
+                return res;
+            }
+            self.worker.run_once().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("operation at {location} did not finish");
+    }
+}
+
+/// The ARM error code of a response, asserting the status and the ARM shape.
+pub async fn error_code(res: Response, status: StatusCode) -> String {
+    assert_eq!(res.status(), status, "unexpected status");
+    assert!(
+        res.headers().contains_key("x-ms-request-id"),
+        "x-ms-request-id on an error"
+    );
+    let body: Value = res.json().await.expect("ARM error body is JSON");
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code in {body}"))
+        .to_owned();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error.message in {body}"
+    );
+    code
+}

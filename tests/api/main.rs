@@ -1,0 +1,11 @@
+//! The integration test binary: every test spawns a real Kiln on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod contract;
+mod openapi;
+mod ops;
+mod resource_groups;
+mod subscriptions;
+mod workspaces;

@@ -29,7 +29,8 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone)]
 pub struct ArmError {
     pub status: StatusCode,
-    pub detail: ErrorDetail,
+    /// Boxed: errors travel through every `Result`, so they stay small.
+    pub detail: Box<ErrorDetail>,
     /// Extra response headers (`WWW-Authenticate`, `Retry-After`).
     pub headers: Vec<(&'static str, String)>,
 }
@@ -52,12 +53,12 @@ impl ArmError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            detail: ErrorDetail {
+            detail: Box::new(ErrorDetail {
                 code: code.into(),
                 message: message.into(),
                 target: None,
                 details: vec![],
-            },
+            }),
             headers: vec![],
         }
     }
@@ -175,7 +176,7 @@ impl ResponseError for ArmError {
             response.insert_header((*name, value.as_str()));
         }
         response.json(ErrorResponse {
-            error: self.detail.clone(),
+            error: (*self.detail).clone(),
         })
     }
 }

@@ -154,16 +154,15 @@ fn check_preconditions(
             Some(_) => {}
         }
     }
-    if let Some(unwanted) = pre.if_none_match.as_deref() {
-        if let Some(row) = existing {
-            if unwanted.trim() == "*" || unwanted.split(',').any(|t| strip_weak(t) == row.etag) {
-                return Err(ArmError::precondition_failed(format!(
-                    "Resource '{}' already exists with etag {}.",
-                    id.display(),
-                    row.etag
-                )));
-            }
-        }
+    if let Some(unwanted) = pre.if_none_match.as_deref()
+        && let Some(row) = existing
+        && (unwanted.trim() == "*" || unwanted.split(',').any(|t| strip_weak(t) == row.etag))
+    {
+        return Err(ArmError::precondition_failed(format!(
+            "Resource '{}' already exists with etag {}.",
+            id.display(),
+            row.etag
+        )));
     }
     Ok(())
 }
@@ -582,14 +581,13 @@ impl Engine {
         let tx = self.db.begin().await?;
         let Some(row) = resource::Entity::find_by_id(key.clone()).one(&tx).await? else {
             // An absent resource in an existing group is a successful no-op (204).
-            if let Some(group) = id.group_id().filter(|_| id.provider.is_some()) {
-                if resource::Entity::find_by_id(group.key())
+            if let Some(group) = id.group_id().filter(|_| id.provider.is_some())
+                && resource::Entity::find_by_id(group.key())
                     .one(&tx)
                     .await?
                     .is_none()
-                {
-                    return Err(group_not_found(group.name()));
-                }
+            {
+                return Err(group_not_found(group.name()));
             }
             return Ok(DeleteResult::Absent);
         };

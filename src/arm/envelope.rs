@@ -231,27 +231,26 @@ pub fn apply_patch(existing: &Spec, body: &Value) -> Result<Spec, ArmError> {
     let map = object(body)?;
     reject_unknown(map, WRITABLE)?;
     let mut spec = existing.clone();
-    if let Some(loc) = map.get("location").and_then(Value::as_str) {
-        if Some(normalize_location(loc)) != existing.location {
-            return Err(ArmError::bad_request(
-                "PropertyChangeNotAllowed",
-                "Changing property 'location' is not allowed.",
-            )
-            .with_target("location"));
-        }
+    if let Some(loc) = map.get("location").and_then(Value::as_str)
+        && Some(normalize_location(loc)) != existing.location
+    {
+        return Err(ArmError::bad_request(
+            "PropertyChangeNotAllowed",
+            "Changing property 'location' is not allowed.",
+        )
+        .with_target("location"));
     }
-    if let Some(kind) = map.get("kind").and_then(Value::as_str) {
-        if !existing
+    if let Some(kind) = map.get("kind").and_then(Value::as_str)
+        && !existing
             .kind
             .as_deref()
             .is_some_and(|k| k.eq_ignore_ascii_case(kind))
-        {
-            return Err(ArmError::bad_request(
-                "PropertyChangeNotAllowed",
-                "Changing property 'kind' is not allowed.",
-            )
-            .with_target("kind"));
-        }
+    {
+        return Err(ArmError::bad_request(
+            "PropertyChangeNotAllowed",
+            "Changing property 'kind' is not allowed.",
+        )
+        .with_target("kind"));
     }
     if let Some(tags) = map.get("tags") {
         spec.tags = parse_tags(tags)?;

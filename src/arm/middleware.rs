@@ -118,21 +118,20 @@ pub async fn not_served(
     if let Some(pos) = segments
         .iter()
         .position(|s| s.eq_ignore_ascii_case("providers"))
+        && let Some(namespace) = segments.get(pos + 1).filter(|n| !n.is_empty())
     {
-        if let Some(namespace) = segments.get(pos + 1).filter(|n| !n.is_empty()) {
-            if !vocabulary.contains(namespace) {
-                return ArmError::not_found(
-                    "InvalidResourceNamespace",
-                    format!("The resource namespace '{namespace}' is invalid."),
-                )
-                .error_response();
-            }
+        if !vocabulary.contains(namespace) {
             return ArmError::not_found(
+                "InvalidResourceNamespace",
+                format!("The resource namespace '{namespace}' is invalid."),
+            )
+            .error_response();
+        }
+        return ArmError::not_found(
                 "InvalidResourceType",
                 format!("The resource type could not be found in the namespace '{namespace}' for the path '{path}'."),
             )
             .error_response();
-        }
     }
     ArmError::not_found("NotFound", format!("No route matches the path '{path}'.")).error_response()
 }

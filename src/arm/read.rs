@@ -84,14 +84,13 @@ impl Engine {
 
     /// The 404 of an absent resource names the missing group when the group is what's missing.
     async fn absent(&self, id: &ResourceId) -> Result<ArmError, ArmError> {
-        if let Some(group) = id.group_id().filter(|_| id.provider.is_some()) {
-            if resource::Entity::find_by_id(group.key())
+        if let Some(group) = id.group_id().filter(|_| id.provider.is_some())
+            && resource::Entity::find_by_id(group.key())
                 .one(&self.db)
                 .await?
                 .is_none()
-            {
-                return Ok(not_found(&group));
-            }
+        {
+            return Ok(not_found(&group));
         }
         Ok(not_found(id))
     }
@@ -236,7 +235,7 @@ impl Engine {
                     .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
                 Ok(OperationResult::Failed(ArmError {
                     status,
-                    detail,
+                    detail: Box::new(detail),
                     headers: vec![],
                 }))
             }

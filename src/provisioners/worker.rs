@@ -18,6 +18,27 @@ use crate::config::WorkerSettings;
 use crate::events::{self, EventFacts};
 use crate::store::{now_millis, operation, resource};
 
+/// What a finished operation reports: its event, RBAC verb and activity-log status.
+struct Outcome {
+    event: &'static str,
+    verb: &'static str,
+    status: &'static str,
+    code: u16,
+}
+
+const WRITE_DONE: Outcome = Outcome {
+    event: events::WRITE_SUCCESS,
+    verb: "write",
+    status: lro::SUCCEEDED,
+    code: 200,
+};
+const DELETE_DONE: Outcome = Outcome {
+    event: events::DELETE_SUCCESS,
+    verb: "delete",
+    status: lro::SUCCEEDED,
+    code: 200,
+};
+
 /// How many operations one pass claims at most.
 const BATCH: u64 = 32;
 
@@ -164,17 +185,16 @@ impl Worker {
         Ok(())
     }
 
+    /// Writes the outcome's event and activity-log row for `id` (the operation's resource, or
+    /// one of its children swept away with it).
     async fn record(
         &self,
         tx: &DatabaseTransaction,
         op: &operation::Model,
         id: &ResourceId,
-        event: &str,
-        verb: &str,
-        status: &str,
-        code: u16,
+        outcome: &Outcome,
     ) -> Result<(), DbErr> {
-        let action = format!("{}/{verb}", id.type_name());
+        let action = format!("{}/{}", id.type_name(), outcome.verb);
         let facts = EventFacts {
             id,
             generation: op.target_generation,
@@ -183,17 +203,17 @@ impl Worker {
             caller: &op.caller,
             correlation_id: &op.correlation_id,
         };
-        events::enqueue(tx, event, &facts).await?;
+        events::enqueue(tx, outcome.event, &facts).await?;
         activity::record(
             tx,
             &ActivityEntry {
                 subscription_key: &op.subscription_key,
-                resource_key: &op.resource_key,
-                resource_id: &op.resource_id,
+                resource_key: &id.key(),
+                resource_id: &id.display(),
                 operation_name: &action,
                 operation_id: Some(&op.id),
-                status,
-                status_code: code,
+                status: outcome.status,
+                status_code: outcome.code,
                 caller: &op.caller,
                 correlation_id: &op.correlation_id,
                 method: &op.verb,
@@ -231,16 +251,7 @@ impl Worker {
             return self.end(tx, op, lro::CANCELED, None).await;
         }
         self.end(tx, op, lro::SUCCEEDED, None).await?;
-        self.record(
-            tx,
-            op,
-            id,
-            events::WRITE_SUCCESS,
-            "write",
-            lro::SUCCEEDED,
-            200,
-        )
-        .await
+        self.record(tx, op, id, &WRITE_DONE).await
     }
 
     /// Removes the resource and everything under it (a group's resources, a workspace's
@@ -287,29 +298,11 @@ impl Worker {
             .await?;
         for child in children {
             if let Some(child_id) = ResourceId::parse(&child, &self.vocabulary) {
-                self.record(
-                    tx,
-                    op,
-                    &child_id,
-                    events::DELETE_SUCCESS,
-                    "delete",
-                    lro::SUCCEEDED,
-                    200,
-                )
-                .await?;
+                self.record(tx, op, &child_id, &DELETE_DONE).await?;
             }
         }
         self.end(tx, op, lro::SUCCEEDED, None).await?;
-        self.record(
-            tx,
-            op,
-            id,
-            events::DELETE_SUCCESS,
-            "delete",
-            lro::SUCCEEDED,
-            200,
-        )
-        .await
+        self.record(tx, op, id, &DELETE_DONE).await
     }
 
     /// The deadline passed: the operation fails with an error the SDKs surface.
@@ -339,6 +332,17 @@ impl Worker {
         } else {
             (events::WRITE_FAILURE, "write")
         };
-        self.record(tx, op, id, event, verb, lro::FAILED, 409).await
+        self.record(
+            tx,
+            op,
+            id,
+            &Outcome {
+                event,
+                verb,
+                status: lro::FAILED,
+                code: 409,
+            },
+        )
+        .await
     }
 }

@@ -116,9 +116,7 @@ async fn api_version_is_required_and_checked(backend: Backend) {
         error_code(res, StatusCode::BAD_REQUEST).await,
         "NoRegisteredProviderFound"
     );
-    let res = app
-        .get(&format!("/subscriptions?api-version=1999-01-01"))
-        .await;
+    let res = app.get("/subscriptions?api-version=1999-01-01").await;
     assert_eq!(
         error_code(res, StatusCode::BAD_REQUEST).await,
         "InvalidApiVersionParameter"

@@ -12,8 +12,9 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
-use super::engine::{CallContext, Preconditions, WriteOutcome, WriteResult};
+use super::engine::{CallContext, Engine, Preconditions, WriteOutcome, WriteResult};
 use super::lro::OperationRef;
+use super::read::{ListFilter, ListScope};
 use super::registry::TypeDescriptor;
 use crate::authz::Caller;
 use crate::authz::token::request_origin;
@@ -85,6 +86,25 @@ impl ArmRequest {
     /// The continuation token under any of the names clients use for it.
     pub fn skip_token(&self) -> Option<&str> {
         self.param("$skipToken").or_else(|| self.param("$skip"))
+    }
+
+    /// Lists one page under `scope` and answers it with an absolute nextLink.
+    pub async fn list(
+        &self,
+        engine: &Engine,
+        req: &HttpRequest,
+        cx: &CallContext,
+        scope: &ListScope,
+        filter: &ListFilter,
+        action: &str,
+    ) -> Result<HttpResponse, ArmError> {
+        let page = engine
+            .list(cx, scope, filter, action, self.top()?, self.skip_token())
+            .await?;
+        Ok(list(
+            page.items,
+            page.next.map(|token| self.next_link(req, &token)),
+        ))
     }
 
     /// The absolute URL of the next page: this request's path and query with the token replaced.

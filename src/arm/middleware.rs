@@ -11,6 +11,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::uri::PathAndQuery;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use tracing::Instrument;
 
 use super::http::CorrelationId;
 use super::id::PathVocabulary;
@@ -64,9 +65,8 @@ pub async fn arm_edge(
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().to_string();
     let span = tracing::info_span!("request", %method, path = %req.path(), request_id = %request_id, correlation_id = %correlation);
-    let _enter = span.enter();
 
-    let mut res = next.call(req).await?;
+    let mut res = next.call(req).instrument(span.clone()).await?;
 
     let headers = res.headers_mut();
     for (name, value) in [

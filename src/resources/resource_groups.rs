@@ -193,20 +193,15 @@ pub async fn list_groups(
         subscription: path.into_inner(),
         type_key: DESCRIPTOR.type_key(),
     };
-    let page = engine
-        .list(
-            &cx,
-            &scope,
-            &ListFilter::default(),
-            &DESCRIPTOR.action("read"),
-            req.top()?,
-            req.skip_token(),
-        )
-        .await?;
-    Ok(http::list(
-        page.items,
-        page.next.map(|t| req.next_link(&hreq, &t)),
-    ))
+    req.list(
+        &engine,
+        &hreq,
+        &cx,
+        &scope,
+        &ListFilter::default(),
+        &DESCRIPTOR.action("read"),
+    )
+    .await
 }
 
 /// `$filter=resourceType eq '…'`, the one filter of the generic lists Kiln supports.
@@ -248,20 +243,15 @@ pub async fn list_subscription_resources(
         subscription: path.into_inner(),
     };
     let filter = resources_filter(&req)?;
-    let page = engine
-        .list(
-            &cx,
-            &scope,
-            &filter,
-            "Microsoft.Resources/subscriptions/resources/read",
-            req.top()?,
-            req.skip_token(),
-        )
-        .await?;
-    Ok(http::list(
-        page.items,
-        page.next.map(|t| req.next_link(&hreq, &t)),
-    ))
+    req.list(
+        &engine,
+        &hreq,
+        &cx,
+        &scope,
+        &filter,
+        "Microsoft.Resources/subscriptions/resources/read",
+    )
+    .await
 }
 
 #[utoipa::path(tag = "Resources",
@@ -279,20 +269,15 @@ pub async fn list_group_resources(
         group: group_id(&path),
     };
     let filter = resources_filter(&req)?;
-    let page = engine
-        .list(
-            &cx,
-            &scope,
-            &filter,
-            "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
-            req.top()?,
-            req.skip_token(),
-        )
-        .await?;
-    Ok(http::list(
-        page.items,
-        page.next.map(|t| req.next_link(&hreq, &t)),
-    ))
+    req.list(
+        &engine,
+        &hreq,
+        &cx,
+        &scope,
+        &filter,
+        "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+    )
+    .await
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -140,6 +140,17 @@ pub async fn list_providers(
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
 }
 
+async fn provider(
+    req: &ArmRequest,
+    path: &(String, String),
+    engine: &Engine,
+) -> Result<HttpResponse, ArmError> {
+    req.context(&DESCRIPTOR)?;
+    let row = visible_subscription(req, engine, &path.0).await?;
+    let namespace = served_namespace(engine, &path.1)?;
+    Ok(HttpResponse::Ok().json(provider_view(engine, &row.subscription_id, namespace)))
+}
+
 fn served_namespace(engine: &Engine, namespace: &str) -> Result<&'static str, ArmError> {
     engine
         .registry
@@ -162,10 +173,7 @@ pub async fn get_provider(
     path: web::Path<(String, String)>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
-    let row = visible_subscription(&req, &engine, &path.0).await?;
-    let namespace = served_namespace(&engine, &path.1)?;
-    Ok(HttpResponse::Ok().json(provider_view(&engine, &row.subscription_id, namespace)))
+    provider(&req, &path, &engine).await
 }
 
 /// Registration is implicit: answers `Registered` so SDKs that auto-register never loop.
@@ -177,10 +185,8 @@ pub async fn register_provider(
     path: web::Path<(String, String)>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
-    let row = visible_subscription(&req, &engine, &path.0).await?;
-    let namespace = served_namespace(&engine, &path.1)?;
-    Ok(HttpResponse::Ok().json(provider_view(&engine, &row.subscription_id, namespace)))
+    // Registering is reading: every served namespace is already registered.
+    provider(&req, &path, &engine).await
 }
 
 /// What the platform administrator sends to create a subscription.

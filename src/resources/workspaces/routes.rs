@@ -144,20 +144,15 @@ pub async fn list_by_group(
         parent: ResourceId::resource_group(&path.0, &path.1),
         type_key: DESCRIPTOR.type_key(),
     };
-    let page = engine
-        .list(
-            &cx,
-            &scope,
-            &kind_filter(&req),
-            &DESCRIPTOR.action("read"),
-            req.top()?,
-            req.skip_token(),
-        )
-        .await?;
-    Ok(http::list(
-        page.items,
-        page.next.map(|t| req.next_link(&hreq, &t)),
-    ))
+    req.list(
+        &engine,
+        &hreq,
+        &cx,
+        &scope,
+        &kind_filter(&req),
+        &DESCRIPTOR.action("read"),
+    )
+    .await
 }
 
 #[utoipa::path(tag = "Workspaces",
@@ -175,20 +170,15 @@ pub async fn list_by_subscription(
         subscription: path.into_inner(),
         type_key: DESCRIPTOR.type_key(),
     };
-    let page = engine
-        .list(
-            &cx,
-            &scope,
-            &kind_filter(&req),
-            &DESCRIPTOR.action("read"),
-            req.top()?,
-            req.skip_token(),
-        )
-        .await?;
-    Ok(http::list(
-        page.items,
-        page.next.map(|t| req.next_link(&hreq, &t)),
-    ))
+    req.list(
+        &engine,
+        &hreq,
+        &cx,
+        &scope,
+        &kind_filter(&req),
+        &DESCRIPTOR.action("read"),
+    )
+    .await
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

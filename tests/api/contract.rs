@@ -14,6 +14,7 @@ both_backends!(
     etags_and_preconditions,
     request_and_correlation_ids,
     concurrent_operations_conflict_and_identical_retries_join,
+    absolute_urls_use_the_public_base_url,
 );
 
 async fn ids_match_case_insensitively_and_echo_the_latest_casing(backend: Backend) {
@@ -583,4 +584,42 @@ async fn concurrent_operations_conflict_and_identical_retries_join(backend: Back
     assert_eq!(status["percentComplete"], 100.0);
     let res = app.patch(&url, &json!({"tags": {"a": "b"}})).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
+}
+
+async fn absolute_urls_use_the_public_base_url(backend: Backend) {
+    let options = Options {
+        public_url: Some("https://kiln.example.com/"),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    app.create_group("rg").await;
+    app.create_group("rg2").await;
+    let res = app
+        .put(
+            &app.workspace_url("rg", "hub1"),
+            &json!({"location": "eastus", "kind": "Hub"}),
+        )
+        .await;
+    for header in ["location", "azure-asyncoperation"] {
+        let url = res.headers()[header].to_str().unwrap();
+        assert!(
+            url.starts_with("https://kiln.example.com/subscriptions/"),
+            "{header}: {url}"
+        );
+    }
+    let page: Value = app
+        .get(&format!(
+            "/subscriptions/{}/resourcegroups?api-version={RG_API}&$top=1",
+            app.subscription
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        page["nextLink"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://kiln.example.com/subscriptions/")
+    );
 }

@@ -60,6 +60,7 @@ pub struct TestApp {
 pub struct Options {
     pub worker: bool,
     pub https: bool,
+    pub public_url: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -67,6 +68,7 @@ impl Default for Options {
         Self {
             worker: true,
             https: false,
+            public_url: None,
         }
     }
 }
@@ -119,7 +121,9 @@ impl TestApp {
                 http_addr: Some("127.0.0.1:0".parse().unwrap()),
                 https_addr: options.https.then(|| "127.0.0.1:0".parse().unwrap()),
                 tls: TlsSource::SelfSigned,
-                public_url: None,
+                public_url: options
+                    .public_url
+                    .map(|u| kiln::config::parse_public_url(u).unwrap()),
             },
             auth: AuthSettings {
                 audience: "https://management.azure.com/".into(),

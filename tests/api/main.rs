@@ -6,6 +6,7 @@ mod auth;
 mod contract;
 mod openapi;
 mod ops;
+mod process;
 mod resource_groups;
 mod subscriptions;
 mod workspaces;

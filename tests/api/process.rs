@@ -1,0 +1,188 @@
+//! The `kiln` binary as users run it: CLI commands, settings from the environment, and a
+//! graceful SIGTERM that finishes the request in flight.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn kiln(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(KILN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("KILN_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kiln {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data_dir: &std::path::Path, port: u16, envs: &[(&str, &str)]) -> Server {
+    let child = Command::new(KILN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--https",
+            "off",
+        ])
+        .env_remove("KILN_DATABASE_URL")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "kiln did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server(child)
+}
+
+fn get(port: u16, path: &str, token: &str) -> Value {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    // The body may be chunked; take the JSON object inside.
+    let start = body
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in {response}"));
+    let end = body.rfind('}').unwrap();
+    serde_json::from_str(&body[start..=end]).unwrap()
+}
+
+#[test]
+fn cli_commands_and_bootstrap_settings_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let wanted = uuid::Uuid::new_v4().to_string();
+    let out = Command::new(KILN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["subscription", "create", "--display-name", "Team B"])
+        .env("KILN_BOOTSTRAP_SUBSCRIPTION", &wanted)
+        .env_remove("KILN_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let port = free_port();
+    let _server = serve(dir.path(), port, &[]);
+    let token = kiln(dir.path(), &["token"]).trim().to_owned();
+    let subs = get(port, "/subscriptions?api-version=2022-12-01", &token);
+    let mut ids: Vec<&str> = subs["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subscriptionId"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut expected = vec![wanted.as_str(), created["subscriptionId"].as_str().unwrap()];
+    expected.sort_unstable();
+    assert_eq!(
+        ids, expected,
+        "the bootstrap subscription took KILN_BOOTSTRAP_SUBSCRIPTION and the CLI's survived"
+    );
+
+    // `kiln openapi` writes the document.
+    let out = dir.path().join("spec.json");
+    kiln(dir.path(), &["openapi", "--out", out.to_str().unwrap()]);
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(spec["info"]["title"], "Kiln");
+    kiln(dir.path(), &["migrate"]);
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = serve(
+        dir.path(),
+        port,
+        &[("KILN_PUBLIC_URL", "https://kiln.example.com")],
+    );
+    let token = kiln(
+        dir.path(),
+        &["--public-url", "https://kiln.example.com", "token"],
+    )
+    .trim()
+    .to_owned();
+    let subs = get(port, "/subscriptions?api-version=2022-12-01", &token);
+    let sub = subs["value"][0]["subscriptionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Start a PUT, send half its body, then SIGTERM the server.
+    let body = br#"{"location": "eastus", "tags": {"drain": "yes"}}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "PUT /subscriptions/{sub}/resourceGroups/drain?api-version=2024-03-01 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..10]).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(&body[10..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "the in-flight request completes: {response}"
+    );
+
+    // Then the process exits cleanly.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(status.success(), "kiln exited with {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "kiln did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -337,7 +337,7 @@ impl Engine {
         let existing = resource::Entity::find_by_id(key.clone()).one(&tx).await?;
         check_preconditions(pre, existing.as_ref(), id)?;
 
-        if let Some(running) = in_flight(&tx, &key).await? {
+        if let Some(running) = in_flight(&tx, existing.as_ref()).await? {
             if verb == Verb::Put && running.verb == "PUT" && running.request_hash == request_hash {
                 // An identical retry of the in-flight PUT answers like the first one.
                 let row = existing.ok_or_else(|| not_found(id))?;
@@ -592,7 +592,7 @@ impl Engine {
             return Ok(DeleteResult::Absent);
         };
         check_preconditions(pre, Some(&row), id)?;
-        if let Some(running) = in_flight(&tx, &key).await? {
+        if let Some(running) = in_flight(&tx, Some(&row)).await? {
             if running.verb == "DELETE" {
                 return Ok(DeleteResult::Accepted(OperationRef::from_row(
                     &running,
@@ -682,15 +682,26 @@ impl Engine {
     }
 }
 
+/// The running operation of a resource. Only a resource in a non-terminal state has one, so
+/// the common case (absent or settled) costs no query.
 async fn in_flight(
     tx: &DatabaseTransaction,
-    key: &str,
+    row: Option<&resource::Model>,
 ) -> Result<Option<operation::Model>, ArmError> {
+    let Some(row) = row.filter(|r| !is_terminal(&r.provisioning_state)) else {
+        return Ok(None);
+    };
     Ok(operation::Entity::find()
-        .filter(operation::Column::ResourceKey.eq(key))
+        .filter(operation::Column::ResourceKey.eq(row.id_key.clone()))
         .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
         .one(tx)
         .await?)
+}
+
+pub fn is_terminal(state: &str) -> bool {
+    [lro::SUCCEEDED, lro::FAILED, lro::CANCELED]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(state))
 }
 
 /// Inserts a new row, or replaces the row we read if nobody changed it meanwhile.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
@@ -40,7 +41,9 @@ const DELETE_DONE: Outcome = Outcome {
 };
 
 /// How many operations one pass claims at most.
-const BATCH: u64 = 32;
+const BATCH: u64 = 64;
+/// How many of them it drives at once.
+const CONCURRENCY: usize = 8;
 
 #[derive(Clone)]
 pub struct Worker {
@@ -78,8 +81,12 @@ impl Worker {
             if *shutdown.borrow() {
                 return;
             }
-            if let Err(err) = self.run_once().await {
-                tracing::warn!(error = %err, "provisioning pass failed; retrying");
+            match self.run_once().await {
+                // Work was there: look again at once rather than after the poll interval, so a
+                // burst of writes drains at the speed of the database.
+                Ok(finished) if finished > 0 => continue,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "provisioning pass failed; retrying"),
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
@@ -103,9 +110,15 @@ impl Worker {
             .limit(BATCH)
             .all(&self.db)
             .await?;
+        // Operations of different resources are independent: drive a few at once.
+        let outcomes: Vec<Result<bool, DbErr>> = futures_util::stream::iter(due)
+            .map(|op| async move { Ok(self.claim(&op, now).await? && self.drive(&op).await?) })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
         let mut finished = 0;
-        for op in due {
-            if self.claim(&op, now).await? && self.drive(&op).await? {
+        for outcome in outcomes {
+            if outcome? {
                 finished += 1;
             }
         }

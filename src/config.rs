@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// Skip running migrations at start (run `kiln migrate` separately).
     #[arg(long = "no-migrate", env = "KILN_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// HTTP worker threads; defaults to the number of CPUs.
+    #[arg(long = "http-workers", env = "KILN_HTTP_WORKERS")]
+    pub http_workers: Option<usize>,
     /// Do not run the in-process provisioning worker in this process.
     #[arg(long = "no-worker", env = "KILN_NO_WORKER")]
     pub no_worker: bool,
@@ -139,6 +142,8 @@ pub struct HttpSettings {
     pub https_addr: Option<SocketAddr>,
     pub tls: TlsSource,
     pub public_url: Option<Url>,
+    /// HTTP worker threads (each a single-threaded runtime).
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +253,10 @@ impl Settings {
                 https_addr: parse_addr(&serve.https_addr)?,
                 tls,
                 public_url: store.public_url()?,
+                workers: serve
+                    .http_workers
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             },
             auth: AuthSettings {
                 audience: store.jwt_audience.clone(),

@@ -65,6 +65,21 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(crate::ops::configure);
 }
 
+/// The pool settings of one HTTP worker, or `None` when workers share the engine's pool
+/// (SQLite: several connections to one file would contend for its write lock).
+fn per_worker_pool(settings: &Settings) -> Option<crate::config::DatabaseSettings> {
+    if !matches!(
+        settings.database.kind,
+        crate::config::DatabaseKind::Postgres
+    ) {
+        return None;
+    }
+    let workers = u32::try_from(settings.http.workers.max(1)).unwrap_or(1);
+    let mut pool = settings.database.clone();
+    pool.max_connections = (settings.database.max_connections / workers).max(2);
+    Some(pool)
+}
+
 pub struct Application {
     server: Server,
     pub http_port: Option<u16>,
@@ -157,23 +172,39 @@ impl Application {
         let api = openapi();
         let metrics = Metrics::new();
         let admin = PlatformAdmin(bootstrap.admin_principal.clone());
-        let engine_data = web::Data::new(engine.clone());
+        let shared_engine = engine.clone();
+        let worker_pool = per_worker_pool(&settings);
         let make_app = move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .configure(routes)
                 .split_for_parts();
-            app.app_data(engine_data.clone())
-                .app_data(web::Data::new(validator.clone()))
-                .app_data(web::Data::new(PublicBase(public_url.clone())))
-                .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
-                .app_data(web::Data::new(metrics.clone()))
-                .app_data(web::Data::new(admin.clone()))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
-                .default_service(web::to(not_served))
-                .wrap(from_fn(arm_edge))
+            let template = shared_engine.clone();
+            let pool = worker_pool.clone();
+            // Each HTTP worker is a single-threaded runtime. Its own PostgreSQL pool keeps every
+            // connection's I/O on that runtime, instead of waking another thread for each reply.
+            app.data_factory(move || {
+                let template = template.clone();
+                let pool = pool.clone();
+                async move {
+                    match pool {
+                        Some(settings) => Ok::<_, sea_orm::DbErr>(
+                            template.with_db(store::connect(&settings).await?),
+                        ),
+                        None => Ok(template),
+                    }
+                }
+            })
+            .app_data(web::Data::new(validator.clone()))
+            .app_data(web::Data::new(PublicBase(public_url.clone())))
+            .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
+            .app_data(web::Data::new(metrics.clone()))
+            .app_data(web::Data::new(admin.clone()))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
+            .default_service(web::to(not_served))
+            .wrap(from_fn(arm_edge))
         };
-        let mut server = HttpServer::new(make_app);
+        let mut server = HttpServer::new(make_app).workers(settings.http.workers);
         if let Some(listener) = http_listener {
             server = server.listen(listener)?;
         }

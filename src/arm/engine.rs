@@ -168,6 +168,15 @@ fn check_preconditions(
 }
 
 impl Engine {
+    /// The same engine on another connection pool.
+    pub fn with_db(&self, db: DatabaseConnection) -> Self {
+        Self {
+            subscriptions: self.subscriptions.with_db(db.clone()),
+            db,
+            ..self.clone()
+        }
+    }
+
     pub fn kind_of(&self, id: &ResourceId) -> Result<&Arc<dyn ResourceKind>, ArmError> {
         self.registry.get(&id.type_key()).ok_or_else(|| {
             ArmError::not_found(

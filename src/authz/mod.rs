@@ -55,6 +55,14 @@ impl SubscriptionDirectory {
         }
     }
 
+    /// The same directory (and cache) reading through another pool.
+    pub fn with_db(&self, db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            cache: self.cache.clone(),
+        }
+    }
+
     pub async fn find(&self, subscription_id: &str) -> Result<Option<SubscriptionInfo>, ArmError> {
         let key = format!("/subscriptions/{}", subscription_id.to_lowercase());
         if let Some(found) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {

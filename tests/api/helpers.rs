@@ -124,6 +124,7 @@ impl TestApp {
                 public_url: options
                     .public_url
                     .map(|u| kiln::config::parse_public_url(u).unwrap()),
+                workers: 2,
             },
             auth: AuthSettings {
                 audience: "https://management.azure.com/".into(),

@@ -15,7 +15,7 @@ function init(args) seed_random() end
 function request()
    counter = counter + 1
    local name = string.format("p%s-t%d-%d", run, tid, counter)
-   return wrk.format("PUT", "/subscriptions/" .. sub .. "/resourceGroups/bench-put"
+   return wrk.format("PUT", "/subscriptions/" .. sub .. "/resourceGroups/bench-rg-put"
       .. "/providers/Microsoft.MachineLearningServices/workspaces/" .. name
       .. "?api-version=2025-12-01", nil, body)
 end

@@ -109,6 +109,18 @@ enum ActivityLog {
     At,
 }
 
+/// A lower-cased key column. On PostgreSQL it compares bytewise (`COLLATE "C"`): subtree
+/// deletes select `key/…` as the range (`key/`, `key0`), which a linguistic collation breaks;
+/// SQLite compares bytewise already.
+fn key(m: &SchemaManager, column: impl IntoIden) -> ColumnDef {
+    let mut def = ColumnDef::new(column);
+    def.string();
+    if m.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+        def.extra("COLLATE \"C\"");
+    }
+    def
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -177,26 +189,17 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Resources::Table)
-                .col(
-                    ColumnDef::new(Resources::IdKey)
-                        .string()
-                        .not_null()
-                        .primary_key(),
-                )
+                .col(key(m, Resources::IdKey).not_null().primary_key())
                 .col(ColumnDef::new(Resources::Id).string().not_null())
-                .col(
-                    ColumnDef::new(Resources::SubscriptionKey)
-                        .string()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Resources::GroupKey).string().not_null())
-                .col(ColumnDef::new(Resources::ParentKey).string().not_null())
-                .col(ColumnDef::new(Resources::TypeKey).string().not_null())
+                .col(key(m, Resources::SubscriptionKey).not_null())
+                .col(key(m, Resources::GroupKey).not_null())
+                .col(key(m, Resources::ParentKey).not_null())
+                .col(key(m, Resources::TypeKey).not_null())
                 .col(ColumnDef::new(Resources::Name).string().not_null())
                 .col(ColumnDef::new(Resources::KindKey).string().null())
                 .col(ColumnDef::new(Resources::Location).string().null())
                 .col(ColumnDef::new(Resources::TopLevel).boolean().not_null())
-                .col(ColumnDef::new(Resources::DependsOnKey).string().null())
+                .col(key(m, Resources::DependsOnKey).null())
                 .col(ColumnDef::new(Resources::Body).json_binary().not_null())
                 .col(ColumnDef::new(Resources::Etag).string().not_null())
                 .col(
@@ -272,12 +275,8 @@ impl MigrationTrait for Migration {
                         .not_null()
                         .primary_key(),
                 )
-                .col(
-                    ColumnDef::new(Operations::SubscriptionKey)
-                        .string()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Operations::ResourceKey).string().not_null())
+                .col(key(m, Operations::SubscriptionKey).not_null())
+                .col(key(m, Operations::ResourceKey).not_null())
                 .col(ColumnDef::new(Operations::ResourceId).string().not_null())
                 .col(ColumnDef::new(Operations::Namespace).string().not_null())
                 .col(ColumnDef::new(Operations::Location).string().not_null())

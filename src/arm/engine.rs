@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, TransactionTrait,
+    EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -218,7 +218,12 @@ impl Engine {
         if parent.resource_group.is_none() {
             return Ok(()); // the subscription: the authorizer has checked it exists
         }
-        let row = resource::Entity::find_by_id(parent.key()).one(tx).await?;
+        // FOR SHARE on PostgreSQL: a concurrent delete of the parent waits for this write, and
+        // then sees it (SQLite's single connection serializes writers anyway).
+        let row = resource::Entity::find_by_id(parent.key())
+            .lock_shared()
+            .one(tx)
+            .await?;
         let is_group = parent.provider.is_none();
         match row {
             None if is_group => Err(group_not_found(parent.name())),
@@ -343,19 +348,31 @@ impl Engine {
         let key = id.key();
         let tx = self.db.begin().await?;
         self.check_parent(&tx, id).await?;
-        let existing = resource::Entity::find_by_id(key.clone()).one(&tx).await?;
+        // FOR UPDATE on PostgreSQL: concurrent writers of one resource take turns.
+        let existing = resource::Entity::find_by_id(key.clone())
+            .lock_exclusive()
+            .one(&tx)
+            .await?;
+        if verb == Verb::Patch && existing.is_none() {
+            return Err(not_found(id)); // PATCH never creates, whatever the preconditions say
+        }
+        let running = in_flight(&tx, existing.as_ref()).await?;
+        if let (Some(running), Some(row)) = (&running, &existing)
+            && verb == Verb::Put
+            && running.verb == "PUT"
+            && running.request_hash == request_hash
+        {
+            // An identical retry of the in-flight PUT answers like the first one (even with
+            // `If-None-Match: *`, which the first one satisfied).
+            let operation = OperationRef::from_row(running, &id.subscription);
+            let row = row.clone();
+            tx.commit().await?;
+            return self
+                .finish(row, false, WriteOutcome::Accepted(operation))
+                .await;
+        }
         check_preconditions(pre, existing.as_ref(), id)?;
-
-        if let Some(running) = in_flight(&tx, existing.as_ref()).await? {
-            if verb == Verb::Put && running.verb == "PUT" && running.request_hash == request_hash {
-                // An identical retry of the in-flight PUT answers like the first one.
-                let row = existing.ok_or_else(|| not_found(id))?;
-                tx.commit().await?;
-                let operation = OperationRef::from_row(&running, &id.subscription);
-                return self
-                    .finish(row, false, WriteOutcome::Accepted(operation))
-                    .await;
-            }
+        if running.is_some() {
             return Err(ArmError::another_operation(&id.display()));
         }
 
@@ -588,7 +605,14 @@ impl Engine {
     ) -> Result<DeleteResult, ArmError> {
         let key = id.key();
         let tx = self.db.begin().await?;
-        let Some(row) = resource::Entity::find_by_id(key.clone()).one(&tx).await? else {
+        // FOR UPDATE: a concurrent write below this resource (which holds FOR SHARE on it) either
+        // commits first and is seen by `check_delete`, or waits and then sees `Deleting`.
+        let row = resource::Entity::find_by_id(key.clone())
+            .lock_exclusive()
+            .one(&tx)
+            .await?
+            .filter(|r| r.type_key == id.type_key());
+        let Some(row) = row else {
             // An absent resource in an existing group is a successful no-op (204).
             if let Some(group) = id.group_id().filter(|_| id.provider.is_some())
                 && resource::Entity::find_by_id(group.key())

@@ -125,6 +125,44 @@ impl ArmRequest {
     }
 }
 
+/// ARM names never contain `/`, `\\` or control characters, and PostgreSQL text cannot hold NUL:
+/// a URI that encodes one is refused before it reaches a lookup.
+fn check_uri(req: &HttpRequest) -> Result<(), ArmError> {
+    let refused = |text: &str| {
+        text.as_bytes().windows(3).any(|w| {
+            w[0] == b'%' && {
+                let hex = [w[1].to_ascii_uppercase(), w[2].to_ascii_uppercase()];
+                matches!(
+                    hex,
+                    [b'0' | b'1', _] | [b'7', b'F'] | [b'2', b'F'] | [b'5', b'C']
+                )
+            }
+        })
+    };
+    let query_refused = |text: &str| {
+        text.as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && matches!(w[1], b'0' | b'1') && w[2].is_ascii_hexdigit())
+    };
+    if refused(req.uri().path()) || req.uri().query().is_some_and(query_refused) {
+        return Err(ArmError::bad_request(
+            "InvalidParameter",
+            "The request URI encodes a character no ARM name or parameter may contain ('/', '\\' or a control character).",
+        ));
+    }
+    Ok(())
+}
+
+/// Strings in a JSON body must not hold NUL, which PostgreSQL cannot store.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 impl FromRequest for ArmRequest {
     type Error = ArmError;
     type Future = Ready<Result<Self, Self::Error>>;
@@ -134,6 +172,9 @@ impl FromRequest for ArmRequest {
             Ok(caller) => caller,
             Err(err) => return ready(Err(err)),
         };
+        if let Err(err) = check_uri(req) {
+            return ready(Err(err));
+        }
         let query = url::form_urlencoded::parse(req.query_string().as_bytes())
             .into_owned()
             .collect();
@@ -226,13 +267,19 @@ impl FromRequest for JsonBody {
                     ));
                 }
             }
-            serde_json::from_slice(&body).map(JsonBody).map_err(|e| {
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 ArmError::invalid_content(format!(
                     "The request content was invalid and could not be deserialized: '{e}' (line {}, column {}).",
                     e.line(),
                     e.column()
                 ))
-            })
+            })?;
+            if holds_nul(&value) {
+                return Err(ArmError::invalid_content(
+                    "The request content was invalid: strings must not contain NUL characters.",
+                ));
+            }
+            Ok(JsonBody(value))
         })
     }
 }

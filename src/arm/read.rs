@@ -58,6 +58,7 @@ pub fn decode_token(token: &str) -> Result<String, ArmError> {
         .decode(token.trim().trim_end_matches('='))
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
+        .filter(|key| !key.chars().any(char::is_control))
         .ok_or_else(|| {
             ArmError::bad_request(
                 "InvalidSkipToken",
@@ -75,7 +76,12 @@ impl Engine {
         let kind = self.kind_of(id)?;
         self.authorize(cx, id, &kind.descriptor().action("read"))
             .await?;
-        let Some(row) = resource::Entity::find_by_id(id.key()).one(&self.db).await? else {
+        // A row of another type at the same key is not this resource.
+        let row = resource::Entity::find_by_id(id.key())
+            .one(&self.db)
+            .await?
+            .filter(|r| r.type_key == id.type_key());
+        let Some(row) = row else {
             return Err(self.absent(id).await?);
         };
         let etag = row.etag.clone();

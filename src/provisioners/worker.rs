@@ -40,6 +40,11 @@ const DELETE_DONE: Outcome = Outcome {
     code: 200,
 };
 
+/// The error of a canceled operation (ARM requires one on `Canceled`).
+fn canceled(why: &str) -> serde_json::Value {
+    json!({"status": 409, "code": "OperationCanceled", "message": format!("The operation was canceled: {why}.")})
+}
+
 /// How many operations one pass claims at most.
 const BATCH: u64 = 64;
 /// How many of them it drives at once.
@@ -153,30 +158,57 @@ impl Worker {
     }
 
     async fn drive(&self, op: &operation::Model) -> Result<bool, DbErr> {
-        let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
-            tracing::error!(operation = %op.id, resource = %op.resource_id, "operation names an unparsable resource id");
-            return Ok(false);
-        };
         let tx = self.db.begin().await?;
-        let row = resource::Entity::find_by_id(op.resource_key.clone())
-            .one(&tx)
-            .await?;
-        let outcome = match row {
-            None => Some(self.end(&tx, op, lro::CANCELED, None).await?),
-            Some(row) if row.generation != op.target_generation => {
-                // A newer write owns the resource now; this operation has nothing left to do.
-                Some(self.end(&tx, op, lro::CANCELED, None).await?)
+        let result = self.drive_in(&tx, op).await;
+        match result {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(true)
             }
-            Some(_) if now_millis() > op.deadline_at => Some(self.fail(&tx, op, &id).await?),
-            Some(row) if op.verb == "DELETE" => {
-                Some(self.delete_subtree(&tx, op, &id, &row).await?)
-            }
-            Some(row) => Some(self.complete_write(&tx, op, &id, &row).await?),
-        };
-        tx.commit().await?;
-        Ok(outcome.is_some())
+            // Another worker took the lease over (ours expired): its outcome stands, ours rolls back.
+            Err(DbErr::RecordNotUpdated) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
+    async fn drive_in(&self, tx: &DatabaseTransaction, op: &operation::Model) -> Result<(), DbErr> {
+        let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
+            tracing::error!(operation = %op.id, resource = %op.resource_id, "operation names an unparsable resource id");
+            let error = json!({"status": 409, "code": "InvalidResourceId", "message": "The operation's resource id could not be parsed."});
+            return self.end(tx, op, lro::FAILED, Some(error)).await;
+        };
+        let row = resource::Entity::find_by_id(op.resource_key.clone())
+            .one(tx)
+            .await?;
+        match row {
+            // Gone: a delete is done; a write has nothing left to write.
+            None if op.verb == "DELETE" => self.end(tx, op, lro::SUCCEEDED, None).await,
+            None => {
+                self.end(
+                    tx,
+                    op,
+                    lro::CANCELED,
+                    Some(canceled("the resource no longer exists")),
+                )
+                .await
+            }
+            Some(row) if row.generation != op.target_generation => {
+                self.end(
+                    tx,
+                    op,
+                    lro::CANCELED,
+                    Some(canceled("a newer write replaced this one")),
+                )
+                .await
+            }
+            Some(_) if now_millis() > op.deadline_at => self.fail(tx, op, &id).await,
+            Some(row) if op.verb == "DELETE" => self.delete_subtree(tx, op, &id, &row).await,
+            Some(row) => self.complete_write(tx, op, &id, &row).await,
+        }
+    }
+
+    /// Ends the operation, only if this worker still holds its lease; otherwise
+    /// `RecordNotUpdated`, and the caller rolls back.
     async fn end(
         &self,
         tx: &DatabaseTransaction,
@@ -184,7 +216,7 @@ impl Worker {
         status: &str,
         error: Option<serde_json::Value>,
     ) -> Result<(), DbErr> {
-        operation::Entity::update_many()
+        let ended = operation::Entity::update_many()
             .col_expr(operation::Column::Status, Expr::value(status))
             .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
             .col_expr(operation::Column::Error, Expr::value(error))
@@ -193,8 +225,13 @@ impl Worker {
                 Expr::value(Option::<i64>::None),
             )
             .filter(operation::Column::Id.eq(op.id.clone()))
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .filter(operation::Column::LeaseOwner.eq(self.owner.clone()))
             .exec(tx)
             .await?;
+        if ended.rows_affected != 1 {
+            return Err(DbErr::RecordNotUpdated);
+        }
         Ok(())
     }
 
@@ -261,7 +298,14 @@ impl Worker {
             .exec(tx)
             .await?;
         if updated.rows_affected != 1 {
-            return self.end(tx, op, lro::CANCELED, None).await;
+            return self
+                .end(
+                    tx,
+                    op,
+                    lro::CANCELED,
+                    Some(canceled("a newer write replaced this one")),
+                )
+                .await;
         }
         self.end(tx, op, lro::SUCCEEDED, None).await?;
         self.record(tx, op, id, &WRITE_DONE).await
@@ -289,22 +333,39 @@ impl Worker {
             .into_tuple()
             .all(tx)
             .await?;
-        operation::Entity::update_many()
-            .col_expr(operation::Column::Status, Expr::value(lro::CANCELED))
-            .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(operation::Column::Id.ne(op.id.clone()))
-            .filter(
-                Condition::any()
-                    .add(operation::Column::ResourceKey.eq(row.id_key.clone()))
-                    .add(
-                        operation::Column::ResourceKey
-                            .gt(format!("{}/", row.id_key))
-                            .and(operation::Column::ResourceKey.lt(format!("{}0", row.id_key))),
-                    ),
-            )
-            .exec(tx)
-            .await?;
+        // Operations on what goes away: a pending delete of it is done, a pending write canceled.
+        let others_below = || {
+            Condition::all()
+                .add(operation::Column::Status.eq(lro::IN_PROGRESS))
+                .add(operation::Column::Id.ne(op.id.clone()))
+                .add(
+                    Condition::any()
+                        .add(operation::Column::ResourceKey.eq(row.id_key.clone()))
+                        .add(
+                            Condition::all()
+                                .add(operation::Column::ResourceKey.gt(format!("{}/", row.id_key)))
+                                .add(operation::Column::ResourceKey.lt(format!("{}0", row.id_key))),
+                        ),
+                )
+        };
+        for (verb_is_delete, status, error) in [
+            (true, lro::SUCCEEDED, None),
+            (
+                false,
+                lro::CANCELED,
+                Some(canceled("its resource was deleted")),
+            ),
+        ] {
+            let verb = operation::Column::Verb.eq("DELETE");
+            operation::Entity::update_many()
+                .col_expr(operation::Column::Status, Expr::value(status))
+                .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
+                .col_expr(operation::Column::Error, Expr::value(error))
+                .filter(others_below())
+                .filter(if verb_is_delete { verb } else { verb.not() })
+                .exec(tx)
+                .await?;
+        }
         resource::Entity::delete_many()
             .filter(subtree)
             .exec(tx)

@@ -13,6 +13,9 @@ use crate::arm::id::ResourceId;
 use crate::arm::read::{ListFilter, ListScope};
 use crate::arm::registry::{ResourceKind, TypeDescriptor};
 use crate::error::{ArmError, ErrorResponse};
+use crate::store::resource;
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
@@ -42,9 +45,45 @@ fn valid_name(name: &str) -> bool {
 
 pub struct ResourceGroups;
 
+#[async_trait::async_trait]
 impl ResourceKind for ResourceGroups {
     fn descriptor(&self) -> &'static TypeDescriptor {
         &DESCRIPTOR
+    }
+
+    /// Deleting a group deletes everything in it; it is refused while a resource outside the
+    /// group depends on one inside (a project in another group on a hub in this one).
+    async fn check_delete(
+        &self,
+        tx: &DatabaseTransaction,
+        row: &resource::Model,
+    ) -> Result<(), ArmError> {
+        let (low, high) = (format!("{}/", row.id_key), format!("{}0", row.id_key));
+        let dependents: Vec<String> = resource::Entity::find()
+            .select_only()
+            .column(resource::Column::Id)
+            .filter(resource::Column::DependsOnKey.gt(low.clone()))
+            .filter(resource::Column::DependsOnKey.lt(high.clone()))
+            .filter(
+                Condition::any()
+                    .add(resource::Column::IdKey.lte(low))
+                    .add(resource::Column::IdKey.gte(high)),
+            )
+            .limit(5)
+            .into_tuple()
+            .all(tx)
+            .await?;
+        if dependents.is_empty() {
+            return Ok(());
+        }
+        Err(ArmError::conflict(
+            "ResourceGroupHasDependents",
+            format!(
+                "The resource group '{}' holds resources that resources outside it depend on ({}). Delete those first.",
+                row.name,
+                dependents.join(", ")
+            ),
+        ))
     }
 }
 

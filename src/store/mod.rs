@@ -29,14 +29,14 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         // A ping before every checkout doubles the round trips of a read; a dead connection
         // fails its query instead, and the pool replaces it.
         .test_before_acquire(false);
+    // Pragmas on every connection the pool opens, not once: connections are replaced over time.
+    options.map_sqlx_sqlite_opts(|o| {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+    });
     let db = Database::connect(options).await?;
-    if matches!(settings.kind, DatabaseKind::Sqlite) {
-        use sea_orm::ConnectionTrait;
-        db.execute_unprepared(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-        )
-        .await?;
-    }
     Ok(db)
 }
 

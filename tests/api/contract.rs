@@ -369,6 +369,61 @@ async fn bad_requests_get_arm_errors(backend: Backend) {
         "InvalidParameter"
     );
 
+    // Encoded '/', '\\' and control characters never reach a lookup; NUL never reaches storage.
+    for path in [
+        format!("/subscriptions/%00/resourceGroups?api-version={RG_API}"),
+        format!("{}%00?api-version={RG_API}", app.group_path("rg")),
+        format!(
+            "/subscriptions/{}/resourceGroups/rg%2Fproviders%2FMicrosoft.MachineLearningServices%2Fworkspaces%2Fws1?api-version={RG_API}",
+            app.subscription
+        ),
+        format!(
+            "{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}&kind=%00",
+            app.group_path("rg")
+        ),
+    ] {
+        assert_eq!(
+            error_code(app.get(&path).await, StatusCode::BAD_REQUEST).await,
+            "InvalidParameter",
+            "{path}"
+        );
+        // Item paths (not lists, which have no DELETE) refuse deletes the same way.
+        if !path.contains("workspaces?") && !path.contains("resourceGroups?") {
+            let res = app.delete(&path).await;
+            assert_eq!(
+                error_code(res, StatusCode::BAD_REQUEST).await,
+                "InvalidParameter",
+                "{path}"
+            );
+        }
+    }
+    let res = app
+        .put(
+            &group_url,
+            &json!({"location": "eastus", "tags": {"a": "\u{0}"}}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "InvalidRequestContent"
+    );
+    let res = app
+        .put(
+            &ws_url,
+            &json!({"location": "eastus", "properties": {"description": "a\u{0}b"}}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "InvalidRequestContent"
+    );
+    let token = base64_url("/subscriptions/x\u{0}");
+    let res = app.get(&format!("{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}&$skipToken={token}", app.group_path("rg"))).await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "InvalidSkipToken"
+    );
+
     // None of this created anything.
     let list: Value = app
         .get(&format!(
@@ -380,6 +435,11 @@ async fn bad_requests_get_arm_errors(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(list["value"].as_array().unwrap().len(), 0);
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
 async fn etags_and_preconditions(backend: Backend) {

@@ -9,7 +9,9 @@ use crate::helpers::{Backend, Options, RG_API, TestApp, WS_API, error_code};
 both_backends!(
     group_lifecycle,
     group_lists_page_with_next_links,
-    deleting_a_group_deletes_everything_in_it
+    deleting_a_group_deletes_everything_in_it,
+    a_group_with_outside_dependents_is_kept,
+    a_group_delete_completes_pending_child_deletes,
 );
 
 async fn group_lifecycle(backend: Backend) {
@@ -247,4 +249,94 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
     );
     let all: Value = app.get(&format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}", app.subscription)).await.json().await.unwrap();
     assert_eq!(all["value"].as_array().unwrap().len(), 1);
+}
+
+async fn a_group_with_outside_dependents_is_kept(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            worker: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_group("hubs").await;
+    app.create_group("projects").await;
+    let hub = app.hub("hubs", "hub1").await;
+    app.create_workspace("projects", "proj1", json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": hub["id"]}})).await;
+    let res = app
+        .delete(&format!("{}?api-version={RG_API}", app.group_path("hubs")))
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::CONFLICT).await,
+        "ResourceGroupHasDependents"
+    );
+    assert_eq!(
+        app.get(&app.workspace_url("hubs", "hub1")).await.status(),
+        StatusCode::OK
+    );
+
+    // While a hub's group is being deleted, no project may attach to the hub.
+    app.create_group("lonely").await;
+    app.hub("lonely", "hub2").await;
+    let res = app
+        .delete(&format!(
+            "{}?api-version={RG_API}",
+            app.group_path("lonely")
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let hub2 = format!(
+        "{}/providers/Microsoft.MachineLearningServices/workspaces/hub2",
+        app.group_path("lonely")
+    );
+    let res = app.put(&app.workspace_url("projects", "proj2"), &json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": hub2}})).await;
+    assert_eq!(
+        error_code(res, StatusCode::CONFLICT).await,
+        "HubBeingDeleted"
+    );
+}
+
+async fn a_group_delete_completes_pending_child_deletes(backend: Backend) {
+    use kiln::store::operation;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            worker: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_group("rg").await;
+    app.hub("rg", "hub1").await;
+    let res = app.delete(&app.workspace_url("rg", "hub1")).await;
+    let hub_location = res.headers()["location"].to_str().unwrap().to_owned();
+    // Hold the hub's own delete back (another worker's live lease), so the group's runs first.
+    let key = app.workspace_path("rg", "hub1").to_lowercase();
+    operation::Entity::update_many()
+        .col_expr(operation::Column::LeaseOwner, Expr::value("elsewhere"))
+        .col_expr(operation::Column::LeaseUntil, Expr::value(i64::MAX / 2))
+        .filter(operation::Column::ResourceKey.eq(key))
+        .exec(&app.engine.db)
+        .await
+        .unwrap();
+    let res = app
+        .delete(&format!("{}?api-version={RG_API}", app.group_path("rg")))
+        .await;
+    assert_eq!(
+        app.poll_location(res.headers()["location"].to_str().unwrap())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The hub's delete is over, and over well: the client polling it sees 204, not a failure.
+    let res = app
+        .client
+        .get(&hub_location)
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }

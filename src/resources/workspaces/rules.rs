@@ -110,7 +110,9 @@ impl Workspaces {
             )
             .with_target("properties.hubResourceId"));
         }
+        // FOR SHARE: a concurrent delete of the hub waits for this project and then refuses.
         let hub = resource::Entity::find_by_id(hub_id.key())
+            .lock_shared()
             .one(cx.tx)
             .await?;
         let Some(hub) = hub else {
@@ -127,10 +129,16 @@ impl Workspaces {
             )
             .with_target("properties.hubResourceId"));
         }
-        if hub.provisioning_state == crate::arm::engine::DELETING {
+        let hub_group = resource::Entity::find_by_id(hub.group_key.clone())
+            .lock_shared()
+            .one(cx.tx)
+            .await?;
+        let group_deleting =
+            hub_group.is_some_and(|g| g.provisioning_state == crate::arm::engine::DELETING);
+        if hub.provisioning_state == crate::arm::engine::DELETING || group_deleting {
             return Err(ArmError::conflict(
                 "HubBeingDeleted",
-                format!("The hub '{raw}' is being deleted."),
+                format!("The hub '{raw}' (or its resource group) is being deleted."),
             ));
         }
         Ok(hub)

@@ -218,10 +218,11 @@ impl Engine {
         if parent.resource_group.is_none() {
             return Ok(()); // the subscription: the authorizer has checked it exists
         }
-        // FOR SHARE on PostgreSQL: a concurrent delete of the parent waits for this write, and
+        // FOR KEY SHARE on PostgreSQL (the lightest lock that still conflicts with the FOR UPDATE a
+        // delete takes): a concurrent delete of the parent waits for this write, and
         // then sees it (SQLite's single connection serializes writers anyway).
         let row = resource::Entity::find_by_id(parent.key())
-            .lock_shared()
+            .lock(sea_orm::sea_query::LockType::KeyShare)
             .one(tx)
             .await?;
         let is_group = parent.provider.is_none();

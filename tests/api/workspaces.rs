@@ -16,6 +16,7 @@ both_backends!(
     projects_belong_to_hubs,
     project_rules_are_enforced,
     writes_go_through_generation_operation_and_outbox,
+    a_project_never_outlives_its_hub_under_races,
 );
 
 async fn put_answers_202_with_monitors_then_the_workspace(backend: Backend) {
@@ -578,4 +579,46 @@ async fn writes_go_through_generation_operation_and_outbox(backend: Backend) {
     );
     // A second pass finds nothing to do: a duplicate wake-up is harmless.
     assert_eq!(app.worker.run_once().await.unwrap(), 0);
+}
+
+async fn a_project_never_outlives_its_hub_under_races(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_group("rg").await;
+    for i in 0..12 {
+        let hub = app.hub("rg", &format!("hub-{i}")).await;
+        let project = json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": hub["id"]}});
+        let project_url = app.workspace_url("rg", &format!("proj-{i}"));
+        let hub_url = app.workspace_url("rg", &format!("hub-{i}"));
+        // The project's PUT and the hub's DELETE race; exactly one of them may win.
+        let (put, delete) = tokio::join!(app.put(&project_url, &project), app.delete(&hub_url));
+        let (put, delete) = (put.status(), delete.status());
+        assert!(
+            (put == StatusCode::ACCEPTED) != (delete == StatusCode::ACCEPTED),
+            "round {i}: PUT {put} and DELETE {delete} cannot both win (or both lose)"
+        );
+        for url in [&project_url, &hub_url] {
+            // Wait for whatever was accepted to finish.
+            for _ in 0..200 {
+                let body: Value = app.get(url).await.json().await.unwrap_or(Value::Null);
+                let state = body["properties"]["provisioningState"]
+                    .as_str()
+                    .unwrap_or("Succeeded");
+                if state == "Succeeded" {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        let project_exists = app.get(&project_url).await.status() == StatusCode::OK;
+        let hub_exists = app.get(&hub_url).await.status() == StatusCode::OK;
+        assert!(
+            !project_exists || hub_exists,
+            "round {i}: a project outlived its hub"
+        );
+        if project_exists {
+            let res = app.delete(&project_url).await;
+            app.poll_location(res.headers()["location"].to_str().unwrap())
+                .await;
+        }
+    }
 }

@@ -110,9 +110,9 @@ impl Workspaces {
             )
             .with_target("properties.hubResourceId"));
         }
-        // FOR SHARE: a concurrent delete of the hub waits for this project and then refuses.
+        // FOR KEY SHARE: a concurrent delete of the hub waits for this project and then refuses.
         let hub = resource::Entity::find_by_id(hub_id.key())
-            .lock_shared()
+            .lock(sea_orm::sea_query::LockType::KeyShare)
             .one(cx.tx)
             .await?;
         let Some(hub) = hub else {
@@ -130,7 +130,7 @@ impl Workspaces {
             .with_target("properties.hubResourceId"));
         }
         let hub_group = resource::Entity::find_by_id(hub.group_key.clone())
-            .lock_shared()
+            .lock(sea_orm::sea_query::LockType::KeyShare)
             .one(cx.tx)
             .await?;
         let group_deleting =

@@ -40,8 +40,22 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Ok(db)
 }
 
+/// Any lock id will do as long as every Kiln uses the same one.
+const MIGRATION_LOCK: i64 = 0x6b696c6e; // "kiln"
+
+/// Runs pending migrations. On PostgreSQL they run in one transaction holding an advisory lock,
+/// so replicas that start together take turns instead of racing on the same DDL
+/// (sea-orm-migration takes no lock of its own).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let tx = db.begin().await?;
+    tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await?;
+    Migrator::up(&tx, None).await?;
+    tx.commit().await
 }
 
 pub fn now_millis() -> i64 {

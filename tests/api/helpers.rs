@@ -61,6 +61,8 @@ pub struct Options {
     pub worker: bool,
     pub https: bool,
     pub public_url: Option<&'static str>,
+    /// A configured certificate and key instead of the self-signed pair.
+    pub tls_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for Options {
@@ -69,13 +71,14 @@ impl Default for Options {
             worker: true,
             https: false,
             public_url: None,
+            tls_files: None,
         }
     }
 }
 
 /// A fresh PostgreSQL database on the server the test command started. No server is a
 /// failure, never a skip.
-async fn postgres_database() -> String {
+pub async fn postgres_database() -> String {
     let admin_url = std::env::var("KILN_TEST_DATABASE_URL").expect(
         "KILN_TEST_DATABASE_URL must point at a PostgreSQL server (scripts/test.sh starts one)",
     );
@@ -120,7 +123,10 @@ impl TestApp {
             http: HttpSettings {
                 http_addr: Some("127.0.0.1:0".parse().unwrap()),
                 https_addr: options.https.then(|| "127.0.0.1:0".parse().unwrap()),
-                tls: TlsSource::SelfSigned,
+                tls: match options.tls_files {
+                    Some((cert, key)) => TlsSource::Files { cert, key },
+                    None => TlsSource::SelfSigned,
+                },
                 public_url: options
                     .public_url
                     .map(|u| kiln::config::parse_public_url(u).unwrap()),

@@ -9,6 +9,7 @@ use crate::helpers::{Backend, Options, SUB_API, TestApp, error_code};
 both_backends!(
     health_metrics_and_docs,
     https_with_the_self_signed_certificate,
+    https_with_a_configured_certificate,
     every_write_lands_in_the_activity_log
 );
 
@@ -210,4 +211,46 @@ async fn every_write_lands_in_the_activity_log(backend: Backend) {
         error_code(res, StatusCode::BAD_REQUEST).await,
         "InvalidFilterInQueryString"
     );
+}
+
+async fn https_with_a_configured_certificate(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("mine.pem"), dir.path().join("mine.key"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+    let options = Options {
+        https: true,
+        tls_files: Some((cert, key)),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    assert!(
+        !app.data_dir.path().join("tls/cert.pem").exists(),
+        "no self-signed certificate when one is configured"
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(generated.cert.pem().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let base = app.https_base.clone().unwrap();
+    let res = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_migrating_at_once_take_turns_on_postgres() {
+    let url = crate::helpers::postgres_database().await;
+    let connect = || async { sea_orm::Database::connect(&url).await.unwrap() };
+    let (a, b, c) = (connect().await, connect().await, connect().await);
+    let (ra, rb, rc) = tokio::join!(
+        kiln::store::migrate(&a),
+        kiln::store::migrate(&b),
+        kiln::store::migrate(&c)
+    );
+    for result in [ra, rb, rc] {
+        result.expect("every replica's migration succeeds");
+    }
 }

@@ -30,6 +30,8 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     pool_size: Gauge,
     pool_idle: Gauge,
+    /// Every connection pool of the process (the shared one and each HTTP worker's).
+    pools: Arc<std::sync::Mutex<Vec<sea_orm::DatabaseConnection>>>,
 }
 
 impl Default for Metrics {
@@ -78,6 +80,7 @@ impl Metrics {
             latency,
             pool_size,
             pool_idle,
+            pools: Arc::default(),
         }
     }
 
@@ -97,8 +100,34 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    pub fn set_pool(&self, size: u32, idle: usize) {
-        self.pool_size.set(i64::from(size));
+    /// Counts a pool in the database gauges.
+    pub fn track_pool(&self, db: &sea_orm::DatabaseConnection) {
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push(db.clone());
+        }
+    }
+
+    /// Sets the pool gauges to the sums over every tracked pool.
+    pub fn sample_pools(&self) {
+        let (mut size, mut idle) = (0u64, 0u64);
+        if let Ok(pools) = self.pools.lock() {
+            for db in pools.iter() {
+                let (s, i) = match db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => {
+                        let pool = db.get_postgres_connection_pool();
+                        (pool.size(), pool.num_idle())
+                    }
+                    sea_orm::DbBackend::Sqlite => {
+                        let pool = db.get_sqlite_connection_pool();
+                        (pool.size(), pool.num_idle())
+                    }
+                    _ => (0, 0),
+                };
+                size += u64::from(s);
+                idle += u64::try_from(i).unwrap_or(0);
+            }
+        }
+        self.pool_size.set(i64::try_from(size).unwrap_or(i64::MAX));
         self.pool_idle.set(i64::try_from(idle).unwrap_or(i64::MAX));
     }
 

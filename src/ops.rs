@@ -30,18 +30,8 @@ pub async fn readyz(engine: web::Data<Engine>) -> HttpResponse {
 /// Prometheus metrics: requests by route and status, latency, database pool.
 #[utoipa::path(tag = "Operations", responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
-pub async fn metrics(metrics: web::Data<Metrics>, engine: web::Data<Engine>) -> HttpResponse {
-    match engine.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            let pool = engine.db.get_postgres_connection_pool();
-            metrics.set_pool(pool.size(), pool.num_idle());
-        }
-        sea_orm::DbBackend::Sqlite => {
-            let pool = engine.db.get_sqlite_connection_pool();
-            metrics.set_pool(pool.size(), pool.num_idle());
-        }
-        _ => {}
-    }
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+    metrics.sample_pools();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.encode())

@@ -171,6 +171,7 @@ impl Application {
 
         let api = openapi();
         let metrics = Metrics::new();
+        metrics.track_pool(&db);
         let admin = PlatformAdmin(bootstrap.admin_principal.clone());
         let shared_engine = engine.clone();
         let worker_pool = per_worker_pool(&settings);
@@ -181,16 +182,20 @@ impl Application {
                 .split_for_parts();
             let template = shared_engine.clone();
             let pool = worker_pool.clone();
+            let pool_metrics = metrics.clone();
             // Each HTTP worker is a single-threaded runtime. Its own PostgreSQL pool keeps every
             // connection's I/O on that runtime, instead of waking another thread for each reply.
             app.data_factory(move || {
                 let template = template.clone();
                 let pool = pool.clone();
+                let pool_metrics = pool_metrics.clone();
                 async move {
                     match pool {
-                        Some(settings) => Ok::<_, sea_orm::DbErr>(
-                            template.with_db(store::connect(&settings).await?),
-                        ),
+                        Some(settings) => {
+                            let db = store::connect(&settings).await?;
+                            pool_metrics.track_pool(&db);
+                            Ok::<_, sea_orm::DbErr>(template.with_db(db))
+                        }
                         None => Ok(template),
                     }
                 }

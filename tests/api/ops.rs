@@ -51,7 +51,15 @@ async fn health_metrics_and_docs(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("kiln_http_request_duration_seconds_bucket"));
-    assert!(metrics.contains("kiln_db_pool_connections"));
+    let pool_line = metrics
+        .lines()
+        .find(|l| l.starts_with("kiln_db_pool_connections "))
+        .expect("pool gauge");
+    let open: i64 = pool_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        open >= 1,
+        "the gauge counts the open connections of every pool: {pool_line}"
+    );
     let spec: Value = app
         .client
         .get(app.url("/openapi.json"))

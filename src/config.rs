@@ -103,6 +103,9 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of CPUs.
     #[arg(long = "http-workers", env = "KILN_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
+    /// Do not run the outbox relay in this process.
+    #[arg(long = "no-relay", env = "KILN_NO_RELAY")]
+    pub no_relay: bool,
     /// Do not run the in-process provisioning worker in this process.
     #[arg(long = "no-worker", env = "KILN_NO_WORKER")]
     pub no_worker: bool,
@@ -123,6 +126,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub bootstrap: BootstrapSettings,
     pub worker: WorkerSettings,
+    pub relay: RelaySettings,
     pub log_format: LogFormat,
 }
 
@@ -161,6 +165,25 @@ pub struct AuthSettings {
 pub struct BootstrapSettings {
     pub tenant: Option<uuid::Uuid>,
     pub subscription: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    pub enabled: bool,
+    /// How often the relay looks for unsent events when nothing woke it.
+    pub poll_interval: Duration,
+    /// How many events one pass claims.
+    pub batch: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval: Duration::from_secs(1),
+            batch: 256,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -268,6 +291,10 @@ impl Settings {
             worker: WorkerSettings {
                 enabled: !serve.no_worker,
                 ..WorkerSettings::default()
+            },
+            relay: RelaySettings {
+                enabled: !serve.no_relay,
+                ..RelaySettings::default()
             },
             log_format: serve.log_format,
         })

@@ -20,6 +20,8 @@ use crate::authz::{
     Authorizer, SubscriptionDirectory, TenantAuthorizer, TokenIssuer, TokenValidator,
 };
 use crate::config::Settings;
+use crate::events::broker::{Broker, InProcessBroker};
+use crate::events::relay::Relay;
 use crate::metrics::Metrics;
 use crate::provisioners::Worker;
 use crate::resources::{self, subscriptions::PlatformAdmin};
@@ -86,9 +88,13 @@ pub struct Application {
     pub https_port: Option<u16>,
     pub engine: Engine,
     pub worker: Worker,
+    pub relay: Relay,
+    /// In-process subscribers receive every published event here.
+    pub broker: Arc<InProcessBroker>,
     pub bootstrap: meta::Bootstrap,
     pub tokens: Arc<TokenIssuer>,
     worker_enabled: bool,
+    relay_enabled: bool,
     shutdown: watch::Sender<bool>,
 }
 
@@ -109,6 +115,7 @@ impl Application {
             subscriptions: subscriptions.clone(),
         });
         let wake = Arc::new(Notify::new());
+        let outbox_wake = Arc::new(Notify::new());
         let engine = Engine {
             db: db.clone(),
             registry,
@@ -116,6 +123,7 @@ impl Application {
             subscriptions,
             vocabulary: vocabulary.clone(),
             wake: wake.clone(),
+            outbox_wake: outbox_wake.clone(),
             worker: settings.worker.clone(),
         };
         let worker = Worker::new(
@@ -123,6 +131,15 @@ impl Application {
             settings.worker.clone(),
             vocabulary.clone(),
             wake,
+            outbox_wake.clone(),
+        );
+        // The embedded broker; RabbitMQ takes its place behind the same trait in production.
+        let broker = Arc::new(InProcessBroker::default());
+        let relay = Relay::new(
+            db.clone(),
+            broker.clone() as Arc<dyn Broker>,
+            settings.relay.clone(),
+            outbox_wake,
         );
 
         let http_listener = settings.http.http_addr.map(TcpListener::bind).transpose()?;
@@ -229,11 +246,15 @@ impl Application {
             bootstrap,
             tokens,
             worker_enabled: settings.worker.enabled,
+            relay_enabled: settings.relay.enabled,
+            relay,
+            broker,
             shutdown,
         })
     }
 
-    /// Serves until the server stops (SIGTERM drains in-flight requests), then stops the worker.
+    /// Serves until the server stops (SIGTERM drains in-flight requests), then stops the worker
+    /// and the relay, each after the pass it is in.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = self.worker_enabled.then(|| {
             tokio::spawn(
@@ -242,10 +263,17 @@ impl Application {
                     .run_until_stopped(self.shutdown.subscribe()),
             )
         });
+        let relay = self.relay_enabled.then(|| {
+            tokio::spawn(
+                self.relay
+                    .clone()
+                    .run_until_stopped(self.shutdown.subscribe()),
+            )
+        });
         let result = self.server.await;
         let _ = self.shutdown.send(true);
-        if let Some(worker) = worker {
-            let _ = worker.await;
+        for task in [worker, relay].into_iter().flatten() {
+            let _ = task.await;
         }
         result
     }

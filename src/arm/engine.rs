@@ -94,6 +94,8 @@ pub struct Engine {
     pub vocabulary: Arc<PathVocabulary>,
     /// Wakes the in-process worker when an operation is committed.
     pub wake: Arc<Notify>,
+    /// Wakes the outbox relay when events are committed.
+    pub outbox_wake: Arc<Notify>,
     pub worker: WorkerSettings,
 }
 
@@ -507,6 +509,7 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
+        self.outbox_wake.notify_one();
         let outcome = match operation {
             Some(op) => {
                 self.wake.notify_one();
@@ -686,6 +689,7 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
+        self.outbox_wake.notify_one();
         self.wake.notify_one();
         Ok(DeleteResult::Accepted(operation))
     }

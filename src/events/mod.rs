@@ -1,5 +1,8 @@
 //! Lifecycle events as CloudEvents 1.0, written to the outbox in the transaction of the write
-//! that caused them. The relay that publishes them comes with the broker.
+//! that caused them, and published by the relay.
+
+pub mod broker;
+pub mod relay;
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::json;

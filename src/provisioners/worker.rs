@@ -56,6 +56,8 @@ pub struct Worker {
     settings: WorkerSettings,
     vocabulary: Arc<PathVocabulary>,
     wake: Arc<Notify>,
+    /// Wakes the relay after an outcome (and its events) is committed.
+    outbox_wake: Arc<Notify>,
     /// Identifies this worker's leases.
     owner: String,
 }
@@ -70,12 +72,14 @@ impl Worker {
         settings: WorkerSettings,
         vocabulary: Arc<PathVocabulary>,
         wake: Arc<Notify>,
+        outbox_wake: Arc<Notify>,
     ) -> Self {
         Self {
             db,
             settings,
             vocabulary,
             wake,
+            outbox_wake,
             owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
         }
     }
@@ -163,6 +167,7 @@ impl Worker {
         match result {
             Ok(()) => {
                 tx.commit().await?;
+                self.outbox_wake.notify_one();
                 Ok(true)
             }
             // Another worker took the lease over (ours expired): its outcome stands, ours rolls back.

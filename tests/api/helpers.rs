@@ -53,6 +53,8 @@ pub struct TestApp {
     pub admin: String,
     pub engine: Engine,
     pub worker: Worker,
+    pub relay: kiln::events::relay::Relay,
+    pub broker: Arc<kiln::events::broker::InProcessBroker>,
     pub tokens: Arc<TokenIssuer>,
     pub data_dir: tempfile::TempDir,
 }
@@ -63,6 +65,7 @@ pub struct Options {
     pub public_url: Option<&'static str>,
     /// A configured certificate and key instead of the self-signed pair.
     pub tls_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    pub relay: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             https: false,
             public_url: None,
             tls_files: None,
+            relay: true,
         }
     }
 }
@@ -144,6 +148,10 @@ impl TestApp {
                 poll_interval: Duration::from_millis(200),
                 ..WorkerSettings::default()
             },
+            relay: kiln::config::RelaySettings {
+                enabled: options.relay,
+                ..Default::default()
+            },
             log_format: LogFormat::Text,
         };
         let app = Box::pin(Application::build(settings))
@@ -171,6 +179,8 @@ impl TestApp {
             admin: app.bootstrap.admin_principal.clone(),
             engine: app.engine.clone(),
             worker: app.worker.clone(),
+            relay: app.relay.clone(),
+            broker: app.broker.clone(),
             tokens: app.tokens.clone(),
             data_dir,
         };

@@ -1,0 +1,212 @@
+//! The outbox relay: events leave in commit order, are marked sent only once the broker took
+//! them, and two relays never publish the same row.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kiln::config::RelaySettings;
+use kiln::events::broker::{Broker, BrokerError};
+use kiln::events::relay::Relay;
+use kiln::store::outbox;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, Options, TestApp};
+
+both_backends!(
+    events_are_published_in_commit_order,
+    only_what_the_broker_took_is_marked_sent,
+    two_relays_never_publish_a_row_twice
+);
+
+/// Records what it is given; can be told to refuse the n-th publish, and to take its time.
+#[derive(Default)]
+struct RecordingBroker {
+    seen: Mutex<Vec<String>>,
+    refuse_at: Mutex<Option<usize>>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl Broker for RecordingBroker {
+    async fn publish(&self, _routing_key: &str, event: &Value) -> Result<(), BrokerError> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let mut seen = self.seen.lock().unwrap();
+        if self
+            .refuse_at
+            .lock()
+            .unwrap()
+            .take_if(|n| *n == seen.len())
+            .is_some()
+        {
+            return Err(BrokerError::Unavailable("refused on purpose".into()));
+        }
+        seen.push(event["id"].as_str().unwrap().to_owned());
+        Ok(())
+    }
+}
+
+async fn unsent(app: &TestApp) -> Vec<outbox::Model> {
+    outbox::Entity::find()
+        .filter(outbox::Column::SentAt.is_null())
+        .order_by_asc(outbox::Column::Seq)
+        .all(&app.engine.db)
+        .await
+        .unwrap()
+}
+
+async fn all_events(app: &TestApp) -> Vec<String> {
+    outbox::Entity::find()
+        .order_by_asc(outbox::Column::Seq)
+        .all(&app.engine.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event_id)
+        .collect()
+}
+
+async fn events_are_published_in_commit_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut events = app.broker.subscribe();
+    app.create_group("rg").await;
+    app.hub("rg", "hub1").await;
+    let mut received = Vec::new();
+    while received.len() < 3 {
+        let published = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("event published")
+            .unwrap();
+        received.push(published);
+    }
+    let kinds: Vec<(&str, &str)> = received
+        .iter()
+        .map(|p| (p.routing_key.as_str(), p.event["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                "microsoft.resources.resourcegroups.resourcewritesuccess",
+                "Microsoft.Resources.ResourceWriteSuccess"
+            ),
+            (
+                "microsoft.machinelearningservices.workspaces.provisioningrequested",
+                "Kiln.Resource.ProvisioningRequested"
+            ),
+            (
+                "microsoft.machinelearningservices.workspaces.resourcewritesuccess",
+                "Microsoft.Resources.ResourceWriteSuccess"
+            ),
+        ]
+    );
+    let hub = &received[2].event;
+    assert_eq!(hub["specversion"], "1.0");
+    assert_eq!(hub["subject"], app.workspace_path("rg", "hub1"));
+    assert_eq!(hub["source"], app.group_path("rg"));
+    assert_eq!(hub["data"]["caller"], app.admin);
+    // The event id is the outbox row's, and every row ends up marked sent.
+    let ids: Vec<String> = received
+        .iter()
+        .map(|p| p.event["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, all_events(&app).await);
+    for _ in 0..100 {
+        if unsent(&app).await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("events left unsent");
+}
+
+async fn only_what_the_broker_took_is_marked_sent(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            relay: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    for i in 0..5 {
+        app.create_group(&format!("rg-{i}")).await;
+    }
+    assert_eq!(unsent(&app).await.len(), 5);
+    let broker = Arc::new(RecordingBroker {
+        refuse_at: Mutex::new(Some(2)),
+        ..Default::default()
+    });
+    let relay = Relay::new(
+        app.engine.db.clone(),
+        broker.clone(),
+        RelaySettings::default(),
+        Arc::default(),
+    );
+    assert!(relay.run_once().await.is_err(), "the refusal surfaces");
+    assert_eq!(
+        unsent(&app).await.len(),
+        3,
+        "the two the broker took are marked, the rest are not"
+    );
+    assert_eq!(relay.run_once().await.unwrap(), 3);
+    assert_eq!(relay.run_once().await.unwrap(), 0);
+    // Each event once, in commit order.
+    assert_eq!(*broker.seen.lock().unwrap(), all_events(&app).await);
+}
+
+async fn two_relays_never_publish_a_row_twice(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            relay: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    for i in 0..40 {
+        app.put(
+            &format!(
+                "{}?api-version=2024-03-01",
+                app.group_path(&format!("rg-{i}"))
+            ),
+            &json!({"location": "eastus"}),
+        )
+        .await;
+    }
+    let broker = Arc::new(RecordingBroker {
+        delay: Duration::from_millis(2),
+        ..Default::default()
+    });
+    let settings = RelaySettings {
+        batch: 8,
+        ..RelaySettings::default()
+    };
+    let relays: Vec<Relay> = (0..2)
+        .map(|_| {
+            Relay::new(
+                app.engine.db.clone(),
+                broker.clone(),
+                settings.clone(),
+                Arc::default(),
+            )
+        })
+        .collect();
+    let drain = |relay: Relay| async move { while relay.run_once().await.unwrap() > 0 {} };
+    tokio::join!(drain(relays[0].clone()), drain(relays[1].clone()));
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for id in broker.seen.lock().unwrap().iter() {
+        *counts.entry(id.clone()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 40);
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "a row was published twice: {counts:?}"
+    );
+    assert!(unsent(&app).await.is_empty());
+}

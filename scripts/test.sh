@@ -20,6 +20,9 @@ cleanup() {
     if [ -n "${KILN_TEST_PG_DIR:-}" ]; then
         bash "$root/scripts/pg-down.sh" "$KILN_TEST_PG_DIR" || true
     fi
+    if [ -n "${KILN_TEST_RMQ_DIR:-}" ]; then
+        bash "$root/scripts/rabbitmq-down.sh" "$KILN_TEST_RMQ_DIR" || true
+    fi
     if [ "$rc" != 0 ]; then
         echo "test.sh: FAILED (exit $rc) during: ${current_step:-setup}" >&2
     fi
@@ -52,6 +55,12 @@ eval "$pg_env"
 echo "KILN_TEST_DATABASE_URL=$KILN_TEST_DATABASE_URL"
 
 # --workspace: the migrations crate is a workspace member too.
+step "RabbitMQ"
+unset KILN_TEST_RMQ_DIR KILN_TEST_AMQP_URL KILN_TEST_RMQ_NODE
+rmq_env=$(bash "$root/scripts/rabbitmq-up.sh")
+eval "$rmq_env"
+echo "KILN_TEST_AMQP_URL=$KILN_TEST_AMQP_URL"
+
 step "lint (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 

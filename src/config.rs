@@ -103,6 +103,12 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of CPUs.
     #[arg(long = "http-workers", env = "KILN_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
+    /// RabbitMQ URL for lifecycle events (amqp://…); the in-process broker when absent.
+    #[arg(long = "amqp-url", env = "KILN_AMQP_URL")]
+    pub amqp_url: Option<String>,
+    /// Prefix of the exchange and queue names, so deployments (and tests) never share them.
+    #[arg(long = "amqp-prefix", env = "KILN_AMQP_PREFIX", default_value = "")]
+    pub amqp_prefix: String,
     /// Do not run the outbox relay in this process.
     #[arg(long = "no-relay", env = "KILN_NO_RELAY")]
     pub no_relay: bool,
@@ -170,6 +176,9 @@ pub struct BootstrapSettings {
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
     pub enabled: bool,
+    /// RabbitMQ, or `None` for the in-process broker.
+    pub amqp_url: Option<String>,
+    pub amqp_prefix: String,
     /// How often the relay looks for unsent events when nothing woke it.
     pub poll_interval: Duration,
     /// How many events one pass claims.
@@ -180,6 +189,8 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             enabled: true,
+            amqp_url: None,
+            amqp_prefix: String::new(),
             poll_interval: Duration::from_secs(1),
             batch: 256,
         }

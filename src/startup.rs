@@ -21,6 +21,7 @@ use crate::authz::{
 };
 use crate::config::Settings;
 use crate::events::broker::{Broker, InProcessBroker};
+use crate::events::rabbitmq::RabbitBroker;
 use crate::events::relay::Relay;
 use crate::metrics::Metrics;
 use crate::provisioners::Worker;
@@ -135,12 +136,11 @@ impl Application {
         );
         // The embedded broker; RabbitMQ takes its place behind the same trait in production.
         let broker = Arc::new(InProcessBroker::default());
-        let relay = Relay::new(
-            db.clone(),
-            broker.clone() as Arc<dyn Broker>,
-            settings.relay.clone(),
-            outbox_wake,
-        );
+        let publisher: Arc<dyn Broker> = match &settings.relay.amqp_url {
+            Some(url) => Arc::new(RabbitBroker::new(url, &settings.relay.amqp_prefix)),
+            None => broker.clone(),
+        };
+        let relay = Relay::new(db.clone(), publisher, settings.relay.clone(), outbox_wake);
 
         let http_listener = settings.http.http_addr.map(TcpListener::bind).transpose()?;
         let https_listener = settings

@@ -2,6 +2,7 @@
 //! that caused them, and published by the relay.
 
 pub mod broker;
+pub mod rabbitmq;
 pub mod relay;
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};

@@ -65,6 +65,8 @@ pub struct Options {
     /// A configured certificate and key instead of the self-signed pair.
     pub tls_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
     pub relay: bool,
+    /// Publish to this RabbitMQ (URL, exchange/queue prefix) instead of the in-process broker.
+    pub amqp: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
             public_url: None,
             tls_files: None,
             relay: true,
+            amqp: None,
         }
     }
 }
@@ -149,6 +152,12 @@ impl TestApp {
             },
             relay: kiln::config::RelaySettings {
                 enabled: options.relay,
+                amqp_url: options.amqp.as_ref().map(|(url, _)| url.clone()),
+                amqp_prefix: options
+                    .amqp
+                    .as_ref()
+                    .map(|(_, prefix)| prefix.clone())
+                    .unwrap_or_default(),
                 ..Default::default()
             },
             log_format: LogFormat::Text,

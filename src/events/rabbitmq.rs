@@ -1,0 +1,219 @@
+//! RabbitMQ behind the [`Broker`] trait: a durable topic exchange, publisher confirms and
+//! `mandatory`, persistent messages. The connection is made on first use and made again after
+//! any failure, with the topology re-declared, so a broker restart heals on the next publish.
+
+use async_trait::async_trait;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::broker::{Broker, BrokerError};
+
+/// Names of the exchanges and queues, under a prefix so parallel deployments (and tests)
+/// never share them.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub events: String,
+    pub dead_letter: String,
+    pub provisioner: String,
+    pub provisioner_dead: String,
+}
+
+impl Topology {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            events: format!("{prefix}kiln.events"),
+            dead_letter: format!("{prefix}kiln.dead-letter"),
+            provisioner: format!("{prefix}kiln.provisioner"),
+            provisioner_dead: format!("{prefix}kiln.provisioner.dead"),
+        }
+    }
+}
+
+/// How many times a provisioning message is delivered before it is dead-lettered.
+const DELIVERY_LIMIT: i64 = 5;
+
+pub struct RabbitBroker {
+    url: String,
+    topology: Topology,
+    link: Mutex<Option<(Connection, Channel)>>,
+}
+
+fn unavailable(err: impl std::fmt::Display) -> BrokerError {
+    BrokerError::Unavailable(err.to_string())
+}
+
+impl RabbitBroker {
+    pub fn new(url: &str, prefix: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            topology: Topology::new(prefix),
+            link: Mutex::new(None),
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Declares the exchanges, the provisioner's quorum queue and its dead-letter queue.
+    /// Declarations are idempotent: every (re)connection repeats them.
+    pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        channel
+            .exchange_declare(
+                topology.events.as_str().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                topology.dead_letter.as_str().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        let queue = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        arguments.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(DELIVERY_LIMIT),
+        );
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(topology.dead_letter.as_str().into()),
+        );
+        channel
+            .queue_declare(topology.provisioner.as_str().into(), queue, arguments)
+            .await?;
+        channel
+            .queue_bind(
+                topology.provisioner.as_str().into(),
+                topology.events.as_str().into(),
+                "#.provisioningrequested".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut dead_arguments = FieldTable::default();
+        dead_arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        channel
+            .queue_declare(
+                topology.provisioner_dead.as_str().into(),
+                queue,
+                dead_arguments,
+            )
+            .await?;
+        channel
+            .queue_bind(
+                topology.provisioner_dead.as_str().into(),
+                topology.dead_letter.as_str().into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn channel(&self) -> Result<Channel, BrokerError> {
+        let mut link = self.link.lock().await;
+        if let Some((connection, channel)) = link.as_ref()
+            && connection.status().connected()
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
+        }
+        *link = None;
+        let connection = Connection::connect(&self.url, ConnectionProperties::default())
+            .await
+            .map_err(unavailable)?;
+        let channel = connection.create_channel().await.map_err(unavailable)?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unavailable)?;
+        Self::declare(&channel, &self.topology)
+            .await
+            .map_err(unavailable)?;
+        *link = Some((connection, channel.clone()));
+        Ok(channel)
+    }
+
+    async fn forget_link(&self) {
+        *self.link.lock().await = None;
+    }
+}
+
+#[async_trait]
+impl Broker for RabbitBroker {
+    async fn publish(&self, routing_key: &str, event: &Value) -> Result<(), BrokerError> {
+        let channel = self.channel().await?;
+        let payload =
+            serde_json::to_vec(event).map_err(|e| BrokerError::Rejected(e.to_string()))?;
+        let mut properties = BasicProperties::default()
+            .with_content_type("application/cloudevents+json".into())
+            .with_delivery_mode(2);
+        if let Some(id) = event.get("id").and_then(Value::as_str) {
+            properties = properties.with_message_id(id.into());
+        }
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let published = channel
+            .basic_publish(
+                self.topology.events.as_str().into(),
+                routing_key.into(),
+                options,
+                &payload,
+                properties,
+            )
+            .await;
+        let confirmation = match published {
+            Ok(pending) => pending.await,
+            Err(err) => Err(err),
+        };
+        match confirmation {
+            Ok(confirmation) if confirmation.is_ack() => {
+                // Acked but returned: no queue is bound for this key. The broker has decided,
+                // so it counts as published; say so for operators.
+                if confirmation.take_message().is_some() {
+                    tracing::debug!(
+                        routing_key,
+                        "event published with no queue bound to its routing key"
+                    );
+                }
+                Ok(())
+            }
+            Ok(_) => Err(BrokerError::Rejected(format!(
+                "the broker nacked the event for '{routing_key}'"
+            ))),
+            Err(err) => {
+                self.forget_link().await;
+                Err(unavailable(err))
+            }
+        }
+    }
+}

@@ -13,7 +13,10 @@ use serde_json::Value;
 use crate::both_backends;
 use crate::helpers::{Backend, Options, TestApp};
 
-both_backends!(events_reach_rabbitmq_with_their_routing_keys);
+both_backends!(
+    events_reach_rabbitmq_with_their_routing_keys,
+    a_broker_restart_loses_no_event
+);
 
 async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
     let url = std::env::var("KILN_TEST_AMQP_URL")
@@ -132,4 +135,136 @@ async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
         .await
         .unwrap();
     assert!(next.is_none());
+}
+
+/// Runs rabbitmqctl against the test node (scripts/rabbitmq-up.sh records its environment).
+fn rabbitmqctl(command: &str) {
+    let dir =
+        std::env::var("KILN_TEST_RMQ_DIR").expect("KILN_TEST_RMQ_DIR (scripts/rabbitmq-up.sh)");
+    let node =
+        std::env::var("KILN_TEST_RMQ_NODE").expect("KILN_TEST_RMQ_NODE (scripts/rabbitmq-up.sh)");
+    let env = std::fs::read_to_string(format!("{dir}/env")).expect("the node's environment file");
+    let vars = env.lines().filter_map(|line| line.split_once('='));
+    let status = std::process::Command::new("/usr/lib/rabbitmq/bin/rabbitmqctl")
+        .env_clear()
+        .envs(vars)
+        .args(["-q", "-n", &node, command])
+        .status()
+        .expect("rabbitmqctl runs");
+    assert!(status.success(), "rabbitmqctl {command}");
+}
+
+async fn a_broker_restart_loses_no_event(backend: Backend) {
+    use kiln::store::outbox;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let url = std::env::var("KILN_TEST_AMQP_URL")
+        .expect("KILN_TEST_AMQP_URL must point at RabbitMQ (scripts/test.sh starts one)");
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    let topology = Topology::new(&prefix);
+    let watch = format!("{prefix}watch");
+    let declare_watch = |channel: lapin::Channel| {
+        let (topology, watch) = (topology.clone(), watch.clone());
+        async move {
+            RabbitBroker::declare(&channel, &topology).await.unwrap();
+            let mut arguments = FieldTable::default();
+            arguments.insert(
+                "x-queue-type".into(),
+                lapin::types::AMQPValue::LongString("quorum".into()),
+            );
+            let durable = QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            };
+            channel
+                .queue_declare(watch.as_str().into(), durable, arguments)
+                .await
+                .unwrap();
+            channel
+                .queue_bind(
+                    watch.as_str().into(),
+                    topology.events.as_str().into(),
+                    "#".into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ reachable");
+    declare_watch(connection.create_channel().await.unwrap()).await;
+    drop(connection);
+
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            amqp: Some((url.clone(), prefix.clone())),
+            ..Options::default()
+        },
+    )
+    .await;
+    let group = |i: usize| {
+        format!(
+            "{}?api-version=2024-03-01",
+            app.group_path(&format!("rg-{i}"))
+        )
+    };
+    for i in 0..20 {
+        app.put(&group(i), &serde_json::json!({"location": "eastus"}))
+            .await;
+    }
+    rabbitmqctl("stop_app");
+    // Writes go on while the broker is down: the database is the truth, the outbox keeps them.
+    for i in 20..40 {
+        let res = app
+            .put(&group(i), &serde_json::json!({"location": "eastus"}))
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    }
+    rabbitmqctl("start_app");
+
+    // The relay reconnects and publishes the rest.
+    let unsent = || {
+        outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .count(&app.engine.db)
+    };
+    let mut waited = 0;
+    while unsent().await.unwrap() > 0 {
+        assert!(
+            waited < 600,
+            "events left unsent after the broker came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    // Every event reached the queue at least once, counted by its id.
+    let expected: std::collections::HashSet<String> = outbox::Entity::find()
+        .all(&app.engine.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event_id)
+        .collect();
+    assert_eq!(expected.len(), 40);
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(message) = channel
+        .basic_get(watch.as_str().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        seen.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        seen, expected,
+        "every event delivered at least once across the restart"
+    );
 }

@@ -34,7 +34,13 @@ pub async fn operation_status(
     let row = engine
         .operation(&cx, &subscription, Some(&namespace), &operation_id)
         .await?;
-    Ok(HttpResponse::Ok().json(OperationStatus::from_row(&row, &subscription)))
+    let status = OperationStatus::from_row(&row, &subscription);
+    let mut response = HttpResponse::Ok();
+    // Clients wait Retry-After between polls, or 30 s without it: keep it short while running.
+    if status.status == crate::arm::lro::IN_PROGRESS {
+        response.insert_header(("Retry-After", "1"));
+    }
+    Ok(response.json(status))
 }
 
 async fn result(

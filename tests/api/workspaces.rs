@@ -83,6 +83,15 @@ async fn put_answers_202_with_monitors_then_the_workspace(backend: Backend) {
         assert!(!status[member].is_null(), "{member} in {status}");
     }
     assert_eq!(status["status"], "InProgress");
+    // While running, every monitor answer says when to poll again (clients wait 30 s without).
+    let res = app
+        .client
+        .get(&status_url)
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["retry-after"], "1");
     assert!(
         status["id"]
             .as_str()

@@ -66,6 +66,46 @@ pub struct StoreArgs {
     pub public_url: Option<String>,
 }
 
+/// Where lifecycle events go, shared by `kiln serve` and `kiln worker`.
+#[derive(Debug, Clone, Args)]
+pub struct BrokerArgs {
+    /// RabbitMQ URL for lifecycle events (amqp://…); the in-process broker when absent.
+    #[arg(long = "amqp-url", env = "KILN_AMQP_URL")]
+    pub amqp_url: Option<String>,
+    /// Prefix of the exchange and queue names, so deployments (and tests) never share them.
+    #[arg(long = "amqp-prefix", env = "KILN_AMQP_PREFIX", default_value = "")]
+    pub amqp_prefix: String,
+    /// Do not run the outbox relay in this process.
+    #[arg(long = "no-relay", env = "KILN_NO_RELAY")]
+    pub no_relay: bool,
+}
+
+impl BrokerArgs {
+    pub fn relay_settings(&self) -> RelaySettings {
+        RelaySettings {
+            enabled: !self.no_relay,
+            amqp_url: self.amqp_url.clone().filter(|u| !u.is_empty()),
+            amqp_prefix: self.amqp_prefix.clone(),
+            ..RelaySettings::default()
+        }
+    }
+}
+
+/// Settings of `kiln worker`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    /// Log format.
+    #[arg(
+        long = "log-format",
+        env = "KILN_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
 /// Settings of `kiln serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -103,15 +143,8 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of CPUs.
     #[arg(long = "http-workers", env = "KILN_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
-    /// RabbitMQ URL for lifecycle events (amqp://…); the in-process broker when absent.
-    #[arg(long = "amqp-url", env = "KILN_AMQP_URL")]
-    pub amqp_url: Option<String>,
-    /// Prefix of the exchange and queue names, so deployments (and tests) never share them.
-    #[arg(long = "amqp-prefix", env = "KILN_AMQP_PREFIX", default_value = "")]
-    pub amqp_prefix: String,
-    /// Do not run the outbox relay in this process.
-    #[arg(long = "no-relay", env = "KILN_NO_RELAY")]
-    pub no_relay: bool,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
     /// Do not run the in-process provisioning worker in this process.
     #[arg(long = "no-worker", env = "KILN_NO_WORKER")]
     pub no_worker: bool,
@@ -303,10 +336,7 @@ impl Settings {
                 enabled: !serve.no_worker,
                 ..WorkerSettings::default()
             },
-            relay: RelaySettings {
-                enabled: !serve.no_relay,
-                ..RelaySettings::default()
-            },
+            relay: serve.broker.relay_settings(),
             log_format: serve.log_format,
         })
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kiln::authz::{Caller, PrincipalType, TokenIssuer};
-use kiln::config::{LogFormat, ServeArgs, Settings, StoreArgs};
+use kiln::config::{LogFormat, ServeArgs, Settings, StoreArgs, WorkerArgs};
 use kiln::resources::subscriptions::{SubscriptionCreate, create_subscription};
 use kiln::startup::{Application, openapi};
 use kiln::store::{self, meta};
@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Serve the API (and, on the embedded default, the provisioning worker).
     Serve(ServeArgs),
+    /// Drive operations and relay events, without the API (competing consumers of RabbitMQ).
+    Worker(WorkerArgs),
     /// Run the database migrations and exit.
     Migrate,
     /// Write the OpenAPI document.
@@ -91,6 +93,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let app = Box::pin(Application::build(settings.clone())).await?;
             print_banner(&app, &settings);
             app.run_until_stopped().await?;
+        }
+        Command::Worker(args) => {
+            kiln::telemetry::init(args.log_format);
+            kiln::startup::run_worker(
+                &open(&cli.store)?,
+                &args.broker,
+                kiln::startup::shutdown_signal(),
+            )
+            .await?;
         }
         Command::Migrate => {
             kiln::telemetry::init(LogFormat::Text);

@@ -19,12 +19,13 @@ use crate::arm::middleware::{arm_edge, not_served};
 use crate::authz::{
     Authorizer, SubscriptionDirectory, TenantAuthorizer, TokenIssuer, TokenValidator,
 };
-use crate::config::Settings;
+use crate::config::{RelaySettings, Settings, WorkerSettings};
 use crate::events::broker::{Broker, InProcessBroker};
 use crate::events::rabbitmq::RabbitBroker;
 use crate::events::relay::Relay;
 use crate::metrics::Metrics;
 use crate::provisioners::Worker;
+use crate::provisioners::wakeups::QueueWakeups;
 use crate::resources::{self, subscriptions::PlatformAdmin};
 use crate::store::{self, meta};
 use crate::tls::{self, TlsError};
@@ -83,6 +84,78 @@ fn per_worker_pool(settings: &Settings) -> Option<crate::config::DatabaseSetting
     Some(pool)
 }
 
+/// Where the relay publishes: RabbitMQ when configured, else the in-process broker.
+fn publisher(settings: &RelaySettings, in_process: Arc<InProcessBroker>) -> Arc<dyn Broker> {
+    match &settings.amqp_url {
+        Some(url) => Arc::new(RabbitBroker::new(url, &settings.amqp_prefix)),
+        None => in_process,
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+/// `kiln worker`: drives operations and relays events without serving the API. With RabbitMQ it
+/// is woken by provisioning requests; it also polls, so a lost message costs at most a poll
+/// interval. Stops, after the passes in progress, when `stop` resolves.
+pub async fn run_worker(
+    database: &crate::config::DatabaseSettings,
+    broker: &crate::config::BrokerArgs,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), StartupError> {
+    let db = store::connect(database).await?;
+    Box::pin(store::migrate(&db)).await?;
+    let outbox_wake = Arc::new(Notify::new());
+    let vocabulary = Arc::new(resources::vocabulary());
+    let worker = Worker::new(
+        db.clone(),
+        WorkerSettings::default(),
+        vocabulary,
+        Arc::new(Notify::new()),
+        outbox_wake.clone(),
+    );
+    let relay_settings = broker.relay_settings();
+    let (shutdown, _) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(
+        worker.clone().run_until_stopped(shutdown.subscribe()),
+    )];
+    if let Some(url) = &relay_settings.amqp_url {
+        let wakeups = QueueWakeups::new(url, &relay_settings.amqp_prefix);
+        tasks.push(tokio::spawn(
+            wakeups.run_until_stopped(worker.clone(), shutdown.subscribe()),
+        ));
+    }
+    if relay_settings.enabled {
+        let relay = Relay::new(
+            db,
+            publisher(&relay_settings, Arc::default()),
+            relay_settings.clone(),
+            outbox_wake,
+        );
+        tasks.push(tokio::spawn(relay.run_until_stopped(shutdown.subscribe())));
+    }
+    tracing::info!("worker running");
+    stop.await;
+    let _ = shutdown.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
 pub struct Application {
     server: Server,
     pub http_port: Option<u16>,
@@ -136,10 +209,7 @@ impl Application {
         );
         // The embedded broker; RabbitMQ takes its place behind the same trait in production.
         let broker = Arc::new(InProcessBroker::default());
-        let publisher: Arc<dyn Broker> = match &settings.relay.amqp_url {
-            Some(url) => Arc::new(RabbitBroker::new(url, &settings.relay.amqp_prefix)),
-            None => broker.clone(),
-        };
+        let publisher = publisher(&settings.relay, broker.clone());
         let relay = Relay::new(db.clone(), publisher, settings.relay.clone(), outbox_wake);
 
         let http_listener = settings.http.http_addr.map(TcpListener::bind).transpose()?;

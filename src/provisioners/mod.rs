@@ -2,6 +2,7 @@
 //! operation with a lease (a conditional UPDATE), re-reads the resource, and commits the
 //! outcome with its event only if the resource is still at the operation's generation.
 
+pub mod wakeups;
 pub mod worker;
 
 pub use worker::Worker;

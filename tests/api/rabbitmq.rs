@@ -15,7 +15,8 @@ use crate::helpers::{Backend, Options, TestApp};
 
 both_backends!(
     events_reach_rabbitmq_with_their_routing_keys,
-    a_broker_restart_loses_no_event
+    a_broker_restart_loses_no_event,
+    provisioning_requests_wake_the_worker
 );
 
 async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
@@ -266,5 +267,234 @@ async fn a_broker_restart_loses_no_event(backend: Backend) {
     assert_eq!(
         seen, expected,
         "every event delivered at least once across the restart"
+    );
+}
+
+fn amqp_url() -> String {
+    std::env::var("KILN_TEST_AMQP_URL")
+        .expect("KILN_TEST_AMQP_URL must point at RabbitMQ (scripts/test.sh starts one)")
+}
+
+/// Polls a Location URL without driving the worker: whatever finishes the operation must be
+/// something else.
+async fn wait_for_location(app: &TestApp, location: &str) -> reqwest::StatusCode {
+    for _ in 0..400 {
+        let res = app
+            .client
+            .get(location)
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        if res.status() != reqwest::StatusCode::ACCEPTED {
+            return res.status();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the operation at {location} never finished");
+}
+
+async fn provisioning_requests_wake_the_worker(backend: Backend) {
+    use kiln::provisioners::wakeups::QueueWakeups;
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    // No in-process worker: only the queue consumer below drives operations.
+    let options = Options {
+        worker: false,
+        amqp: Some((amqp_url(), prefix.clone())),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(
+        QueueWakeups::new(&amqp_url(), &prefix).run_until_stopped(app.worker.clone(), stopped),
+    );
+    app.create_group("rg").await;
+    let res = app
+        .put(
+            &app.workspace_url("rg", "hub1"),
+            &serde_json::json!({"location": "eastus", "kind": "Hub"}),
+        )
+        .await;
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        wait_for_location(&app, &location).await,
+        reqwest::StatusCode::OK
+    );
+    let _ = stop.send(true);
+    consumer.await.unwrap();
+}
+
+/// `kiln serve --no-worker` publishes to RabbitMQ; a separate `kiln worker` provisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_a_separate_worker_process_share_the_work() {
+    use std::process::{Command, Stdio};
+    const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+    let database = crate::helpers::postgres_database().await;
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    // Watch every event under the prefix, to see that they really go through RabbitMQ.
+    let topology = Topology::new(&prefix);
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    RabbitBroker::declare(&channel, &topology).await.unwrap();
+    let watch = format!("{prefix}watch");
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(watch.as_str().into(), durable, FieldTable::default())
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            watch.as_str().into(),
+            topology.events.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let kiln = |args: &[&str]| {
+        let mut command = Command::new(KILN);
+        command
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--database-url", &database])
+            .args(args)
+            .env("KILN_AMQP_URL", amqp_url())
+            .env("KILN_AMQP_PREFIX", &prefix)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _serve = Killed(
+        kiln(&[
+            "serve",
+            "--no-worker",
+            "--https",
+            "off",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .spawn()
+        .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _worker = Killed(kiln(&["worker"]).spawn().unwrap());
+    let token = String::from_utf8(
+        kiln(&["token"])
+            .stdout(Stdio::piped())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let res = client
+        .get(format!("{base}/subscriptions?api-version=2022-12-01"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let subs: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        status,
+        reqwest::StatusCode::OK,
+        "subscriptions: {subs} (token {token:?})"
+    );
+    let sub = subs["value"][0]["subscriptionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = format!("{base}/subscriptions/{sub}/resourceGroups/rg");
+    client
+        .put(format!("{group}?api-version=2024-03-01"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"location": "eastus"}))
+        .send()
+        .await
+        .unwrap();
+    let hub = format!(
+        "{group}/providers/Microsoft.MachineLearningServices/workspaces/hub1?api-version=2025-12-01"
+    );
+    let res = client
+        .put(&hub)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"location": "eastus", "kind": "Hub"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::ACCEPTED);
+    let mut state = String::new();
+    for _ in 0..400 {
+        let body: Value = client
+            .get(&hub)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        state = body["properties"]["provisioningState"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if state == "Succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(state, "Succeeded", "the worker process finished the hub");
+    // serve published the request and the worker the outcome, both through RabbitMQ.
+    let mut types = Vec::new();
+    for _ in 0..200 {
+        while let Some(message) = channel
+            .basic_get(watch.as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
+            let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+            types.push(event["type"].as_str().unwrap().to_owned());
+        }
+        if types.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        types,
+        [
+            "Microsoft.Resources.ResourceWriteSuccess",
+            "Kiln.Resource.ProvisioningRequested",
+            "Microsoft.Resources.ResourceWriteSuccess"
+        ]
     );
 }

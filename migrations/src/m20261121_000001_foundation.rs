@@ -69,6 +69,7 @@ enum Operations {
     ApiVersion,
     Caller,
     CorrelationId,
+    Traceparent,
     Error,
     Attempts,
     LeaseOwner,
@@ -295,6 +296,7 @@ impl MigrationTrait for Migration {
                         .string()
                         .not_null(),
                 )
+                .col(ColumnDef::new(Operations::Traceparent).string().null())
                 .col(ColumnDef::new(Operations::Error).json_binary().null())
                 .col(ColumnDef::new(Operations::Attempts).integer().not_null())
                 .col(ColumnDef::new(Operations::LeaseOwner).string().null())

@@ -35,6 +35,8 @@ pub struct CallContext {
     /// `scheme://host` for absolute URLs.
     pub base_url: String,
     pub correlation_id: String,
+    /// W3C trace context of the request, carried into the operation and its events.
+    pub traceparent: Option<String>,
 }
 
 /// `If-Match` / `If-None-Match` as sent.
@@ -480,6 +482,7 @@ impl Engine {
             operation_name: &action,
             caller: &cx.caller.principal_id,
             correlation_id: &cx.correlation_id,
+            traceparent: cx.traceparent.as_deref(),
         };
         let event = if operation.is_some() {
             events::PROVISIONING_REQUESTED
@@ -569,6 +572,7 @@ impl Engine {
             api_version: Set(cx.api_version.clone()),
             caller: Set(cx.caller.principal_id.clone()),
             correlation_id: Set(cx.correlation_id.clone()),
+            traceparent: Set(cx.traceparent.clone()),
             error: Set(None),
             attempts: Set(0),
             lease_owner: Set(None),
@@ -670,6 +674,7 @@ impl Engine {
             operation_name: action,
             caller: &cx.caller.principal_id,
             correlation_id: &cx.correlation_id,
+            traceparent: cx.traceparent.as_deref(),
         };
         events::enqueue(&tx, events::PROVISIONING_REQUESTED, &facts).await?;
         activity::record(

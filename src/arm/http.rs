@@ -34,6 +34,8 @@ pub struct CorrelationId(pub String);
 /// An authenticated ARM request: caller, query, base URL, correlation id, preconditions.
 pub struct ArmRequest {
     pub caller: Caller,
+    /// A well-formed W3C `traceparent`, if the client sent one.
+    pub traceparent: Option<String>,
     query: Vec<(String, String)>,
     pub base_url: String,
     pub correlation_id: String,
@@ -69,6 +71,7 @@ impl ArmRequest {
             api_version: version.to_owned(),
             base_url: self.base_url.clone(),
             correlation_id: self.correlation_id.clone(),
+            traceparent: self.traceparent.clone(),
         }
     }
 
@@ -153,6 +156,24 @@ fn check_uri(req: &HttpRequest) -> Result<(), ArmError> {
     Ok(())
 }
 
+/// `version-traceid-parentid-flags`, lower-case hex, ids not all zero (W3C Trace Context).
+pub fn valid_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    parts.len() == 4
+        && hex(parts[0], 2)
+        && parts[0] != "ff"
+        && hex(parts[1], 32)
+        && parts[1].bytes().any(|b| b != b'0')
+        && hex(parts[2], 16)
+        && parts[2].bytes().any(|b| b != b'0')
+        && hex(parts[3], 2)
+}
+
 /// Strings in a JSON body must not hold NUL, which PostgreSQL cannot store.
 fn holds_nul(value: &Value) -> bool {
     match value {
@@ -197,8 +218,10 @@ impl FromRequest for ArmRequest {
             if_match: header("if-match"),
             if_none_match: header("if-none-match"),
         };
+        let traceparent = header("traceparent").filter(|t| valid_traceparent(t));
         ready(Ok(ArmRequest {
             caller,
+            traceparent,
             query,
             base_url,
             correlation_id,
@@ -329,4 +352,37 @@ pub fn list(items: Vec<Value>, next_link: Option<String>) -> HttpResponse {
         body.insert("nextLink".into(), Value::String(link));
     }
     HttpResponse::Ok().json(Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_traceparent;
+
+    #[test]
+    fn traceparents_follow_w3c_trace_context() {
+        assert!(valid_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        assert!(
+            !valid_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+            "upper case"
+        );
+        assert!(
+            !valid_traceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            "version ff"
+        );
+        assert!(
+            !valid_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            "zero trace id"
+        );
+        assert!(
+            !valid_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"),
+            "zero parent id"
+        );
+        assert!(
+            !valid_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"),
+            "missing flags"
+        );
+        assert!(!valid_traceparent("garbage"));
+    }
 }

@@ -25,6 +25,8 @@ pub struct EventFacts<'a> {
     pub operation_name: &'a str,
     pub caller: &'a str,
     pub correlation_id: &'a str,
+    /// W3C trace context, as the CloudEvents distributed-tracing extension.
+    pub traceparent: Option<&'a str>,
 }
 
 /// `microsoft.machinelearningservices.workspaces.provisioningrequested`: namespace, type path
@@ -45,7 +47,7 @@ pub async fn enqueue(
         .group_id()
         .unwrap_or_else(|| ResourceId::subscription(&facts.id.subscription))
         .display();
-    let payload = json!({
+    let mut payload = json!({
         "specversion": "1.0",
         "type": event_type,
         "source": source,
@@ -63,6 +65,9 @@ pub async fn enqueue(
             "correlationId": facts.correlation_id,
         }
     });
+    if let (Some(traceparent), Some(event)) = (facts.traceparent, payload.as_object_mut()) {
+        event.insert("traceparent".into(), json!(traceparent));
+    }
     outbox::Entity::insert(outbox::ActiveModel {
         event_id: Set(event_id),
         resource_key: Set(facts.id.key()),

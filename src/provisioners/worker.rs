@@ -163,7 +163,14 @@ impl Worker {
 
     async fn drive(&self, op: &operation::Model) -> Result<bool, DbErr> {
         let tx = self.db.begin().await?;
-        let result = self.drive_in(&tx, op).await;
+        // The worker's spans carry the trace context the request came with.
+        let span = tracing::info_span!(
+            "provision",
+            operation = %op.id,
+            resource = %op.resource_id,
+            traceparent = op.traceparent.as_deref().unwrap_or_default()
+        );
+        let result = tracing::Instrument::instrument(self.drive_in(&tx, op), span).await;
         match result {
             Ok(()) => {
                 tx.commit().await?;
@@ -257,6 +264,7 @@ impl Worker {
             operation_name: &action,
             caller: &op.caller,
             correlation_id: &op.correlation_id,
+            traceparent: op.traceparent.as_deref(),
         };
         events::enqueue(tx, outcome.event, &facts).await?;
         activity::record(

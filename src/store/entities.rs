@@ -59,6 +59,7 @@ pub mod operation {
         pub api_version: String,
         pub caller: String,
         pub correlation_id: String,
+        pub traceparent: Option<String>,
         pub error: Option<Json>,
         pub attempts: i32,
         pub lease_owner: Option<String>,

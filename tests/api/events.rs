@@ -19,7 +19,8 @@ use crate::helpers::{Backend, Options, TestApp};
 both_backends!(
     events_are_published_in_commit_order,
     only_what_the_broker_took_is_marked_sent,
-    two_relays_never_publish_a_row_twice
+    two_relays_never_publish_a_row_twice,
+    trace_context_travels_from_the_request_into_every_event
 );
 
 /// Records what it is given; can be told to refuse the n-th publish, and to take its time.
@@ -210,4 +211,66 @@ async fn two_relays_never_publish_a_row_twice(backend: Backend) {
         "a row was published twice: {counts:?}"
     );
     assert!(unsent(&app).await.is_empty());
+}
+
+async fn trace_context_travels_from_the_request_into_every_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_group("rg").await;
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let res = app
+        .client
+        .put(app.url(&app.workspace_url("rg", "hub1")))
+        .bearer_auth(&app.token)
+        .header("traceparent", traceparent)
+        .json(&json!({"location": "eastus", "kind": "Hub"}))
+        .send()
+        .await
+        .unwrap();
+    app.poll_location(res.headers()["location"].to_str().unwrap())
+        .await;
+    // A malformed one is ignored rather than copied.
+    let res = app
+        .client
+        .put(app.url(&app.workspace_url("rg", "hub2")))
+        .bearer_auth(&app.token)
+        .header("traceparent", "not-a-trace")
+        .json(&json!({"location": "eastus", "kind": "Hub"}))
+        .send()
+        .await
+        .unwrap();
+    app.poll_location(res.headers()["location"].to_str().unwrap())
+        .await;
+
+    let rows = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Seq)
+        .all(&app.engine.db)
+        .await
+        .unwrap();
+    let of = |name: &str| -> Vec<(String, Option<String>)> {
+        rows.iter()
+            .filter(|r| r.payload["subject"].as_str().unwrap().ends_with(name))
+            .map(|r| {
+                (
+                    r.event_type.clone(),
+                    r.payload["traceparent"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let traced = Some(traceparent.to_owned());
+    assert_eq!(
+        of("/hub1"),
+        [
+            (
+                "Kiln.Resource.ProvisioningRequested".to_owned(),
+                traced.clone()
+            ),
+            (
+                "Microsoft.Resources.ResourceWriteSuccess".to_owned(),
+                traced
+            ),
+        ],
+        "the request's trace context reaches the worker's event too"
+    );
+    assert!(of("/hub2").iter().all(|(_, t)| t.is_none()));
 }

@@ -16,7 +16,8 @@ use crate::helpers::{Backend, Options, TestApp};
 both_backends!(
     events_reach_rabbitmq_with_their_routing_keys,
     a_broker_restart_loses_no_event,
-    provisioning_requests_wake_the_worker
+    provisioning_requests_wake_the_worker,
+    duplicate_deliveries_change_nothing
 );
 
 async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
@@ -497,4 +498,102 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
             "Microsoft.Resources.ResourceWriteSuccess"
         ]
     );
+}
+
+async fn duplicate_deliveries_change_nothing(backend: Backend) {
+    use kiln::events::broker::Broker;
+    use kiln::store::{operation, outbox, resource};
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    let options = Options {
+        worker: false,
+        amqp: Some((amqp_url(), prefix.clone())),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(
+        kiln::provisioners::wakeups::QueueWakeups::new(&amqp_url(), &prefix)
+            .run_until_stopped(app.worker.clone(), stopped),
+    );
+    app.create_group("rg").await;
+    let res = app
+        .put(
+            &app.workspace_url("rg", "hub1"),
+            &serde_json::json!({"location": "eastus", "kind": "Hub"}),
+        )
+        .await;
+    assert_eq!(
+        wait_for_location(&app, res.headers()["location"].to_str().unwrap()).await,
+        reqwest::StatusCode::OK
+    );
+
+    let db = &app.engine.db;
+    let key = app.workspace_path("rg", "hub1").to_lowercase();
+    let before = resource::Entity::find_by_id(key.clone())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let (events_before, operations_before) = (
+        outbox::Entity::find().count(db).await.unwrap(),
+        operation::Entity::find().count(db).await.unwrap(),
+    );
+    // Deliver the provisioning request again, twice, as a broker redelivery would.
+    let request = outbox::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.event_type == "Kiln.Resource.ProvisioningRequested")
+        .unwrap();
+    let broker = RabbitBroker::new(&amqp_url(), &prefix);
+    for _ in 0..2 {
+        broker
+            .publish(&request.routing_key, &request.payload)
+            .await
+            .unwrap();
+    }
+    // Wait until the consumer has taken them off the queue, then a little for its passes.
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    for _ in 0..200 {
+        let queue = channel
+            .queue_declare(
+                Topology::new(&prefix).provisioner.as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        if queue.message_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = resource::Entity::find_by_id(key)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, before, "the resource row is untouched");
+    assert_eq!(
+        outbox::Entity::find().count(db).await.unwrap(),
+        events_before,
+        "no new events"
+    );
+    assert_eq!(
+        operation::Entity::find().count(db).await.unwrap(),
+        operations_before,
+        "no new operations"
+    );
+    let _ = stop.send(true);
+    consumer.await.unwrap();
 }

@@ -139,6 +139,35 @@ async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
     assert!(next.is_none());
 }
 
+/// A durable queue of our own bound to every event under `topology`, as an outside watcher
+/// would declare it; it survives broker restarts.
+async fn watch_everything(channel: &lapin::Channel, topology: &Topology, name: &str) {
+    RabbitBroker::declare(channel, topology).await.unwrap();
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        lapin::types::AMQPValue::LongString("quorum".into()),
+    );
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(name.into(), durable, arguments)
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            name.into(),
+            topology.events.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+}
+
 /// Runs rabbitmqctl against the test node (scripts/rabbitmq-up.sh records its environment).
 fn rabbitmqctl(command: &str) {
     let dir =
@@ -165,39 +194,15 @@ async fn a_broker_restart_loses_no_event(backend: Backend) {
     let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
     let topology = Topology::new(&prefix);
     let watch = format!("{prefix}watch");
-    let declare_watch = |channel: lapin::Channel| {
-        let (topology, watch) = (topology.clone(), watch.clone());
-        async move {
-            RabbitBroker::declare(&channel, &topology).await.unwrap();
-            let mut arguments = FieldTable::default();
-            arguments.insert(
-                "x-queue-type".into(),
-                lapin::types::AMQPValue::LongString("quorum".into()),
-            );
-            let durable = QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            };
-            channel
-                .queue_declare(watch.as_str().into(), durable, arguments)
-                .await
-                .unwrap();
-            channel
-                .queue_bind(
-                    watch.as_str().into(),
-                    topology.events.as_str().into(),
-                    "#".into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .unwrap();
-        }
-    };
     let connection = Connection::connect(&url, ConnectionProperties::default())
         .await
         .expect("RabbitMQ reachable");
-    declare_watch(connection.create_channel().await.unwrap()).await;
+    watch_everything(
+        &connection.create_channel().await.unwrap(),
+        &topology,
+        &watch,
+    )
+    .await;
     drop(connection);
 
     let app = TestApp::spawn_with(
@@ -345,26 +350,8 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
         .await
         .unwrap();
     let channel = connection.create_channel().await.unwrap();
-    RabbitBroker::declare(&channel, &topology).await.unwrap();
     let watch = format!("{prefix}watch");
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    channel
-        .queue_declare(watch.as_str().into(), durable, FieldTable::default())
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            watch.as_str().into(),
-            topology.events.as_str().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    watch_everything(&channel, &topology, &watch).await;
 
     let kiln = |args: &[&str]| {
         let mut command = Command::new(KILN);

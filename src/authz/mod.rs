@@ -40,6 +40,17 @@ pub struct SubscriptionInfo {
     pub state: String,
 }
 
+impl From<subscription::Model> for SubscriptionInfo {
+    fn from(row: subscription::Model) -> Self {
+        Self {
+            subscription_id: row.subscription_id,
+            tenant_id: row.tenant_id,
+            display_name: row.display_name,
+            state: row.state,
+        }
+    }
+}
+
 /// Subscription to tenant, cached: a subscription never changes tenant.
 #[derive(Clone)]
 pub struct SubscriptionDirectory {
@@ -74,12 +85,7 @@ impl SubscriptionDirectory {
         else {
             return Ok(None);
         };
-        let info = SubscriptionInfo {
-            subscription_id: row.subscription_id,
-            tenant_id: row.tenant_id,
-            display_name: row.display_name,
-            state: row.state,
-        };
+        let info = SubscriptionInfo::from(row);
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(key, info.clone());
         }

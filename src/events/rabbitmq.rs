@@ -38,6 +38,39 @@ impl Topology {
 /// How many times a provisioning message is delivered before it is dead-lettered.
 const DELIVERY_LIMIT: i64 = 5;
 
+/// Declares a durable quorum queue with `extra` arguments and binds it: (queue, exchange, key).
+async fn quorum_queue(
+    channel: &Channel,
+    (queue, exchange, key): (&String, &String, &str),
+    extra: &[(&str, AMQPValue)],
+) -> Result<(), lapin::Error> {
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    for (name, value) in extra {
+        arguments.insert((*name).into(), value.clone());
+    }
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(queue.as_str().into(), durable, arguments)
+        .await?;
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
 pub struct RabbitBroker {
     url: String,
     topology: Topology,
@@ -68,73 +101,35 @@ impl RabbitBroker {
             durable: true,
             ..ExchangeDeclareOptions::default()
         };
-        channel
-            .exchange_declare(
-                topology.events.as_str().into(),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .exchange_declare(
-                topology.dead_letter.as_str().into(),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        let queue = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-        let mut arguments = FieldTable::default();
-        arguments.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
+        for exchange in [&topology.events, &topology.dead_letter] {
+            channel
+                .exchange_declare(
+                    exchange.as_str().into(),
+                    ExchangeKind::Topic,
+                    durable,
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        let provisioner_arguments = [
+            ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
+            (
+                "x-dead-letter-exchange",
+                AMQPValue::LongString(topology.dead_letter.as_str().into()),
+            ),
+        ];
+        let provisioner = (
+            &topology.provisioner,
+            &topology.events,
+            "#.provisioningrequested",
         );
-        arguments.insert(
-            "x-delivery-limit".into(),
-            AMQPValue::LongLongInt(DELIVERY_LIMIT),
-        );
-        arguments.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(topology.dead_letter.as_str().into()),
-        );
-        channel
-            .queue_declare(topology.provisioner.as_str().into(), queue, arguments)
-            .await?;
-        channel
-            .queue_bind(
-                topology.provisioner.as_str().into(),
-                topology.events.as_str().into(),
-                "#.provisioningrequested".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        let mut dead_arguments = FieldTable::default();
-        dead_arguments.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        channel
-            .queue_declare(
-                topology.provisioner_dead.as_str().into(),
-                queue,
-                dead_arguments,
-            )
-            .await?;
-        channel
-            .queue_bind(
-                topology.provisioner_dead.as_str().into(),
-                topology.dead_letter.as_str().into(),
-                "#".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok(())
+        quorum_queue(channel, provisioner, &provisioner_arguments).await?;
+        quorum_queue(
+            channel,
+            (&topology.provisioner_dead, &topology.dead_letter, "#"),
+            &[],
+        )
+        .await
     }
 
     async fn channel(&self) -> Result<Channel, BrokerError> {

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::arm::registry::TypeDescriptor;
-use crate::authz::{Caller, subscription_not_found};
+use crate::authz::{Caller, SubscriptionInfo, subscription_not_found};
 use crate::error::{ArmError, ErrorResponse};
 use crate::store::{now_millis, subscription, tenant};
 
@@ -45,7 +45,7 @@ pub struct Subscription {
     pub subscription_policies: Value,
 }
 
-fn to_view(row: &subscription::Model) -> Subscription {
+fn to_view(row: &SubscriptionInfo) -> Subscription {
     Subscription {
         id: format!("/subscriptions/{}", row.subscription_id),
         subscription_id: row.subscription_id.clone(),
@@ -71,22 +71,25 @@ pub async fn list_subscriptions(
         .order_by_asc(subscription::Column::Key)
         .all(&engine.db)
         .await?;
-    let value: Vec<Subscription> = rows.iter().map(to_view).collect();
+    let value: Vec<Subscription> = rows.into_iter().map(|row| to_view(&row.into())).collect();
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
 }
 
+/// The subscription, if the caller may read it; from the directory the authorizer already
+/// consulted (cached), not another query.
 async fn visible_subscription(
     req: &ArmRequest,
     engine: &Engine,
     id: &str,
-) -> Result<subscription::Model, ArmError> {
+) -> Result<SubscriptionInfo, ArmError> {
     let cx = req.context_unchecked(req.api_version()?);
     let scope = crate::arm::id::ResourceId::subscription(id);
     engine
         .authorize(&cx, &scope, "Microsoft.Resources/subscriptions/read")
         .await?;
-    subscription::Entity::find_by_id(scope.subscription_key())
-        .one(&engine.db)
+    engine
+        .subscriptions
+        .find(id)
         .await?
         .ok_or_else(|| subscription_not_found(id))
 }
@@ -285,7 +288,7 @@ pub async fn admin_create_subscription(
     let request: SubscriptionCreate = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
     let row = create_subscription(&engine.db, &caller, &request).await?;
-    Ok(HttpResponse::build(StatusCode::CREATED).json(to_view(&row)))
+    Ok(HttpResponse::build(StatusCode::CREATED).json(to_view(&row.into())))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -570,14 +570,7 @@ async fn request_and_correlation_ids(backend: Backend) {
 }
 
 async fn concurrent_operations_conflict_and_identical_retries_join(backend: Backend) {
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            worker: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, Options::without_worker()).await;
     app.create_group("rg").await;
     let url = app.workspace_url("rg", "hub1");
     let body = json!({"location": "eastus", "kind": "Hub", "properties": {"friendlyName": "a"}});

@@ -69,6 +69,16 @@ pub struct Options {
     pub amqp: Option<(String, String)>,
 }
 
+impl Options {
+    /// No in-process worker: the test drives operations itself (`worker.run_once`).
+    pub fn without_worker() -> Self {
+        Self {
+            worker: false,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {

@@ -137,14 +137,7 @@ async fn group_lists_page_with_next_links(backend: Backend) {
 }
 
 async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            worker: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, Options::without_worker()).await;
     app.create_group("rg").await;
     app.create_group("keep").await;
     let hub = app.hub("rg", "hub1").await;
@@ -252,14 +245,7 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
 }
 
 async fn a_group_with_outside_dependents_is_kept(backend: Backend) {
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            worker: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, Options::without_worker()).await;
     app.create_group("hubs").await;
     app.create_group("projects").await;
     let hub = app.hub("hubs", "hub1").await;
@@ -300,14 +286,7 @@ async fn a_group_with_outside_dependents_is_kept(backend: Backend) {
 async fn a_group_delete_completes_pending_child_deletes(backend: Backend) {
     use kiln::store::operation;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            worker: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, Options::without_worker()).await;
     app.create_group("rg").await;
     app.hub("rg", "hub1").await;
     let res = app.delete(&app.workspace_url("rg", "hub1")).await;

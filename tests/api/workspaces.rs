@@ -20,14 +20,7 @@ both_backends!(
 );
 
 async fn put_answers_202_with_monitors_then_the_workspace(backend: Backend) {
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            worker: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, Options::without_worker()).await;
     app.create_group("rg").await;
     let res = app
         .put(
@@ -498,14 +491,7 @@ async fn project_rules_are_enforced(backend: Backend) {
 }
 
 async fn writes_go_through_generation_operation_and_outbox(backend: Backend) {
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            worker: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, Options::without_worker()).await;
     app.create_group("rg").await;
     let res = app
         .put(

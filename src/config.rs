@@ -91,11 +91,48 @@ impl BrokerArgs {
     }
 }
 
+/// How provisioning runs, shared by `kiln serve` (its in-process worker) and `kiln worker`.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionerArgs {
+    /// Where storage accounts live: a directory, file:///dir, or s3://bucket[/prefix] (with the
+    /// usual AWS_* variables). Defaults to `objects/` in the data directory.
+    #[arg(long = "object-store", env = "KILN_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// Seconds a worker's claim on an operation lasts before another worker may take it over.
+    #[arg(long = "worker-lease", env = "KILN_WORKER_LEASE", default_value_t = 30)]
+    pub lease_seconds: u64,
+    /// Seconds an operation may take, retries included, before it fails.
+    #[arg(
+        long = "operation-deadline",
+        env = "KILN_OPERATION_DEADLINE",
+        default_value_t = 600
+    )]
+    pub deadline_seconds: u64,
+}
+
+impl ProvisionerArgs {
+    /// The worker settings these arguments give, with the store under `data_dir` by default.
+    pub fn worker_settings(&self, data_dir: &std::path::Path, enabled: bool) -> WorkerSettings {
+        WorkerSettings {
+            enabled,
+            lease: Duration::from_secs(self.lease_seconds.max(1)),
+            operation_deadline: Duration::from_secs(self.deadline_seconds.max(1)),
+            object_store: self
+                .object_store
+                .clone()
+                .unwrap_or_else(|| data_dir.join("objects").display().to_string()),
+            ..WorkerSettings::default()
+        }
+    }
+}
+
 /// Settings of `kiln worker`.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
     #[command(flatten)]
     pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub provisioning: ProvisionerArgs,
     /// Log format.
     #[arg(
         long = "log-format",
@@ -145,6 +182,8 @@ pub struct ServeArgs {
     pub http_workers: Option<usize>,
     #[command(flatten)]
     pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub provisioning: ProvisionerArgs,
     /// Do not run the in-process provisioning worker in this process.
     #[arg(long = "no-worker", env = "KILN_NO_WORKER")]
     pub no_worker: bool,
@@ -239,6 +278,10 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// How long an operation may stay in flight before it is failed.
     pub operation_deadline: Duration,
+    /// How often the sweeper looks for work nobody is finishing.
+    pub sweep_interval: Duration,
+    /// `KILN_OBJECT_STORE`: a directory, file:// or s3:// URL.
+    pub object_store: String,
 }
 
 impl Default for WorkerSettings {
@@ -248,6 +291,8 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             operation_deadline: Duration::from_secs(600),
+            sweep_interval: Duration::from_secs(5),
+            object_store: "./kiln-data/objects".into(),
         }
     }
 }
@@ -332,10 +377,9 @@ impl Settings {
                 tenant: store.bootstrap_tenant,
                 subscription: store.bootstrap_subscription,
             },
-            worker: WorkerSettings {
-                enabled: !serve.no_worker,
-                ..WorkerSettings::default()
-            },
+            worker: serve
+                .provisioning
+                .worker_settings(&store.data_dir, !serve.no_worker),
             relay: serve.broker.relay_settings(),
             log_format: serve.log_format,
         })

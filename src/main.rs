@@ -99,6 +99,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             kiln::startup::run_worker(
                 &open(&cli.store)?,
                 &args.broker,
+                &args.provisioning.worker_settings(&cli.store.data_dir, true),
                 kiln::startup::shutdown_signal(),
             )
             .await?;

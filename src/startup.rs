@@ -24,8 +24,9 @@ use crate::events::broker::{Broker, InProcessBroker};
 use crate::events::rabbitmq::RabbitBroker;
 use crate::events::relay::Relay;
 use crate::metrics::Metrics;
-use crate::provisioners::Worker;
+use crate::provisioners::storage::StorageError;
 use crate::provisioners::wakeups::QueueWakeups;
+use crate::provisioners::{Backends, ObjectStorage, Sweeper, Worker};
 use crate::resources::{self, subscriptions::PlatformAdmin};
 use crate::store::{self, meta};
 use crate::tls::{self, TlsError};
@@ -40,6 +41,42 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("nothing to listen on: both the HTTP and HTTPS listeners are off")]
     NoListener,
+    #[error("object store: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// The worker and the sweeper over one database, with the provisioners of every type.
+fn provisioning(
+    db: &sea_orm::DatabaseConnection,
+    settings: &WorkerSettings,
+    vocabulary: Arc<PathVocabulary>,
+    wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
+) -> Result<(Worker, Sweeper), StartupError> {
+    let backends = Backends {
+        provisioners: Arc::new(resources::provisioners()),
+        storage: ObjectStorage::open(&settings.object_store)?,
+    };
+    tracing::info!(
+        object_store = backends.storage.location(),
+        "provisioning backends ready"
+    );
+    let sweeper = Sweeper::new(
+        db.clone(),
+        settings.clone(),
+        vocabulary.clone(),
+        wake.clone(),
+        outbox_wake.clone(),
+    );
+    let worker = Worker::new(
+        db.clone(),
+        settings.clone(),
+        vocabulary,
+        backends,
+        wake,
+        outbox_wake,
+    );
+    Ok((worker, sweeper))
 }
 
 /// Document-level facts; the paths come from the routes themselves.
@@ -114,24 +151,26 @@ pub async fn shutdown_signal() {
 pub async fn run_worker(
     database: &crate::config::DatabaseSettings,
     broker: &crate::config::BrokerArgs,
+    settings: &WorkerSettings,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartupError> {
     let db = store::connect(database).await?;
     Box::pin(store::migrate(&db)).await?;
     let outbox_wake = Arc::new(Notify::new());
     let vocabulary = Arc::new(resources::vocabulary());
-    let worker = Worker::new(
-        db.clone(),
-        WorkerSettings::default(),
+    let (worker, sweeper) = provisioning(
+        &db,
+        settings,
         vocabulary,
         Arc::new(Notify::new()),
         outbox_wake.clone(),
-    );
+    )?;
     let relay_settings = broker.relay_settings();
     let (shutdown, _) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(
-        worker.clone().run_until_stopped(shutdown.subscribe()),
-    )];
+    let mut tasks = vec![
+        tokio::spawn(worker.clone().run_until_stopped(shutdown.subscribe())),
+        tokio::spawn(sweeper.run_until_stopped(shutdown.subscribe())),
+    ];
     if let Some(url) = &relay_settings.amqp_url {
         let wakeups = QueueWakeups::new(url, &relay_settings.amqp_prefix);
         tasks.push(tokio::spawn(
@@ -162,6 +201,7 @@ pub struct Application {
     pub https_port: Option<u16>,
     pub engine: Engine,
     pub worker: Worker,
+    pub sweeper: Sweeper,
     pub relay: Relay,
     /// In-process subscribers receive every published event here.
     pub broker: Arc<InProcessBroker>,
@@ -200,13 +240,13 @@ impl Application {
             outbox_wake: outbox_wake.clone(),
             worker: settings.worker.clone(),
         };
-        let worker = Worker::new(
-            db.clone(),
-            settings.worker.clone(),
+        let (worker, sweeper) = provisioning(
+            &db,
+            &settings.worker,
             vocabulary.clone(),
             wake,
             outbox_wake.clone(),
-        );
+        )?;
         // The embedded broker; RabbitMQ takes its place behind the same trait in production.
         let broker = Arc::new(InProcessBroker::default());
         let publisher = publisher(&settings.relay, broker.clone());
@@ -313,6 +353,7 @@ impl Application {
             https_port,
             engine,
             worker,
+            sweeper,
             bootstrap,
             tokens,
             worker_enabled: settings.worker.enabled,
@@ -333,6 +374,13 @@ impl Application {
                     .run_until_stopped(self.shutdown.subscribe()),
             )
         });
+        let sweeper = self.worker_enabled.then(|| {
+            tokio::spawn(
+                self.sweeper
+                    .clone()
+                    .run_until_stopped(self.shutdown.subscribe()),
+            )
+        });
         let relay = self.relay_enabled.then(|| {
             tokio::spawn(
                 self.relay
@@ -342,7 +390,7 @@ impl Application {
         });
         let result = self.server.await;
         let _ = self.shutdown.send(true);
-        for task in [worker, relay].into_iter().flatten() {
+        for task in [worker, sweeper, relay].into_iter().flatten() {
             let _ = task.await;
         }
         result

@@ -448,6 +448,7 @@ impl Engine {
             location: prepared.spec.location.clone(),
             top_level: id.is_top_level(),
             depends_on_key: prepared.depends_on.clone(),
+            managed_by_key: existing.as_ref().and_then(|r| r.managed_by_key.clone()),
             body: envelope::to_body(&prepared.spec, &system_data),
             etag: etag(),
             provisioning_state: state.to_owned(),
@@ -846,7 +847,7 @@ pub fn render_row(registry: &Registry, row: &resource::Model) -> Value {
     if let Some(location) = &row.location {
         out.insert("location".into(), json!(location));
     }
-    for member in ["tags", "kind", "sku", "identity", "systemData"] {
+    for member in ["tags", "kind", "sku", "identity", "managedBy", "systemData"] {
         if let Some(value) = row.body.get(member) {
             out.insert(member.into(), value.clone());
         }

@@ -99,7 +99,8 @@ impl OperationStatus {
             start_time: millis_to_rfc3339(row.started_at),
             end_time: row.ended_at.map(millis_to_rfc3339),
             percent_complete: if done { 100.0 } else { 0.0 },
-            error: row.error.as_ref().and_then(error_of),
+            // While running, `error` holds the last attempt's failure, kept for the outcome.
+            error: row.error.as_ref().filter(|_| done).and_then(error_of),
             resource_id: row.resource_id.clone(),
         }
     }

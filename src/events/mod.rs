@@ -29,6 +29,25 @@ pub struct EventFacts<'a> {
     pub traceparent: Option<&'a str>,
 }
 
+impl<'a> EventFacts<'a> {
+    /// The facts of an event a worker or the sweeper writes for an operation.
+    pub fn of_operation(
+        op: &'a crate::store::operation::Model,
+        id: &'a ResourceId,
+        action: &'a str,
+    ) -> Self {
+        Self {
+            id,
+            generation: op.target_generation,
+            operation_id: Some(&op.id),
+            operation_name: action,
+            caller: &op.caller,
+            correlation_id: &op.correlation_id,
+            traceparent: op.traceparent.as_deref(),
+        }
+    }
+}
+
 /// `microsoft.machinelearningservices.workspaces.provisioningrequested`: namespace, type path
 /// with `/` as `.`, and the last segment of the event type, lower-cased.
 pub fn routing_key(id: &ResourceId, event_type: &str) -> String {

@@ -22,6 +22,8 @@ pub struct Topology {
     pub dead_letter: String,
     pub provisioner: String,
     pub provisioner_dead: String,
+    /// A second copy of every dead letter, consumed by workers to fail its operation.
+    pub provisioner_dead_watch: String,
 }
 
 impl Topology {
@@ -31,6 +33,7 @@ impl Topology {
             dead_letter: format!("{prefix}kiln.dead-letter"),
             provisioner: format!("{prefix}kiln.provisioner"),
             provisioner_dead: format!("{prefix}kiln.provisioner.dead"),
+            provisioner_dead_watch: format!("{prefix}kiln.provisioner.dead-watch"),
         }
     }
 }
@@ -94,7 +97,7 @@ impl RabbitBroker {
         &self.topology
     }
 
-    /// Declares the exchanges, the provisioner's quorum queue and its dead-letter queue.
+    /// Declares the exchanges, the provisioner's quorum queue and its dead-letter queues.
     /// Declarations are idempotent: every (re)connection repeats them.
     pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
         let durable = ExchangeDeclareOptions {
@@ -124,12 +127,10 @@ impl RabbitBroker {
             "#.provisioningrequested",
         );
         quorum_queue(channel, provisioner, &provisioner_arguments).await?;
-        quorum_queue(
-            channel,
-            (&topology.provisioner_dead, &topology.dead_letter, "#"),
-            &[],
-        )
-        .await
+        for parked in [&topology.provisioner_dead, &topology.provisioner_dead_watch] {
+            quorum_queue(channel, (parked, &topology.dead_letter, "#"), &[]).await?;
+        }
+        Ok(())
     }
 
     async fn channel(&self) -> Result<Channel, BrokerError> {

@@ -1,8 +1,131 @@
 //! Driving operations to a terminal state. The database is the truth: a worker claims an
-//! operation with a lease (a conditional UPDATE), re-reads the resource, and commits the
-//! outcome with its event only if the resource is still at the operation's generation.
+//! operation with a lease (a conditional UPDATE), re-reads the resource, lets the type's
+//! [`Provisioner`] create (or remove) the real things behind it, and commits the outcome with
+//! its event only if the resource is still at the operation's generation.
 
+pub mod storage;
+pub mod sweeper;
+mod transitions;
 pub mod wakeups;
 pub mod worker;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sea_orm::DatabaseConnection;
+use serde_json::{Map, Value, json};
+
+use crate::arm::id::{PathVocabulary, ResourceId};
+use crate::store::resource;
+
+pub use storage::ObjectStorage;
+pub use sweeper::Sweeper;
 pub use worker::Worker;
+
+/// What a provisioner may use.
+pub struct ProvisionContext<'a> {
+    pub db: &'a DatabaseConnection,
+    pub storage: &'a ObjectStorage,
+    pub vocabulary: &'a PathVocabulary,
+}
+
+/// Why an attempt did not finish.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProvisionError {
+    /// Worth another attempt (a backend hiccup, a dependency not ready): retried with
+    /// exponential backoff until the operation's deadline, then reported as this error.
+    #[error("{code}: {message}")]
+    Retry { code: String, message: String },
+    /// Retrying cannot help: the operation fails now.
+    #[error("{code}: {message}")]
+    Fail { code: String, message: String },
+}
+
+impl ProvisionError {
+    pub fn retry(code: &str, message: impl Into<String>) -> Self {
+        Self::Retry {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn fail(code: &str, message: impl Into<String>) -> Self {
+        Self::Fail {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The ARM error body the operation status shows.
+    pub fn to_arm(&self) -> Value {
+        let (code, message) = match self {
+            Self::Retry { code, message } | Self::Fail { code, message } => (code, message),
+        };
+        json!({"status": 409, "code": code, "message": message})
+    }
+}
+
+/// A resource a provisioner creates for another one (a hub's storage account), owned by it
+/// through `managedBy` and removed with it.
+#[derive(Debug, Clone)]
+pub struct Dependent {
+    pub id: ResourceId,
+    pub location: Option<String>,
+    pub kind: Option<String>,
+    pub sku: Option<Value>,
+    pub properties: Map<String, Value>,
+}
+
+/// What a successful attempt changes on the resource row.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Server-set properties merged into `properties`.
+    pub properties: Map<String, Value>,
+    /// Replaces `identity` when set.
+    pub identity: Option<Value>,
+    /// Resources created for this one; inserted when absent.
+    pub dependents: Vec<Dependent>,
+}
+
+/// Creates and removes the real things behind one resource type. Both calls are idempotent
+/// (names are deterministic), because an attempt may be repeated after a crash.
+#[async_trait]
+pub trait Provisioner: Send + Sync {
+    /// Brings the backend in line with `row` (the resource at the operation's generation).
+    async fn apply(
+        &self,
+        cx: &ProvisionContext<'_>,
+        row: &resource::Model,
+    ) -> Result<Applied, ProvisionError>;
+
+    /// Removes what `apply` created, and returns only once it has verified that it is gone.
+    async fn remove(
+        &self,
+        cx: &ProvisionContext<'_>,
+        row: &resource::Model,
+    ) -> Result<(), ProvisionError>;
+}
+
+/// What workers provision with: the provisioner per type and the backends they use.
+#[derive(Clone)]
+pub struct Backends {
+    pub provisioners: Arc<Provisioners>,
+    pub storage: ObjectStorage,
+}
+
+/// Provisioners by lower-cased full type. A type without one completes without backend work.
+#[derive(Clone, Default)]
+pub struct Provisioners {
+    by_type: HashMap<String, Arc<dyn Provisioner>>,
+}
+
+impl Provisioners {
+    pub fn register(&mut self, type_key: String, provisioner: Arc<dyn Provisioner>) {
+        self.by_type.insert(type_key, provisioner);
+    }
+
+    pub fn get(&self, type_key: &str) -> Option<&Arc<dyn Provisioner>> {
+        self.by_type.get(type_key)
+    }
+}

@@ -1,69 +1,105 @@
-//! The provisioning worker: `run_once` does one pass, `run_until_stopped` loops until shutdown,
-//! woken by committed operations or by its poll interval.
+//! The provisioning worker: `run_once` does one pass over the operations that are due,
+//! `run_until_stopped` loops until shutdown, woken by committed operations or its poll
+//! interval; `handle` drives the one operation a queue message names.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 
-use crate::activity::{self, ActivityEntry};
+use super::transitions::canceled;
+use super::{Applied, Backends, ProvisionContext, ProvisionError, Provisioner};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::lro;
 use crate::config::WorkerSettings;
-use crate::events::{self, EventFacts};
 use crate::store::{now_millis, operation, resource};
-
-/// What a finished operation reports: its event, RBAC verb and activity-log status.
-struct Outcome {
-    event: &'static str,
-    verb: &'static str,
-    status: &'static str,
-    code: u16,
-}
-
-const WRITE_DONE: Outcome = Outcome {
-    event: events::WRITE_SUCCESS,
-    verb: "write",
-    status: lro::SUCCEEDED,
-    code: 200,
-};
-const DELETE_DONE: Outcome = Outcome {
-    event: events::DELETE_SUCCESS,
-    verb: "delete",
-    status: lro::SUCCEEDED,
-    code: 200,
-};
-
-/// The error of a canceled operation (ARM requires one on `Canceled`).
-fn canceled(why: &str) -> serde_json::Value {
-    json!({"status": 409, "code": "OperationCanceled", "message": format!("The operation was canceled: {why}.")})
-}
 
 /// How many operations one pass claims at most.
 const BATCH: u64 = 64;
 /// How many of them it drives at once.
 const CONCURRENCY: usize = 8;
 
+/// What became of one operation this worker looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drive {
+    /// Its outcome is committed.
+    Finished,
+    /// The attempt failed and a retry is scheduled (the error is kept on the operation).
+    Deferred,
+    /// The provisioner panicked: the attempt is deferred like a failure, and a queue consumer
+    /// lets the broker redeliver, so a request that always panics is dead-lettered.
+    Panicked(String),
+    /// Not for this worker now: settled, leased by another worker, or waiting for its retry.
+    Skipped,
+}
+
 #[derive(Clone)]
 pub struct Worker {
-    db: DatabaseConnection,
+    pub(super) db: DatabaseConnection,
     settings: WorkerSettings,
-    vocabulary: Arc<PathVocabulary>,
+    pub(super) vocabulary: Arc<PathVocabulary>,
+    backends: Backends,
     wake: Arc<Notify>,
     /// Wakes the relay after an outcome (and its events) is committed.
     outbox_wake: Arc<Notify>,
     /// Identifies this worker's leases.
-    owner: String,
+    pub(super) owner: String,
 }
 
-fn millis(duration: std::time::Duration) -> i64 {
+pub(super) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// 200 ms, doubling per attempt, at most 30 s.
+fn backoff(attempt: i32) -> Duration {
+    let exponent = u32::try_from(attempt.clamp(1, 16) - 1).unwrap_or(0);
+    (Duration::from_millis(200) * 2u32.pow(exponent)).min(Duration::from_secs(30))
+}
+
+/// Held by a live worker (a retry waiting for its time holds no owner).
+fn held(op: &operation::Model, now: i64) -> bool {
+    op.lease_owner.is_some() && op.lease_until.is_some_and(|until| until >= now)
+}
+
+/// Free to claim: never leased, lease run out, or (for an explicit request) waiting to retry.
+fn claimable(now: i64, waiting_retry_too: bool) -> Condition {
+    let mut free = Condition::any()
+        .add(operation::Column::LeaseUntil.is_null())
+        .add(operation::Column::LeaseUntil.lt(now));
+    if waiting_retry_too {
+        free = free.add(operation::Column::LeaseOwner.is_null());
+    }
+    free
+}
+
+/// Runs a provisioner call, turning a panic into an error instead of unwinding the worker.
+async fn guarded<T>(
+    call: impl std::future::Future<Output = Result<T, ProvisionError>>,
+) -> Result<T, Attempt> {
+    match std::panic::AssertUnwindSafe(call).catch_unwind().await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(Attempt::Failed(err)),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(Attempt::Panicked(message))
+        }
+    }
+}
+
+enum Attempt {
+    Failed(ProvisionError),
+    Panicked(String),
 }
 
 impl Worker {
@@ -71,6 +107,7 @@ impl Worker {
         db: DatabaseConnection,
         settings: WorkerSettings,
         vocabulary: Arc<PathVocabulary>,
+        backends: Backends,
         wake: Arc<Notify>,
         outbox_wake: Arc<Notify>,
     ) -> Self {
@@ -78,10 +115,20 @@ impl Worker {
             db,
             settings,
             vocabulary,
+            backends,
             wake,
             outbox_wake,
             owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
         }
+    }
+
+    pub fn settings(&self) -> &WorkerSettings {
+        &self.settings
+    }
+
+    /// Identifies this worker's leases in the operations table.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Runs until `shutdown` turns true, finishing the pass in progress.
@@ -110,32 +157,149 @@ impl Worker {
         let now = now_millis();
         let due = operation::Entity::find()
             .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(
-                Condition::any()
-                    .add(operation::Column::LeaseUntil.is_null())
-                    .add(operation::Column::LeaseUntil.lt(now)),
-            )
+            .filter(claimable(now, false))
             .order_by_asc(operation::Column::StartedAt)
             .limit(BATCH)
             .all(&self.db)
             .await?;
         // Operations of different resources are independent: drive a few at once.
-        let outcomes: Vec<Result<bool, DbErr>> = futures_util::stream::iter(due)
-            .map(|op| async move { Ok(self.claim(&op, now).await? && self.drive(&op).await?) })
+        let outcomes: Vec<Result<Drive, DbErr>> = futures_util::stream::iter(due)
+            .map(|op| self.claim_and_drive(op, now, false))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         let mut finished = 0;
         for outcome in outcomes {
-            if outcome? {
+            if outcome? == Drive::Finished {
                 finished += 1;
             }
         }
         Ok(finished)
     }
 
+    /// Drives the operation a provisioning request names, unless a live worker holds it. A
+    /// request is a reason to try now: a retry waiting for its backoff is taken at once (so a
+    /// request whose provisioner always panics runs into the broker's delivery limit).
+    pub async fn handle(&self, operation_id: &str) -> Result<Drive, DbErr> {
+        let Some(op) = operation::Entity::find_by_id(operation_id.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(Drive::Skipped);
+        };
+        let now = now_millis();
+        if op.status != lro::IN_PROGRESS || held(&op, now) {
+            return Ok(Drive::Skipped);
+        }
+        self.claim_and_drive(op, now, true).await
+    }
+
+    /// Fails the operation of a dead-lettered provisioning request, whoever holds it: the
+    /// broker gave up on the request, and the resource must not wait for it forever. The
+    /// operation is the one the request names, or else the resource's running one.
+    pub async fn fail_dead_lettered(
+        &self,
+        operation_id: Option<&str>,
+        resource_id: Option<&str>,
+        why: &str,
+    ) -> Result<bool, DbErr> {
+        let by_id = match operation_id {
+            Some(op) => {
+                operation::Entity::find_by_id(op.to_owned())
+                    .one(&self.db)
+                    .await?
+            }
+            None => None,
+        };
+        let op = match (
+            by_id,
+            resource_id.and_then(|r| ResourceId::parse(r, &self.vocabulary)),
+        ) {
+            (Some(op), _) => Some(op),
+            (None, Some(resource)) => {
+                operation::Entity::find()
+                    .filter(operation::Column::ResourceKey.eq(resource.key()))
+                    .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+                    .one(&self.db)
+                    .await?
+            }
+            (None, None) => None,
+        };
+        let Some(op) = op.filter(|op| op.status == lro::IN_PROGRESS) else {
+            return Ok(false);
+        };
+        let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
+            return Ok(false);
+        };
+        let taken = operation::Entity::update_many()
+            .col_expr(
+                operation::Column::LeaseOwner,
+                Expr::value(self.owner.clone()),
+            )
+            .col_expr(
+                operation::Column::LeaseUntil,
+                Expr::value(now_millis() + millis(self.settings.lease)),
+            )
+            .filter(operation::Column::Id.eq(op.id.clone()))
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .exec(&self.db)
+            .await?;
+        if taken.rows_affected != 1 {
+            return Ok(false);
+        }
+        let last = op
+            .error
+            .as_ref()
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .map(|m| format!(" Last error: {m}"))
+            .unwrap_or_default();
+        let error = json!({
+            "status": 409,
+            "code": "ProvisioningRequestDeadLettered",
+            "message": format!("The provisioning request for '{}' could not be processed: {why}.{last}", op.resource_id),
+        });
+        match self
+            .settle(async |tx| self.fail(tx, &op, &id, error).await)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(DbErr::RecordNotUpdated) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn claim_and_drive(
+        &self,
+        op: operation::Model,
+        now: i64,
+        waiting_retry_too: bool,
+    ) -> Result<Drive, DbErr> {
+        if !self.claim(&op, now, waiting_retry_too).await? {
+            return Ok(Drive::Skipped);
+        }
+        // The worker's spans carry the trace context the request came with.
+        let span = tracing::info_span!(
+            "provision",
+            operation = %op.id,
+            resource = %op.resource_id,
+            traceparent = op.traceparent.as_deref().unwrap_or_default()
+        );
+        let drive = tracing::Instrument::instrument(self.drive(&op), span).await;
+        match drive {
+            // Another worker took the lease over (ours expired): its outcome stands, ours rolled back.
+            Err(DbErr::RecordNotUpdated) => Ok(Drive::Skipped),
+            other => other,
+        }
+    }
+
     /// Takes the lease if nobody holds a live one; the WHERE clause is the whole protocol.
-    async fn claim(&self, op: &operation::Model, now: i64) -> Result<bool, DbErr> {
+    async fn claim(
+        &self,
+        op: &operation::Model,
+        now: i64,
+        waiting_retry_too: bool,
+    ) -> Result<bool, DbErr> {
         let claimed = operation::Entity::update_many()
             .col_expr(
                 operation::Column::LeaseOwner,
@@ -151,285 +315,208 @@ impl Worker {
             )
             .filter(operation::Column::Id.eq(op.id.clone()))
             .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(
-                Condition::any()
-                    .add(operation::Column::LeaseUntil.is_null())
-                    .add(operation::Column::LeaseUntil.lt(now)),
-            )
+            .filter(claimable(now, waiting_retry_too))
             .exec(&self.db)
             .await?;
         Ok(claimed.rows_affected == 1)
     }
 
-    async fn drive(&self, op: &operation::Model) -> Result<bool, DbErr> {
-        let tx = self.db.begin().await?;
-        // The worker's spans carry the trace context the request came with.
-        let span = tracing::info_span!(
-            "provision",
-            operation = %op.id,
-            resource = %op.resource_id,
-            traceparent = op.traceparent.as_deref().unwrap_or_default()
-        );
-        let result = tracing::Instrument::instrument(self.drive_in(&tx, op), span).await;
-        match result {
-            Ok(()) => {
-                tx.commit().await?;
-                self.outbox_wake.notify_one();
-                Ok(true)
-            }
-            // Another worker took the lease over (ours expired): its outcome stands, ours rolls back.
-            Err(DbErr::RecordNotUpdated) => Ok(false),
-            Err(err) => Err(err),
+    fn context(&self) -> ProvisionContext<'_> {
+        ProvisionContext {
+            db: &self.db,
+            storage: &self.backends.storage,
+            vocabulary: &self.vocabulary,
         }
     }
 
-    async fn drive_in(&self, tx: &DatabaseTransaction, op: &operation::Model) -> Result<(), DbErr> {
+    fn provisioner(&self, row: &resource::Model) -> Option<&Arc<dyn Provisioner>> {
+        self.backends.provisioners.get(&row.type_key)
+    }
+
+    /// Settles the operation in one transaction; the relay is woken for its events.
+    async fn settle(
+        &self,
+        run: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<(), DbErr>,
+    ) -> Result<Drive, DbErr> {
+        let tx = self.db.begin().await?;
+        run(&tx).await?;
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(Drive::Finished)
+    }
+
+    async fn drive(&self, op: &operation::Model) -> Result<Drive, DbErr> {
         let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
             tracing::error!(operation = %op.id, resource = %op.resource_id, "operation names an unparsable resource id");
             let error = json!({"status": 409, "code": "InvalidResourceId", "message": "The operation's resource id could not be parsed."});
-            return self.end(tx, op, lro::FAILED, Some(error)).await;
+            return self
+                .settle(async |tx| self.end(tx, op, lro::FAILED, Some(error)).await)
+                .await;
         };
+        // Read without a lock: the provisioner works outside any transaction, and the commit
+        // re-checks the generation.
         let row = resource::Entity::find_by_id(op.resource_key.clone())
-            .one(tx)
+            .one(&self.db)
             .await?;
-        match row {
+        let row = match row {
             // Gone: a delete is done; a write has nothing left to write.
-            None if op.verb == "DELETE" => self.end(tx, op, lro::SUCCEEDED, None).await,
+            None if op.verb == "DELETE" => {
+                return self
+                    .settle(async |tx| self.end(tx, op, lro::SUCCEEDED, None).await)
+                    .await;
+            }
             None => {
-                self.end(
-                    tx,
-                    op,
-                    lro::CANCELED,
-                    Some(canceled("the resource no longer exists")),
-                )
-                .await
+                let error = canceled("the resource no longer exists");
+                return self
+                    .settle(async |tx| self.end(tx, op, lro::CANCELED, Some(error)).await)
+                    .await;
             }
             Some(row) if row.generation != op.target_generation => {
-                self.end(
-                    tx,
-                    op,
-                    lro::CANCELED,
-                    Some(canceled("a newer write replaced this one")),
-                )
-                .await
+                let error = canceled("a newer write replaced this one");
+                return self
+                    .settle(async |tx| self.end(tx, op, lro::CANCELED, Some(error)).await)
+                    .await;
             }
-            Some(_) if now_millis() > op.deadline_at => self.fail(tx, op, &id).await,
-            Some(row) if op.verb == "DELETE" => self.delete_subtree(tx, op, &id, &row).await,
-            Some(row) => self.complete_write(tx, op, &id, &row).await,
-        }
-    }
-
-    /// Ends the operation, only if this worker still holds its lease; otherwise
-    /// `RecordNotUpdated`, and the caller rolls back.
-    async fn end(
-        &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
-        status: &str,
-        error: Option<serde_json::Value>,
-    ) -> Result<(), DbErr> {
-        let ended = operation::Entity::update_many()
-            .col_expr(operation::Column::Status, Expr::value(status))
-            .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
-            .col_expr(operation::Column::Error, Expr::value(error))
-            .col_expr(
-                operation::Column::LeaseUntil,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(operation::Column::Id.eq(op.id.clone()))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(operation::Column::LeaseOwner.eq(self.owner.clone()))
-            .exec(tx)
-            .await?;
-        if ended.rows_affected != 1 {
-            return Err(DbErr::RecordNotUpdated);
-        }
-        Ok(())
-    }
-
-    /// Writes the outcome's event and activity-log row for `id` (the operation's resource, or
-    /// one of its children swept away with it).
-    async fn record(
-        &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
-        id: &ResourceId,
-        outcome: &Outcome,
-    ) -> Result<(), DbErr> {
-        let action = format!("{}/{}", id.type_name(), outcome.verb);
-        let facts = EventFacts {
-            id,
-            generation: op.target_generation,
-            operation_id: Some(&op.id),
-            operation_name: &action,
-            caller: &op.caller,
-            correlation_id: &op.correlation_id,
-            traceparent: op.traceparent.as_deref(),
+            Some(row) => row,
         };
-        events::enqueue(tx, outcome.event, &facts).await?;
-        activity::record(
-            tx,
-            &ActivityEntry {
-                subscription_key: &op.subscription_key,
-                resource_key: &id.key(),
-                resource_id: &id.display(),
-                operation_name: &action,
-                operation_id: Some(&op.id),
-                status: outcome.status,
-                status_code: outcome.code,
-                caller: &op.caller,
-                correlation_id: &op.correlation_id,
-                method: &op.verb,
-            },
-        )
-        .await
-    }
-
-    /// Creating/Updating → Succeeded, only if the resource is still at the target generation.
-    async fn complete_write(
-        &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
-        id: &ResourceId,
-        row: &resource::Model,
-    ) -> Result<(), DbErr> {
-        let updated = resource::Entity::update_many()
-            .col_expr(
-                resource::Column::ProvisioningState,
-                Expr::value(lro::SUCCEEDED),
-            )
-            .col_expr(
-                resource::Column::ObservedGeneration,
-                Expr::value(op.target_generation),
-            )
-            .col_expr(
-                resource::Column::Etag,
-                Expr::value(format!("\"{}\"", uuid::Uuid::new_v4().simple())),
-            )
-            .filter(resource::Column::IdKey.eq(row.id_key.clone()))
-            .filter(resource::Column::Generation.eq(op.target_generation))
-            .exec(tx)
-            .await?;
-        if updated.rows_affected != 1 {
+        if now_millis() > op.deadline_at {
+            let error = timed_out(op);
             return self
-                .end(
-                    tx,
-                    op,
-                    lro::CANCELED,
-                    Some(canceled("a newer write replaced this one")),
-                )
+                .settle(async |tx| self.fail(tx, op, &id, error).await)
                 .await;
         }
-        self.end(tx, op, lro::SUCCEEDED, None).await?;
-        self.record(tx, op, id, &WRITE_DONE).await
+        if op.verb == "DELETE" {
+            return self.drive_delete(op, &id, &row).await;
+        }
+        let applied = match self.provisioner(&row) {
+            Some(provisioner) => guarded(provisioner.apply(&self.context(), &row)).await,
+            None => Ok(Applied::default()),
+        };
+        match applied {
+            Ok(applied) => {
+                self.settle(async |tx| self.complete_write(tx, op, &id, &row, applied).await)
+                    .await
+            }
+            Err(attempt) => self.attempt_failed(op, &id, attempt).await,
+        }
     }
 
-    /// Removes the resource and everything under it (a group's resources, a workspace's
-    /// children), cancelling their operations.
-    async fn delete_subtree(
+    /// Removes the backends of the resource, of everything under it and of what it manages
+    /// (projects before hubs, owners before what they manage), then drops the rows.
+    async fn drive_delete(
         &self,
-        tx: &DatabaseTransaction,
         op: &operation::Model,
         id: &ResourceId,
         row: &resource::Model,
-    ) -> Result<(), DbErr> {
-        let below = Condition::all()
-            .add(resource::Column::IdKey.gt(format!("{}/", row.id_key)))
-            .add(resource::Column::IdKey.lt(format!("{}0", row.id_key)));
-        let subtree = Condition::any()
-            .add(resource::Column::IdKey.eq(row.id_key.clone()))
-            .add(below.clone());
-        let children: Vec<String> = resource::Entity::find()
-            .select_only()
-            .column(resource::Column::Id)
-            .filter(below)
-            .into_tuple()
-            .all(tx)
-            .await?;
-        // Operations on what goes away: a pending delete of it is done, a pending write canceled.
-        let others_below = || {
-            Condition::all()
-                .add(operation::Column::Status.eq(lro::IN_PROGRESS))
-                .add(operation::Column::Id.ne(op.id.clone()))
-                .add(
-                    Condition::any()
-                        .add(operation::Column::ResourceKey.eq(row.id_key.clone()))
-                        .add(
-                            Condition::all()
-                                .add(operation::Column::ResourceKey.gt(format!("{}/", row.id_key)))
-                                .add(operation::Column::ResourceKey.lt(format!("{}0", row.id_key))),
-                        ),
-                )
-        };
-        for (verb_is_delete, status, error) in [
-            (true, lro::SUCCEEDED, None),
-            (
-                false,
-                lro::CANCELED,
-                Some(canceled("its resource was deleted")),
-            ),
-        ] {
-            let verb = operation::Column::Verb.eq("DELETE");
-            operation::Entity::update_many()
-                .col_expr(operation::Column::Status, Expr::value(status))
-                .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
-                .col_expr(operation::Column::Error, Expr::value(error))
-                .filter(others_below())
-                .filter(if verb_is_delete { verb } else { verb.not() })
-                .exec(tx)
-                .await?;
-        }
-        resource::Entity::delete_many()
-            .filter(subtree)
-            .exec(tx)
-            .await?;
-        for child in children {
-            if let Some(child_id) = ResourceId::parse(&child, &self.vocabulary) {
-                self.record(tx, op, &child_id, &DELETE_DONE).await?;
+    ) -> Result<Drive, DbErr> {
+        let removed = self.removal_set(row).await?;
+        for target in removed.iter().chain(std::iter::once(row)) {
+            let Some(provisioner) = self.provisioner(target) else {
+                continue;
+            };
+            if let Err(attempt) = guarded(provisioner.remove(&self.context(), target)).await {
+                return self.attempt_failed(op, id, attempt).await;
             }
         }
-        self.end(tx, op, lro::SUCCEEDED, None).await?;
-        self.record(tx, op, id, &DELETE_DONE).await
+        self.settle(async |tx| self.delete_rows(tx, op, id, row, &removed).await)
+            .await
     }
 
-    /// The deadline passed: the operation fails with an error the SDKs surface.
-    async fn fail(
+    /// What goes with `row`, in removal order: its descendants and every resource managed by
+    /// it or by them.
+    async fn removal_set(&self, row: &resource::Model) -> Result<Vec<resource::Model>, DbErr> {
+        let mut rows = resource::Entity::find()
+            .filter(resource::Column::IdKey.gt(format!("{}/", row.id_key)))
+            .filter(resource::Column::IdKey.lt(format!("{}0", row.id_key)))
+            .all(&self.db)
+            .await?;
+        let mut owners: Vec<String> = rows.iter().map(|r| r.id_key.clone()).collect();
+        owners.push(row.id_key.clone());
+        let managed = resource::Entity::find()
+            .filter(resource::Column::ManagedByKey.is_in(owners))
+            .all(&self.db)
+            .await?;
+        for extra in managed {
+            if !rows.iter().any(|r| r.id_key == extra.id_key) {
+                rows.push(extra);
+            }
+        }
+        // Dependents (projects) first, managed resources last, deeper before shallower.
+        rows.sort_by_key(|r| {
+            let rank = if r.depends_on_key.is_some() {
+                0
+            } else if r.managed_by_key.is_some() {
+                2
+            } else {
+                1
+            };
+            (rank, std::cmp::Reverse(r.id_key.len()))
+        });
+        Ok(rows)
+    }
+
+    /// A failed attempt: retried after a backoff while the deadline allows, failed otherwise.
+    async fn attempt_failed(
         &self,
-        tx: &DatabaseTransaction,
         op: &operation::Model,
         id: &ResourceId,
-    ) -> Result<(), DbErr> {
-        let error = json!({
-            "status": 409,
-            "code": "OperationTimedOut",
-            "message": format!("The operation on '{}' did not finish before its deadline.", op.resource_id),
-        });
-        resource::Entity::update_many()
-            .col_expr(
-                resource::Column::ProvisioningState,
-                Expr::value(lro::FAILED),
-            )
-            .filter(resource::Column::IdKey.eq(op.resource_key.clone()))
-            .filter(resource::Column::Generation.eq(op.target_generation))
-            .exec(tx)
-            .await?;
-        self.end(tx, op, lro::FAILED, Some(error)).await?;
-        let (event, verb) = if op.verb == "DELETE" {
-            (events::DELETE_FAILURE, "delete")
-        } else {
-            (events::WRITE_FAILURE, "write")
+        attempt: Attempt,
+    ) -> Result<Drive, DbErr> {
+        let (error, drive) = match attempt {
+            Attempt::Failed(err @ ProvisionError::Fail { .. }) => {
+                let error = err.to_arm();
+                return self
+                    .settle(async |tx| self.fail(tx, op, id, error).await)
+                    .await;
+            }
+            Attempt::Failed(err) => (err.to_arm(), Drive::Deferred),
+            Attempt::Panicked(message) => {
+                tracing::error!(operation = %op.id, panic = %message, "provisioner panicked");
+                let error = json!({"status": 500, "code": "ProvisionerFailed", "message": format!("The provisioner failed unexpectedly: {message}")});
+                (error, Drive::Panicked(message))
+            }
         };
-        self.record(
-            tx,
-            op,
-            id,
-            &Outcome {
-                event,
-                verb,
-                status: lro::FAILED,
-                code: 409,
-            },
-        )
-        .await
+        let retry_at = now_millis() + millis(backoff(op.attempts + 1));
+        if retry_at > op.deadline_at {
+            return self
+                .settle(async |tx| self.fail(tx, op, id, error).await)
+                .await;
+        }
+        tracing::info!(operation = %op.id, attempt = op.attempts + 1, error = %error, "provisioning attempt failed; retrying");
+        self.defer(op, error, retry_at).await?;
+        Ok(drive)
+    }
+}
+
+/// The deadline passed: the last attempt's error says why, when there was one.
+fn timed_out(op: &operation::Model) -> Value {
+    let last = op
+        .error
+        .as_ref()
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str);
+    let message = match last {
+        Some(last) => format!(
+            "The operation on '{}' did not finish before its deadline. Last error: {last}",
+            op.resource_id
+        ),
+        None => format!(
+            "The operation on '{}' did not finish before its deadline.",
+            op.resource_id
+        ),
+    };
+    json!({"status": 409, "code": "OperationTimedOut", "message": message})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(2), Duration::from_millis(400));
+        assert_eq!(backoff(4), Duration::from_millis(1600));
+        assert_eq!(backoff(40), Duration::from_secs(30));
     }
 }

@@ -2,6 +2,7 @@
 //! routes; the engine knows none of them by name.
 
 pub mod activity_log;
+pub mod dependents;
 pub mod resource_groups;
 pub mod subscriptions;
 pub mod workspaces;
@@ -10,13 +11,32 @@ use std::sync::Arc;
 
 use crate::arm::id::PathVocabulary;
 use crate::arm::registry::Registry;
+use crate::provisioners::Provisioners;
 
 /// Every type Kiln serves.
 pub fn registry(vocabulary: Arc<PathVocabulary>) -> Registry {
     let mut registry = Registry::default();
     registry.register(Arc::new(resource_groups::ResourceGroups));
     registry.register(Arc::new(workspaces::Workspaces { vocabulary }));
+    registry.register(Arc::new(dependents::Dependents(
+        &dependents::STORAGE_ACCOUNT,
+    )));
+    registry.register(Arc::new(dependents::Dependents(&dependents::KEY_VAULT)));
     registry
+}
+
+/// The provisioner of each type that has real things behind it.
+pub fn provisioners() -> Provisioners {
+    let mut provisioners = Provisioners::default();
+    provisioners.register(
+        workspaces::DESCRIPTOR.type_key(),
+        Arc::new(workspaces::WorkspaceProvisioner),
+    );
+    provisioners.register(
+        dependents::STORAGE_ACCOUNT.type_key(),
+        Arc::new(dependents::StorageAccountProvisioner),
+    );
+    provisioners
 }
 
 /// The fixed path segments of every route, for case-insensitive matching.
@@ -36,7 +56,12 @@ pub fn vocabulary() -> PathVocabulary {
         "management",
         "values",
     ];
-    for descriptor in [&resource_groups::DESCRIPTOR, &workspaces::DESCRIPTOR] {
+    for descriptor in [
+        &resource_groups::DESCRIPTOR,
+        &workspaces::DESCRIPTOR,
+        &dependents::STORAGE_ACCOUNT,
+        &dependents::KEY_VAULT,
+    ] {
         words.push(descriptor.namespace);
         words.extend(descriptor.type_path.iter().copied());
     }
@@ -47,6 +72,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(subscriptions::configure)
         .configure(resource_groups::configure)
         .configure(workspaces::configure)
+        .configure(dependents::configure)
         .configure(activity_log::configure)
         .configure(crate::arm::operations::configure);
 }

@@ -22,6 +22,9 @@ pub mod resource {
         pub top_level: bool,
         /// The resource this one depends on (a project's hub).
         pub depends_on_key: Option<String>,
+        /// The resource that created this one and removes it with itself (a hub, for its
+        /// storage account and key vault).
+        pub managed_by_key: Option<String>,
         /// tags, kind, sku, identity, properties (spec) and systemData.
         pub body: Json,
         pub etag: String,

@@ -78,7 +78,7 @@ async fn events_are_published_in_commit_order(backend: Backend) {
     app.create_group("rg").await;
     app.hub("rg", "hub1").await;
     let mut received = Vec::new();
-    while received.len() < 3 {
+    while received.len() < 5 {
         let published = tokio::time::timeout(Duration::from_secs(10), events.recv())
             .await
             .expect("event published")
@@ -100,13 +100,22 @@ async fn events_are_published_in_commit_order(backend: Backend) {
                 "microsoft.machinelearningservices.workspaces.provisioningrequested",
                 "Kiln.Resource.ProvisioningRequested"
             ),
+            // The hub's provisioner created its storage account and key vault.
+            (
+                "microsoft.storage.storageaccounts.resourcewritesuccess",
+                "Microsoft.Resources.ResourceWriteSuccess"
+            ),
+            (
+                "microsoft.keyvault.vaults.resourcewritesuccess",
+                "Microsoft.Resources.ResourceWriteSuccess"
+            ),
             (
                 "microsoft.machinelearningservices.workspaces.resourcewritesuccess",
                 "Microsoft.Resources.ResourceWriteSuccess"
             ),
         ]
     );
-    let hub = &received[2].event;
+    let hub = &received[4].event;
     assert_eq!(hub["specversion"], "1.0");
     assert_eq!(hub["subject"], app.workspace_path("rg", "hub1"));
     assert_eq!(hub["source"], app.group_path("rg"));

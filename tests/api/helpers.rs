@@ -53,6 +53,7 @@ pub struct TestApp {
     pub admin: String,
     pub engine: Engine,
     pub worker: Worker,
+    pub sweeper: kiln::provisioners::Sweeper,
     pub broker: Arc<kiln::events::broker::InProcessBroker>,
     pub tokens: Arc<TokenIssuer>,
     pub data_dir: tempfile::TempDir,
@@ -67,6 +68,8 @@ pub struct Options {
     pub relay: bool,
     /// Publish to this RabbitMQ (URL, exchange/queue prefix) instead of the in-process broker.
     pub amqp: Option<(String, String)>,
+    /// How long operations may take (the default is ten minutes).
+    pub deadline: Option<Duration>,
 }
 
 impl Options {
@@ -88,6 +91,7 @@ impl Default for Options {
             tls_files: None,
             relay: true,
             amqp: None,
+            deadline: None,
         }
     }
 }
@@ -158,6 +162,10 @@ impl TestApp {
             worker: WorkerSettings {
                 enabled: options.worker,
                 poll_interval: Duration::from_millis(200),
+                object_store: data_dir.path().join("objects").display().to_string(),
+                operation_deadline: options
+                    .deadline
+                    .unwrap_or(WorkerSettings::default().operation_deadline),
                 ..WorkerSettings::default()
             },
             relay: kiln::config::RelaySettings {
@@ -197,12 +205,18 @@ impl TestApp {
             admin: app.bootstrap.admin_principal.clone(),
             engine: app.engine.clone(),
             worker: app.worker.clone(),
+            sweeper: app.sweeper.clone(),
             broker: app.broker.clone(),
             tokens: app.tokens.clone(),
             data_dir,
         };
         tokio::spawn(app.run_until_stopped());
         test_app
+    }
+
+    /// The object store's directory (storage accounts and their containers).
+    pub fn objects(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("objects")
     }
 
     pub fn url(&self, path_and_query: &str) -> String {

@@ -8,6 +8,7 @@ mod events;
 mod openapi;
 mod ops;
 mod process;
+mod provisioning;
 mod rabbitmq;
 mod resource_groups;
 mod subscriptions;

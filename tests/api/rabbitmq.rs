@@ -77,7 +77,7 @@ async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
     app.hub("rg", "hub1").await;
 
     let mut received = Vec::new();
-    while received.len() < 3 {
+    while received.len() < 5 {
         let delivery = tokio::time::timeout(Duration::from_secs(20), consumer.next())
             .await
             .expect("event delivered")
@@ -111,10 +111,12 @@ async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
         [
             "microsoft.resources.resourcegroups.resourcewritesuccess",
             "microsoft.machinelearningservices.workspaces.provisioningrequested",
+            "microsoft.storage.storageaccounts.resourcewritesuccess",
+            "microsoft.keyvault.vaults.resourcewritesuccess",
             "microsoft.machinelearningservices.workspaces.resourcewritesuccess",
         ]
     );
-    assert_eq!(received[2].1["subject"], app.workspace_path("rg", "hub1"));
+    assert_eq!(received[4].1["subject"], app.workspace_path("rg", "hub1"));
 
     // The provisioner's quorum queue got the provisioning request (and only that).
     let request = channel
@@ -472,7 +474,7 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
             let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
             types.push(event["type"].as_str().unwrap().to_owned());
         }
-        if types.len() >= 3 {
+        if types.len() >= 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -482,6 +484,9 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
         [
             "Microsoft.Resources.ResourceWriteSuccess",
             "Kiln.Resource.ProvisioningRequested",
+            // the hub's storage account, key vault, and the hub
+            "Microsoft.Resources.ResourceWriteSuccess",
+            "Microsoft.Resources.ResourceWriteSuccess",
             "Microsoft.Resources.ResourceWriteSuccess"
         ]
     );

@@ -160,7 +160,26 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
         .map(|v| v["name"].as_str().unwrap())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["hub1", "proj1"]);
+    // The hub's provisioner put its key vault and storage account in its group.
+    let (storage, vault) = (names[3].to_owned(), names[1].to_owned());
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!((names[0], names[2]), ("hub1", "proj1"));
+    assert!(vault.starts_with("kv-hub1-") && storage.starts_with("sthub1"));
+    let project_id = app
+        .get(&app.workspace_url("rg", "proj1"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["properties"]["workspaceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        app.objects()
+            .join(&storage)
+            .join(format!("{project_id}-code"))
+            .is_dir()
+    );
     let all: Value = app
         .get(&format!(
             "/subscriptions/{}/resources?api-version={RG_API}",
@@ -170,7 +189,7 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(all["value"].as_array().unwrap().len(), 3);
+    assert_eq!(all["value"].as_array().unwrap().len(), 7);
     let filtered: Value = app
         .get(&format!("/subscriptions/{}/resources?api-version={RG_API}&$filter=resourceType eq 'Microsoft.Resources/resourceGroups'", app.subscription))
         .await
@@ -242,6 +261,15 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
     );
     let all: Value = app.get(&format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}", app.subscription)).await.json().await.unwrap();
     assert_eq!(all["value"].as_array().unwrap().len(), 1);
+    // The group's delete went through the provisioners: its storage account is gone from the
+    // object store; the other group's hub keeps its own.
+    assert!(!app.objects().join(&storage).exists());
+    let kept: Vec<String> = std::fs::read_dir(app.objects())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].starts_with("sthub2"), "{kept:?}");
 }
 
 async fn a_group_with_outside_dependents_is_kept(backend: Backend) {

@@ -1,10 +1,12 @@
 //! `Microsoft.MachineLearningServices/workspaces` of kind Hub, Project and Default.
 
 mod model;
+mod provisioner;
 mod routes;
 mod rules;
 
 pub use model::{Workspace, WorkspaceList};
+pub use provisioner::{PROJECT_CONTAINERS, WorkspaceProvisioner, dependent_names};
 pub use routes::configure;
 pub use rules::Workspaces;
 

@@ -204,6 +204,10 @@ impl ResourceKind for Workspaces {
             spec.properties
                 .insert("hubResourceId".into(), json!(hub.id));
             depends_on = Some(hub.id_key);
+            // The provisioner gave the project its identity: a replace without one keeps it.
+            if spec.identity.is_none() {
+                spec.identity = existing.and_then(|e| e.identity.clone());
+            }
         } else {
             spec.properties.remove("hubResourceId");
             for key in IMMUTABLE_ONCE_SET {

@@ -1,0 +1,258 @@
+//! The sweeper: what no message and no worker is looking after gets looked after again, so a
+//! lost or duplicated message can never leave a resource non-terminal.
+//!
+//! - a lease that expired a sweep ago and nobody took over (its worker died) is released and
+//!   the request published again;
+//! - an operation past its deadline is released even from a live lease, so the next attempt
+//!   fails it with its last error;
+//! - a resource left Creating/Updating/Deleting with no operation running (generation ahead
+//!   of observedGeneration, or a pending delete) gets a new operation and request.
+
+use std::sync::Arc;
+
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
+};
+use tokio::sync::{Notify, watch};
+
+use crate::arm::engine::{CREATING, DELETING, UPDATING};
+use crate::arm::id::{PathVocabulary, ResourceId};
+use crate::arm::lro;
+use crate::config::WorkerSettings;
+use crate::events::{self, EventFacts};
+use crate::store::{now_millis, operation, resource};
+
+/// The caller recorded on what the sweeper starts.
+const SWEEPER: &str = "kiln-sweeper";
+/// Rows looked at per pass.
+const BATCH: u64 = 256;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    pub expired_leases: u64,
+    pub past_deadline: u64,
+    pub restarted: u64,
+}
+
+impl Sweep {
+    pub fn is_empty(&self) -> bool {
+        *self == Sweep::default()
+    }
+}
+
+#[derive(Clone)]
+pub struct Sweeper {
+    db: DatabaseConnection,
+    settings: WorkerSettings,
+    vocabulary: Arc<PathVocabulary>,
+    /// Wakes the in-process worker and the relay after a pass that changed something.
+    wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
+}
+
+impl Sweeper {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: WorkerSettings,
+        vocabulary: Arc<PathVocabulary>,
+        wake: Arc<Notify>,
+        outbox_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            db,
+            settings,
+            vocabulary,
+            wake,
+            outbox_wake,
+        }
+    }
+
+    pub async fn run_until_stopped(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match self.run_once().await {
+                Ok(sweep) if !sweep.is_empty() => tracing::info!(?sweep, "sweeper re-drove work"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "sweep failed; retrying"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.sweep_interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    pub async fn run_once(&self) -> Result<Sweep, DbErr> {
+        let now = now_millis();
+        let grace = super::worker::millis(self.settings.sweep_interval);
+        let sweep = Sweep {
+            expired_leases: self.release(now, Self::stuck(now - grace)).await?,
+            past_deadline: self.release(now, Self::overdue(now)).await?,
+            restarted: self.restart_orphans(now).await?,
+        };
+        if !sweep.is_empty() {
+            self.wake.notify_one();
+            self.outbox_wake.notify_one();
+        }
+        Ok(sweep)
+    }
+
+    /// Leases that ran out before `before` and were not taken over.
+    fn stuck(before: i64) -> Condition {
+        Condition::all()
+            .add(operation::Column::LeaseOwner.is_not_null())
+            .add(operation::Column::LeaseUntil.lt(before))
+    }
+
+    /// Operations past their deadline that a lease still keeps from being failed.
+    fn overdue(now: i64) -> Condition {
+        Condition::all()
+            .add(operation::Column::DeadlineAt.lt(now))
+            .add(operation::Column::LeaseUntil.gte(now))
+    }
+
+    /// Releases the matching operations and publishes their request again.
+    async fn release(&self, now: i64, which: Condition) -> Result<u64, DbErr> {
+        let tx = self.db.begin().await?;
+        let ops = operation::Entity::find()
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .filter(which.clone())
+            .limit(BATCH)
+            .lock_exclusive()
+            .all(&tx)
+            .await?;
+        let ids: Vec<String> = ops.iter().map(|o| o.id.clone()).collect();
+        operation::Entity::update_many()
+            .col_expr(
+                operation::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                operation::Column::LeaseUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(operation::Column::Id.is_in(ids))
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .exec(&tx)
+            .await?;
+        for op in &ops {
+            tracing::warn!(operation = %op.id, resource = %op.resource_id, owner = ?op.lease_owner, overdue = op.deadline_at < now, "releasing an operation nobody is finishing");
+            self.request(&tx, op).await?;
+        }
+        tx.commit().await?;
+        Ok(ops.len() as u64)
+    }
+
+    async fn request(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        op: &operation::Model,
+    ) -> Result<(), DbErr> {
+        let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
+            return Ok(());
+        };
+        let verb = if op.verb == "DELETE" {
+            "delete"
+        } else {
+            "write"
+        };
+        let action = format!("{}/{verb}", id.type_name());
+        let facts = EventFacts::of_operation(op, &id, &action);
+        events::enqueue(tx, events::PROVISIONING_REQUESTED, &facts).await
+    }
+
+    /// Non-terminal resources without a running operation get one.
+    async fn restart_orphans(&self, now: i64) -> Result<u64, DbErr> {
+        let pending = resource::Entity::find()
+            .select_only()
+            .column(resource::Column::IdKey)
+            .filter(resource::Column::ProvisioningState.is_in([CREATING, UPDATING, DELETING]))
+            .limit(BATCH)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let running: Vec<String> = operation::Entity::find()
+            .select_only()
+            .column(operation::Column::ResourceKey)
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .filter(operation::Column::ResourceKey.is_in(pending.clone()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut restarted = 0;
+        for key in pending.into_iter().filter(|k| !running.contains(k)) {
+            if self.restart(&key, now).await? {
+                restarted += 1;
+            }
+        }
+        Ok(restarted)
+    }
+
+    /// Starts an operation for an orphaned resource, re-checking under the row lock so two
+    /// sweepers never start two.
+    async fn restart(&self, key: &str, now: i64) -> Result<bool, DbErr> {
+        let tx = self.db.begin().await?;
+        let Some(row) = resource::Entity::find_by_id(key.to_owned())
+            .lock_exclusive()
+            .one(&tx)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let running = operation::Entity::find()
+            .filter(operation::Column::ResourceKey.eq(key.to_owned()))
+            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
+            .one(&tx)
+            .await?;
+        let Some(id) = ResourceId::parse(&row.id, &self.vocabulary) else {
+            return Ok(false);
+        };
+        if running.is_some() || crate::arm::engine::is_terminal(&row.provisioning_state) {
+            return Ok(false);
+        }
+        let verb = if row.provisioning_state == DELETING {
+            "DELETE"
+        } else {
+            "PUT"
+        };
+        let op = operation::Model {
+            id: uuid::Uuid::new_v4().to_string(),
+            subscription_key: row.subscription_key.clone(),
+            resource_key: row.id_key.clone(),
+            resource_id: row.id.clone(),
+            namespace: id
+                .provider
+                .as_ref()
+                .map_or("Microsoft.Resources", |p| p.namespace.as_str())
+                .to_owned(),
+            location: row.location.clone().unwrap_or_else(|| "global".into()),
+            verb: verb.into(),
+            status: lro::IN_PROGRESS.into(),
+            target_generation: row.generation,
+            request_hash: String::new(),
+            api_version: String::new(),
+            caller: SWEEPER.into(),
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            traceparent: None,
+            error: None,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            deadline_at: now + super::worker::millis(self.settings.operation_deadline),
+            started_at: now,
+            ended_at: None,
+        };
+        tracing::warn!(resource = %row.id, state = %row.provisioning_state, operation = %op.id, "restarting a resource left without an operation");
+        operation::Entity::insert(operation::ActiveModel::from(op.clone()).reset_all())
+            .exec_without_returning(&tx)
+            .await?;
+        self.request(&tx, &op).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

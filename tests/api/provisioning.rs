@@ -1,0 +1,379 @@
+//! The real provisioners and the sweeper: what a hub and a project leave behind, what a
+//! delete removes, how a failing backend ends, and how the sweeper heals lost work.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Options, TestApp, error_code};
+use kiln::resources::workspaces::{PROJECT_CONTAINERS, dependent_names};
+use kiln::store::{now_millis, operation, outbox};
+
+crate::both_backends!(
+    a_hub_and_its_project_get_real_things_and_deletes_remove_them,
+    a_hub_keeps_the_storage_account_it_names,
+    a_failing_backend_ends_in_failed_with_its_error,
+    the_sweeper_heals_lost_stuck_and_overdue_work,
+);
+
+async fn body(app: &TestApp, path: &str) -> Value {
+    let res = app.get(path).await;
+    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+    res.json().await.unwrap()
+}
+
+fn with_version(id: &str, version: &str) -> String {
+    format!("{id}?api-version={version}")
+}
+
+async fn delete_and_wait(app: &TestApp, url: &str) {
+    let res = app.delete(url).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "DELETE {url}");
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let done = app.poll_location(&location).await.status();
+    assert!(
+        done == StatusCode::OK || done == StatusCode::NO_CONTENT,
+        "{done}"
+    );
+}
+
+async fn event_subjects(app: &TestApp, event_type: &str) -> Vec<String> {
+    outbox::Entity::find()
+        .filter(outbox::Column::EventType.eq(event_type))
+        .all(&app.engine.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload["subject"].as_str().unwrap().to_lowercase())
+        .collect()
+}
+
+async fn a_hub_and_its_project_get_real_things_and_deletes_remove_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_group("rg").await;
+    let hub = app.hub("rg", "hub1").await;
+    assert_eq!(hub["properties"]["provisioningState"], "Succeeded");
+    let storage_id = hub["properties"]["storageAccount"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vault_id = hub["properties"]["keyVault"].as_str().unwrap().to_owned();
+    let (storage_name, vault_name) =
+        dependent_names(&app.workspace_path("rg", "hub1").to_lowercase(), "hub1");
+    assert_eq!(
+        storage_id,
+        format!(
+            "{}/providers/Microsoft.Storage/storageAccounts/{storage_name}",
+            app.group_path("rg")
+        )
+    );
+    assert_eq!(
+        vault_id,
+        format!(
+            "{}/providers/Microsoft.KeyVault/vaults/{vault_name}",
+            app.group_path("rg")
+        )
+    );
+    // The dependents are ARM resources of their own, managed by the hub.
+    let storage = body(&app, &with_version(&storage_id, "2023-05-01")).await;
+    assert_eq!(storage["type"], "Microsoft.Storage/storageAccounts");
+    assert_eq!(storage["kind"], "StorageV2");
+    assert_eq!(storage["location"], "eastus");
+    assert_eq!(storage["managedBy"], hub["id"]);
+    assert_eq!(storage["properties"]["provisioningState"], "Succeeded");
+    let vault = body(&app, &with_version(&vault_id, "2023-07-01")).await;
+    assert_eq!(vault["managedBy"], hub["id"]);
+    assert_eq!(vault["properties"]["tenantId"], app.tenant.as_str());
+    let listed = body(
+        &app,
+        &format!(
+            "{}/providers/Microsoft.Storage/storageAccounts?api-version=2023-05-01",
+            app.group_path("rg")
+        ),
+    )
+    .await;
+    assert_eq!(listed["value"].as_array().unwrap().len(), 1);
+    // … and the account's root exists in the object store.
+    let account_dir = app.objects().join(&storage_name);
+    assert!(
+        account_dir.is_dir(),
+        "storage root {}",
+        account_dir.display()
+    );
+
+    let project = app
+        .create_workspace(
+            "rg",
+            "proj1",
+            json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": hub["id"]}}),
+        )
+        .await;
+    assert_eq!(project["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(project["properties"]["storageAccount"], storage_id.as_str());
+    let workspace_id = project["properties"]["workspaceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for suffix in PROJECT_CONTAINERS {
+        let container = account_dir.join(format!("{workspace_id}-{suffix}"));
+        assert!(container.is_dir(), "container {}", container.display());
+    }
+    let identity = &project["identity"];
+    assert_eq!(identity["type"], "SystemAssigned");
+    assert_eq!(identity["tenantId"], app.tenant.as_str());
+    let principal = identity["principalId"].as_str().unwrap().to_owned();
+    uuid::Uuid::parse_str(&principal).unwrap();
+    // A replace that says nothing of the identity keeps it.
+    let again = app
+        .create_workspace(
+            "rg",
+            "proj1",
+            json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": hub["id"], "description": "v2"}}),
+        )
+        .await;
+    assert_eq!(again["identity"]["principalId"], principal.as_str());
+
+    // The project's delete removes its containers and nothing of the hub's.
+    delete_and_wait(&app, &app.workspace_url("rg", "proj1")).await;
+    for suffix in PROJECT_CONTAINERS {
+        assert!(
+            !account_dir
+                .join(format!("{workspace_id}-{suffix}"))
+                .exists()
+        );
+    }
+    assert!(account_dir.is_dir());
+
+    // The hub's delete removes the resources it created and the account's root.
+    delete_and_wait(&app, &app.workspace_url("rg", "hub1")).await;
+    for (id, version) in [(&storage_id, "2023-05-01"), (&vault_id, "2023-07-01")] {
+        let res = app.get(&with_version(id, version)).await;
+        assert_eq!(
+            error_code(res, StatusCode::NOT_FOUND).await,
+            "ResourceNotFound"
+        );
+    }
+    assert!(!account_dir.exists(), "the storage root is gone");
+    let deleted = event_subjects(&app, "Microsoft.Resources.ResourceDeleteSuccess").await;
+    for id in [&storage_id, &vault_id] {
+        assert!(
+            deleted.contains(&id.to_lowercase()),
+            "delete event for {id}"
+        );
+    }
+    // The group keeps nothing.
+    let left = body(
+        &app,
+        &format!("{}/resources?api-version=2021-04-01", app.group_path("rg")),
+    )
+    .await;
+    assert_eq!(left["value"], json!([]));
+}
+
+async fn a_hub_keeps_the_storage_account_it_names(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_group("rg").await;
+    let own = format!(
+        "{}/providers/Microsoft.Storage/storageAccounts/mine",
+        app.group_path("rg")
+    );
+    let hub = app
+        .create_workspace(
+            "rg",
+            "hub1",
+            json!({"location": "eastus", "kind": "Hub", "properties": {"storageAccount": own}}),
+        )
+        .await;
+    assert_eq!(hub["properties"]["storageAccount"], own.as_str());
+    assert!(
+        hub["properties"]["keyVault"]
+            .as_str()
+            .unwrap()
+            .contains("/vaults/kv-hub1-")
+    );
+    // Only the key vault was created for it.
+    let storage = body(
+        &app,
+        &format!(
+            "{}/providers/Microsoft.Storage/storageAccounts?api-version=2023-05-01",
+            app.group_path("rg")
+        ),
+    )
+    .await;
+    assert_eq!(storage["value"], json!([]));
+    assert!(app.objects().join("mine").is_dir());
+    // Removing the hub leaves the account it did not create.
+    delete_and_wait(&app, &app.workspace_url("rg", "hub1")).await;
+    assert!(app.objects().join("mine").is_dir());
+}
+
+async fn a_failing_backend_ends_in_failed_with_its_error(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            deadline: Some(Duration::from_secs(2)),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_group("rg").await;
+    // A file where the hub's storage root must go: the object store cannot create it.
+    let (storage_name, _) =
+        dependent_names(&app.workspace_path("rg", "hub1").to_lowercase(), "hub1");
+    std::fs::create_dir_all(app.objects()).unwrap();
+    let blocker = app.objects().join(&storage_name);
+    std::fs::write(&blocker, b"in the way").unwrap();
+
+    let res = app
+        .put(
+            &app.workspace_url("rg", "hub1"),
+            &json!({"location": "eastus", "kind": "Hub"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let monitor = res.headers()["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = app
+            .client
+            .get(&monitor)
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] != "InProgress" {
+            break;
+        }
+        assert!(
+            status.get("error").is_none(),
+            "no error while running: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["status"], "Failed", "{status}");
+    // The last attempt's own error, once retrying would overrun the deadline.
+    assert_eq!(status["error"]["code"], "StorageBackendUnavailable");
+    let message = status["error"]["message"].as_str().unwrap();
+    assert!(message.contains("object store"), "{message}");
+    let hub = body(&app, &app.workspace_url("rg", "hub1")).await;
+    assert_eq!(hub["properties"]["provisioningState"], "Failed");
+    let failures = event_subjects(&app, "Microsoft.Resources.ResourceWriteFailure").await;
+    assert_eq!(failures, [app.workspace_path("rg", "hub1").to_lowercase()]);
+
+    // With the backend healthy again, the next write succeeds.
+    std::fs::remove_file(&blocker).unwrap();
+    let hub = app
+        .create_workspace("rg", "hub1", json!({"location": "eastus", "kind": "Hub"}))
+        .await;
+    assert_eq!(hub["properties"]["provisioningState"], "Succeeded");
+    assert!(blocker.is_dir());
+}
+
+/// Starts a hub's operation with no worker running and returns its id.
+async fn pending_hub(app: &TestApp, name: &str) -> String {
+    let res = app
+        .put(
+            &app.workspace_url("rg", name),
+            &json!({"location": "eastus", "kind": "Hub"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let monitor = res.headers()["azure-asyncoperation"].to_str().unwrap();
+    let id = monitor
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    id.to_owned()
+}
+
+async fn state(app: &TestApp, name: &str) -> Value {
+    body(app, &app.workspace_url("rg", name)).await["properties"]["provisioningState"].clone()
+}
+
+async fn the_sweeper_heals_lost_stuck_and_overdue_work(backend: Backend) {
+    let app = TestApp::spawn_with(backend, Options::without_worker()).await;
+    let db = &app.engine.db;
+    app.create_group("rg").await;
+    assert!(app.sweeper.run_once().await.unwrap().is_empty());
+
+    // Lost: the operation row vanished, the hub stays Creating.
+    let lost = pending_hub(&app, "lost").await;
+    operation::Entity::delete_by_id(lost)
+        .exec(db)
+        .await
+        .unwrap();
+    // Stuck: a worker took the lease and died a while ago.
+    let stuck = pending_hub(&app, "stuck").await;
+    let long_ago = now_millis() - 60_000;
+    operation::Entity::update_many()
+        .col_expr(operation::Column::LeaseOwner, Expr::value("worker-dead"))
+        .col_expr(operation::Column::LeaseUntil, Expr::value(long_ago))
+        .filter(operation::Column::Id.eq(stuck.clone()))
+        .exec(db)
+        .await
+        .unwrap();
+    // Overdue: past its deadline, still held by a (hung) worker's live lease.
+    let overdue = pending_hub(&app, "overdue").await;
+    operation::Entity::update_many()
+        .col_expr(operation::Column::LeaseOwner, Expr::value("worker-hung"))
+        .col_expr(
+            operation::Column::LeaseUntil,
+            Expr::value(now_millis() + 600_000),
+        )
+        .col_expr(operation::Column::DeadlineAt, Expr::value(now_millis() - 1))
+        .filter(operation::Column::Id.eq(overdue.clone()))
+        .exec(db)
+        .await
+        .unwrap();
+    // A pass finds all three and publishes their requests again; the worker then ends them.
+    let requests_before = event_subjects(&app, "Kiln.Resource.ProvisioningRequested")
+        .await
+        .len();
+    let sweep = app.sweeper.run_once().await.unwrap();
+    assert_eq!(
+        (sweep.restarted, sweep.expired_leases, sweep.past_deadline),
+        (1, 1, 1),
+        "{sweep:?}"
+    );
+    let requests_after = event_subjects(&app, "Kiln.Resource.ProvisioningRequested")
+        .await
+        .len();
+    assert_eq!(requests_after, requests_before + 3);
+    // A second pass finds nothing more to do: no duplicate operations.
+    assert!(app.sweeper.run_once().await.unwrap().is_empty());
+    app.worker.run_once().await.unwrap();
+    assert_eq!(state(&app, "lost").await, "Succeeded");
+    assert_eq!(state(&app, "stuck").await, "Succeeded");
+    assert_eq!(state(&app, "overdue").await, "Failed");
+    let failed = operation::Entity::find_by_id(overdue)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, "Failed");
+    assert_eq!(failed.error.unwrap()["code"], "OperationTimedOut");
+    // A pending delete whose operation was lost finishes too.
+    let res = app.delete(&app.workspace_url("rg", "lost")).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    operation::Entity::delete_many()
+        .filter(operation::Column::Status.eq("InProgress"))
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(app.sweeper.run_once().await.unwrap().restarted, 1);
+    app.worker.run_once().await.unwrap();
+    let res = app.get(&app.workspace_url("rg", "lost")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

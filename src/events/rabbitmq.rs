@@ -39,7 +39,7 @@ impl Topology {
 }
 
 /// How many times a provisioning message is delivered before it is dead-lettered.
-const DELIVERY_LIMIT: i64 = 5;
+pub const DELIVERY_LIMIT: i64 = 5;
 
 /// Declares a durable quorum queue with `extra` arguments and binds it: (queue, exchange, key).
 async fn quorum_queue(

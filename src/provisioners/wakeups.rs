@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use super::Worker;
 use super::worker::Drive;
-use crate::events::rabbitmq::{RabbitBroker, Topology};
+use crate::events::rabbitmq::{DELIVERY_LIMIT, RabbitBroker, Topology};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WakeupError {
@@ -61,20 +61,15 @@ impl ProvisioningRequest {
     }
 }
 
-/// How many times the broker delivered a dead-lettered message (`x-death`).
-fn deliveries(delivery: &Delivery) -> Option<i64> {
+/// Why the broker dead-lettered a message (`x-first-death-reason`: `delivery_limit`,
+/// `rejected`, `expired`…).
+fn death_reason(delivery: &Delivery) -> Option<String> {
     let headers = delivery.properties.headers().as_ref()?;
-    let Some(AMQPValue::FieldArray(deaths)) = headers.inner().get("x-death") else {
-        return None;
-    };
-    deaths.as_slice().iter().find_map(|death| match death {
-        AMQPValue::FieldTable(table) => match table.inner().get("count") {
-            Some(AMQPValue::LongLongInt(n)) => Some(*n),
-            Some(AMQPValue::LongInt(n)) => Some(i64::from(*n)),
-            _ => None,
-        },
+    match headers.inner().get("x-first-death-reason")? {
+        AMQPValue::LongString(reason) => Some(reason.to_string()),
+        AMQPValue::ShortString(reason) => Some(reason.to_string()),
         _ => None,
-    })
+    }
 }
 
 pub struct QueueWakeups {
@@ -201,10 +196,13 @@ async fn on_dead_letter(
         .pointer("/data/operationId")
         .and_then(Value::as_str)
         .filter(|id| uuid::Uuid::parse_str(id).is_ok());
-    let times = deliveries(delivery).map_or_else(String::new, |n| format!(" {n} times"));
-    let why = format!(
-        "the request was delivered{times} without being processed and was moved to the dead-letter queue '{queue}'"
-    );
+    let how = match death_reason(delivery).as_deref() {
+        Some("delivery_limit") | None => {
+            format!("it was delivered {DELIVERY_LIMIT} times without being processed")
+        }
+        Some(other) => format!("the broker dead-lettered it ({other})"),
+    };
+    let why = format!("{how}, and was moved to the dead-letter queue '{queue}'");
     match worker.fail_dead_lettered(operation_id, subject, &why).await {
         Ok(failed) => {
             tracing::error!(

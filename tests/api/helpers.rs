@@ -54,6 +54,8 @@ pub struct TestApp {
     pub engine: Engine,
     pub worker: Worker,
     pub sweeper: kiln::provisioners::Sweeper,
+    /// The database the app uses, for processes started next to it.
+    pub database_url: String,
     pub broker: Arc<kiln::events::broker::InProcessBroker>,
     pub tokens: Arc<TokenIssuer>,
     pub data_dir: tempfile::TempDir,
@@ -132,6 +134,7 @@ impl TestApp {
             ),
             Backend::Postgres => (postgres_database().await, DatabaseKind::Postgres),
         };
+        let database_url = url.clone();
         let settings = Settings {
             data_dir: data_dir.path().to_owned(),
             database: DatabaseSettings {
@@ -206,6 +209,7 @@ impl TestApp {
             engine: app.engine.clone(),
             worker: app.worker.clone(),
             sweeper: app.sweeper.clone(),
+            database_url,
             broker: app.broker.clone(),
             tokens: app.tokens.clone(),
             data_dir,

@@ -377,3 +377,102 @@ async fn the_sweeper_heals_lost_stuck_and_overdue_work(backend: Backend) {
     let res = app.get(&app.workspace_url("rg", "lost")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+/// A worker process killed (SIGKILL) while it holds operations does not stop them: once its
+/// leases run out, the next worker process finishes every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
+    use kiln::store::resource;
+    use std::process::{Command, Stdio};
+    const HUBS: usize = 200;
+    let app = TestApp::spawn_with(Backend::Postgres, Options::without_worker()).await;
+    let db = &app.engine.db;
+    app.create_group("rg").await;
+    futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(0..HUBS), 8, |i| {
+        let app = &app;
+        async move {
+            let res = app
+                .put(
+                    &app.workspace_url("rg", &format!("hub-{i}")),
+                    &json!({"location": "eastus", "kind": "Hub"}),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::ACCEPTED);
+        }
+    })
+    .await;
+    let worker = || {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("--data-dir")
+            .arg(app.data_dir.path())
+            .args([
+                "--database-url",
+                &app.database_url,
+                "worker",
+                "--worker-lease",
+                "2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let succeeded = || {
+        resource::Entity::find()
+            .filter(resource::Column::TypeKey.eq("microsoft.machinelearningservices/workspaces"))
+            .filter(resource::Column::ProvisioningState.eq("Succeeded"))
+            .all(db)
+    };
+    let mut first = worker();
+    let mut done = 0;
+    for _ in 0..2000 {
+        done = succeeded().await.unwrap().len();
+        if done >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(done >= 20, "the first worker made progress");
+    first.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+    first.wait().unwrap();
+    // What it held when it died: operations leased by it, still in progress.
+    let now = now_millis();
+    let orphaned: Vec<String> = operation::Entity::find()
+        .filter(operation::Column::Status.eq("InProgress"))
+        .filter(operation::Column::LeaseOwner.is_not_null())
+        .filter(operation::Column::LeaseUntil.gt(now))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|op| op.id)
+        .collect();
+    assert!(!orphaned.is_empty(), "the worker died holding operations");
+    let left = HUBS - succeeded().await.unwrap().len();
+    assert!(left > 0, "work was left when the worker died");
+
+    let mut second = worker();
+    let mut finished = 0;
+    for _ in 0..600 {
+        finished = succeeded().await.unwrap().len();
+        if finished == HUBS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(finished, HUBS, "every hub finished after the restart");
+    for id in orphaned {
+        let op = operation::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(op.status, "Succeeded");
+        assert!(op.attempts >= 2, "taken over: {} attempts", op.attempts);
+    }
+    // Every hub has its storage root, however many times its attempt ran.
+    let roots = std::fs::read_dir(app.objects()).unwrap().count();
+    assert_eq!(roots, HUBS);
+}

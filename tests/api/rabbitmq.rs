@@ -17,7 +17,8 @@ both_backends!(
     events_reach_rabbitmq_with_their_routing_keys,
     a_broker_restart_loses_no_event,
     provisioning_requests_wake_the_worker,
-    duplicate_deliveries_change_nothing
+    duplicate_deliveries_change_nothing,
+    a_poisoned_request_is_dead_lettered_and_fails_its_resource,
 );
 
 async fn events_reach_rabbitmq_with_their_routing_keys(backend: Backend) {
@@ -187,12 +188,18 @@ fn rabbitmqctl(command: &str) {
     assert!(status.success(), "rabbitmqctl {command}");
 }
 
+/// 500 writes (10 groups, 490 hubs) while the broker is stopped and started under them. Every
+/// event reaches RabbitMQ at least once (counted by outbox id) and every resource ends
+/// terminal; the worker also consumes provisioning requests across the restart.
 async fn a_broker_restart_loses_no_event(backend: Backend) {
-    use kiln::store::outbox;
+    use kiln::store::{outbox, resource};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let url = std::env::var("KILN_TEST_AMQP_URL")
-        .expect("KILN_TEST_AMQP_URL must point at RabbitMQ (scripts/test.sh starts one)");
+    const GROUPS: usize = 10;
+    const WRITES: usize = 500;
+    let url = amqp_url();
     let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
     let topology = Topology::new(&prefix);
     let watch = format!("{prefix}watch");
@@ -207,58 +214,100 @@ async fn a_broker_restart_loses_no_event(backend: Backend) {
     .await;
     drop(connection);
 
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            amqp: Some((url.clone(), prefix.clone())),
-            ..Options::default()
-        },
-    )
-    .await;
-    let group = |i: usize| {
-        format!(
-            "{}?api-version=2024-03-01",
-            app.group_path(&format!("rg-{i}"))
+    let app = Arc::new(
+        TestApp::spawn_with(
+            backend,
+            Options {
+                amqp: Some((url.clone(), prefix.clone())),
+                ..Options::default()
+            },
         )
+        .await,
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(
+        kiln::provisioners::wakeups::QueueWakeups::new(&url, &prefix)
+            .run_until_stopped(app.worker.clone(), stopped),
+    );
+    for g in 0..GROUPS {
+        app.create_group(&format!("rg-{g}")).await;
+    }
+    // Hub writes, eight at a time; the broker goes down at 150 and comes back at 350.
+    let written = Arc::new(AtomicUsize::new(GROUPS));
+    let restart = {
+        let written = written.clone();
+        tokio::spawn(async move {
+            while written.load(Ordering::SeqCst) < 150 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::task::spawn_blocking(|| rabbitmqctl("stop_app"))
+                .await
+                .unwrap();
+            while written.load(Ordering::SeqCst) < 350 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::task::spawn_blocking(|| rabbitmqctl("start_app"))
+                .await
+                .unwrap();
+        })
     };
-    for i in 0..20 {
-        app.put(&group(i), &serde_json::json!({"location": "eastus"}))
-            .await;
-    }
-    rabbitmqctl("stop_app");
-    // Writes go on while the broker is down: the database is the truth, the outbox keeps them.
-    for i in 20..40 {
-        let res = app
-            .put(&group(i), &serde_json::json!({"location": "eastus"}))
-            .await;
-        assert_eq!(res.status(), reqwest::StatusCode::CREATED);
-    }
-    rabbitmqctl("start_app");
+    futures_util::stream::iter(0..WRITES - GROUPS)
+        .for_each_concurrent(8, |i| {
+            let (app, written) = (app.clone(), written.clone());
+            async move {
+                let url = app.workspace_url(&format!("rg-{}", i % GROUPS), &format!("hub-{i}"));
+                let res = app
+                    .put(
+                        &url,
+                        &serde_json::json!({"location": "eastus", "kind": "Hub"}),
+                    )
+                    .await;
+                assert_eq!(res.status(), reqwest::StatusCode::ACCEPTED, "{url}");
+                written.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .await;
+    restart.await.unwrap();
+    assert_eq!(written.load(Ordering::SeqCst), WRITES);
 
-    // The relay reconnects and publishes the rest.
+    // Nothing is left non-terminal …
+    let db = &app.engine.db;
+    let pending = || {
+        resource::Entity::find()
+            .filter(resource::Column::ProvisioningState.ne("Succeeded"))
+            .count(db)
+    };
+    let mut waited = 0;
+    while pending().await.unwrap() > 0 {
+        assert!(waited < 1200, "resources left non-terminal");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    // … the relay reconnected and published the rest …
     let unsent = || {
         outbox::Entity::find()
             .filter(outbox::Column::SentAt.is_null())
-            .count(&app.engine.db)
+            .count(db)
     };
     let mut waited = 0;
     while unsent().await.unwrap() > 0 {
         assert!(
-            waited < 600,
+            waited < 1200,
             "events left unsent after the broker came back"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += 1;
     }
-    // Every event reached the queue at least once, counted by its id.
+    // … and every event reached the watcher at least once, counted by its id.
     let expected: std::collections::HashSet<String> = outbox::Entity::find()
-        .all(&app.engine.db)
+        .all(db)
         .await
         .unwrap()
         .into_iter()
         .map(|r| r.event_id)
         .collect();
-    assert_eq!(expected.len(), 40);
+    // Per hub: requested, storage account, key vault, hub succeeded; plus one per group.
+    assert_eq!(expected.len(), GROUPS + 4 * (WRITES - GROUPS));
     let connection = Connection::connect(&url, ConnectionProperties::default())
         .await
         .unwrap();
@@ -272,10 +321,124 @@ async fn a_broker_restart_loses_no_event(backend: Backend) {
         let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
         seen.insert(event["id"].as_str().unwrap().to_owned());
     }
+    let missing = expected.difference(&seen).count();
     assert_eq!(
-        seen, expected,
+        missing, 0,
         "every event delivered at least once across the restart"
     );
+    let _ = stop.send(true);
+    consumer.await.unwrap();
+}
+
+/// A provisioning request no worker can process is requeued until the delivery limit
+/// dead-letters it; it stays parked in `kiln.provisioner.dead`, and its resource ends Failed
+/// with an error that says what happened.
+async fn a_poisoned_request_is_dead_lettered_and_fails_its_resource(backend: Backend) {
+    use kiln::events::broker::Broker;
+    use kiln::store::{now_millis, operation, outbox};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    let topology = Topology::new(&prefix);
+    // No worker and no relay: nothing drives the hub but the queue consumer below.
+    let options = Options {
+        worker: false,
+        relay: false,
+        amqp: Some((amqp_url(), prefix.clone())),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    app.create_group("rg").await;
+    let res = app
+        .put(
+            &app.workspace_url("rg", "hub1"),
+            &serde_json::json!({"location": "eastus", "kind": "Hub"}),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::ACCEPTED);
+    let monitor = res.headers()["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The poisoned copy of the hub's request: its generation is not a number.
+    let db = &app.engine.db;
+    let request = outbox::Entity::find()
+        .filter(outbox::Column::EventType.eq("Kiln.Resource.ProvisioningRequested"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut poisoned = request.payload.clone();
+    poisoned["data"]["generation"] = serde_json::json!("one");
+    // Its operation waits for a retry (as after a failed attempt), so the poll path leaves it.
+    operation::Entity::update_many()
+        .col_expr(
+            operation::Column::LeaseUntil,
+            Expr::value(now_millis() + 600_000),
+        )
+        .exec(db)
+        .await
+        .unwrap();
+    let broker = RabbitBroker::new(&amqp_url(), &prefix);
+    broker
+        .publish(&request.routing_key, &poisoned)
+        .await
+        .unwrap();
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(
+        kiln::provisioners::wakeups::QueueWakeups::new(&amqp_url(), &prefix)
+            .run_until_stopped(app.worker.clone(), stopped),
+    );
+    let mut status = Value::Null;
+    for _ in 0..400 {
+        status = app
+            .client
+            .get(&monitor)
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] != "InProgress" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status["status"], "Failed", "{status}");
+    assert_eq!(status["error"]["code"], "ProvisioningRequestDeadLettered");
+    let message = status["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&topology.provisioner_dead) && message.contains("5 times"),
+        "{message}"
+    );
+    let hub: Value = app
+        .get(&app.workspace_url("rg", "hub1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hub["properties"]["provisioningState"], "Failed");
+    // The message itself is parked for operators, as it was published.
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let parked = channel
+        .basic_get(
+            topology.provisioner_dead.as_str().into(),
+            BasicGetOptions { no_ack: true },
+        )
+        .await
+        .unwrap()
+        .expect("the poisoned request is in the dead-letter queue");
+    let body: Value = serde_json::from_slice(&parked.delivery.data).unwrap();
+    assert_eq!(body, poisoned);
+    let _ = stop.send(true);
+    consumer.await.unwrap();
 }
 
 fn amqp_url() -> String {

@@ -101,6 +101,6 @@ token=${token//[[:space:]]/}
 [ -n "$token" ] || { log "kiln token printed nothing"; exit 1; }
 
 # --- SDK test ----------------------------------------------------------------
-KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca \
+KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca KILN_OBJECTS=$tmp/objects \
     "$venv/bin/python" "$here/test_ml_sdk.py"
 ok=1

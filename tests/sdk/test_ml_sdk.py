@@ -4,6 +4,7 @@ Started by tests/sdk/run.sh, which provides:
   KILN_URL    https base URL of the server (used as the SDKs' base_url)
   KILN_TOKEN  bearer token from `kiln token`
   KILN_CA     the server's self-signed certificate (trusted via connection_verify)
+  KILN_OBJECTS the server's object-store directory (storage accounts, containers)
 Optional: KILN_SDK_DEBUG=1 logs every HTTP request and response.
 
 What is exercised is exactly what a user of these SDKs does: subscription
@@ -50,6 +51,12 @@ from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 KILN_URL = os.environ["KILN_URL"].rstrip("/")
 KILN_TOKEN = os.environ["KILN_TOKEN"]
 KILN_CA = os.environ["KILN_CA"]
+KILN_OBJECTS = os.environ["KILN_OBJECTS"]
+CONTAINERS = ("azureml", "blobstore", "code", "file")
+
+
+def account_dir(storage_account_id):
+    return os.path.join(KILN_OBJECTS, storage_account_id.rstrip("/").rsplit("/", 1)[-1])
 
 # Newest workspace api-version kiln serves that has kind Hub/Project; the
 # 1.0.1 client would otherwise send its own default, 2020-08-01.
@@ -207,6 +214,13 @@ def create_hub():
     assert hub["name"] == HUB, hub
     assert hub["properties"]["provisioningState"] == "Succeeded", hub
     ctx.hub_id = hub["id"]
+    # The poller returned only after the worker finished: the dependent resources are set
+    # and the storage account's root already exists.
+    props = hub["properties"]
+    assert "/providers/Microsoft.Storage/storageAccounts/" in props.get("storageAccount", ""), props
+    assert "/providers/Microsoft.KeyVault/vaults/" in props.get("keyVault", ""), props
+    ctx.account_dir = account_dir(props["storageAccount"])
+    assert os.path.isdir(ctx.account_dir), ctx.account_dir
     expected = (
         f"/subscriptions/{ctx.sub}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{HUB}"
     )
@@ -221,6 +235,15 @@ def create_project():
     assert project is not None, "LRO returned no body"
     assert project["properties"]["provisioningState"] == "Succeeded", project
     ctx.project_id = project["id"]
+    # Its containers and its system-assigned identity came with it.
+    ctx.containers = [
+        os.path.join(ctx.account_dir, f"{project['properties']['workspaceId']}-{c}") for c in CONTAINERS
+    ]
+    for container in ctx.containers:
+        assert os.path.isdir(container), container
+    identity = project.get("identity") or {}
+    assert identity.get("type") == "SystemAssigned", identity
+    uuid.UUID(identity["principalId"])
 
 
 @step("get hub and project (workspaces.get): states, kinds, links")
@@ -253,11 +276,14 @@ def list_sub():
 @step("delete project (workspaces.begin_delete)")
 def delete_project():
     timed_lro("project delete", ctx.ml.workspaces.begin_delete(RG, PROJECT))
+    for container in ctx.containers:
+        assert not os.path.exists(container), container
 
 
 @step("delete hub (workspaces.begin_delete)")
 def delete_hub():
     timed_lro("hub delete", ctx.ml.workspaces.begin_delete(RG, HUB))
+    assert not os.path.exists(ctx.account_dir), ctx.account_dir
 
 
 @step("deleted workspaces are gone (workspaces.get -> ResourceNotFoundError)")

@@ -27,6 +27,17 @@ pub struct Published {
 pub trait Broker: Send + Sync {
     /// Publishes one event and returns once the broker has taken responsibility for it.
     async fn publish(&self, routing_key: &str, event: &Value) -> Result<(), BrokerError>;
+
+    /// Publishes events in order and returns how many of the first ones the broker took,
+    /// with the error that stopped the rest. Brokers that can pipeline override this.
+    async fn publish_all(&self, events: &[(&str, &Value)]) -> (usize, Option<BrokerError>) {
+        for (taken, (routing_key, event)) in events.iter().enumerate() {
+            if let Err(err) = self.publish(routing_key, event).await {
+                return (taken, Some(err));
+            }
+        }
+        (events.len(), None)
+    }
 }
 
 /// Delivers to in-process subscribers. Taking responsibility is immediate: a subscriber that

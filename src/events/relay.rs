@@ -89,18 +89,13 @@ impl Relay {
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .all(&tx)
             .await?;
-        let mut sent = Vec::with_capacity(rows.len());
-        let mut failure = None;
-        for row in &rows {
-            match self.broker.publish(&row.routing_key, &row.payload).await {
-                Ok(()) => sent.push(row.seq),
-                Err(err) => {
-                    // Keep order: nothing after a failed event goes out before it.
-                    failure = Some(err);
-                    break;
-                }
-            }
-        }
+        // Published in one pipeline: the broker confirms them together, in order.
+        let batch: Vec<(&str, &serde_json::Value)> = rows
+            .iter()
+            .map(|row| (row.routing_key.as_str(), &row.payload))
+            .collect();
+        let (taken, failure) = self.broker.publish_all(&batch).await;
+        let sent: Vec<i64> = rows.iter().take(taken).map(|row| row.seq).collect();
         if !sent.is_empty() {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::SentAt, Expr::value(now_millis()))

@@ -344,6 +344,11 @@ def main():
               + ", ".join(f"{t} {ratio:.2f}× of raw peak" for t, _p, _b, ratio, _m in summary_rows)
               + f"; RSS peak {mb(peak_kb):.1f} MB; non-2xx responses {total_non2xx}.", ""]
     lines[2:2] = result
+    # bench/lifecycle.sh owns its own section: keep it across regenerations.
+    previous = out.read_text() if out.exists() else ""
+    start, end = previous.find("<!-- lifecycle:start -->"), previous.find("<!-- lifecycle:end -->")
+    if start >= 0 and end > start:
+        lines += ["", previous[start : end + len("<!-- lifecycle:end -->")], ""]
     out.write_text("\n".join(lines))
 
 

@@ -64,13 +64,6 @@ impl ResourceKind for Dependents {
 /// A storage account's backend is its root in the object store.
 pub struct StorageAccountProvisioner;
 
-fn storage_error(err: impl std::fmt::Display) -> ProvisionError {
-    ProvisionError::retry(
-        "StorageBackendUnavailable",
-        format!("The object store failed: {err}"),
-    )
-}
-
 #[async_trait]
 impl Provisioner for StorageAccountProvisioner {
     async fn apply(
@@ -81,7 +74,7 @@ impl Provisioner for StorageAccountProvisioner {
         cx.storage
             .ensure_account(&row.name, &row.id)
             .await
-            .map_err(storage_error)?;
+            .map_err(ProvisionError::from)?;
         Ok(Applied::default())
     }
 
@@ -90,7 +83,10 @@ impl Provisioner for StorageAccountProvisioner {
         cx: &ProvisionContext<'_>,
         row: &resource::Model,
     ) -> Result<(), ProvisionError> {
-        cx.storage.remove(&[&row.name]).await.map_err(storage_error)
+        cx.storage
+            .remove(&[&row.name])
+            .await
+            .map_err(ProvisionError::from)
     }
 }
 

@@ -58,13 +58,6 @@ fn account_name(storage_account_id: &str) -> &str {
         .unwrap_or(storage_account_id)
 }
 
-fn storage_error(err: impl std::fmt::Display) -> ProvisionError {
-    ProvisionError::retry(
-        "StorageBackendUnavailable",
-        format!("The object store failed: {err}"),
-    )
-}
-
 fn db_error(err: impl std::fmt::Display) -> ProvisionError {
     ProvisionError::retry("DatabaseUnavailable", err.to_string())
 }
@@ -125,7 +118,7 @@ impl WorkspaceProvisioner {
         cx.storage
             .ensure_account(account_name(&storage_id), &hub.id)
             .await
-            .map_err(storage_error)?;
+            .map_err(ProvisionError::from)?;
         let vault_id = match property(hub, "keyVault") {
             Some(given) => given.to_owned(),
             None => {
@@ -201,7 +194,7 @@ impl WorkspaceProvisioner {
             cx.storage
                 .ensure_container(&account, &format!("{workspace_id}-{suffix}"), &project.id)
                 .await
-                .map_err(storage_error)?;
+                .map_err(ProvisionError::from)?;
         }
         let mut applied = Applied::default();
         let identity = project.body.get("identity");
@@ -265,7 +258,7 @@ impl Provisioner for WorkspaceProvisioner {
             cx.storage
                 .remove(&[&account, &format!("{workspace_id}-{suffix}")])
                 .await
-                .map_err(storage_error)?;
+                .map_err(ProvisionError::from)?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -16,9 +17,10 @@ use crate::arm::engine::Engine;
 use crate::arm::http::PublicBase;
 use crate::arm::id::PathVocabulary;
 use crate::arm::middleware::{arm_edge, not_served};
-use crate::authz::{
-    Authorizer, SubscriptionDirectory, TenantAuthorizer, TokenIssuer, TokenValidator,
-};
+use crate::authz::assignments::RoleAssignments;
+use crate::authz::definitions::RoleDefinitions;
+use crate::authz::policy::PolicyError;
+use crate::authz::{Authorizer, Policy, Rbac, SubscriptionDirectory, TokenIssuer, TokenValidator};
 use crate::config::{RelaySettings, Settings, WorkerSettings};
 use crate::events::broker::{Broker, InProcessBroker};
 use crate::events::rabbitmq::RabbitBroker;
@@ -43,7 +45,13 @@ pub enum StartupError {
     NoListener,
     #[error("object store: {0}")]
     Storage(#[from] StorageError),
+    #[error("authorization policy: {0}")]
+    Policy(#[from] PolicyError),
 }
+
+/// How often a replica checks the policy version (changes elsewhere are enforced here within
+/// this interval plus a reload).
+const POLICY_POLL: Duration = Duration::from_millis(250);
 
 /// The worker and the sweeper over one database, with the provisioners of every type.
 fn provisioning(
@@ -207,6 +215,8 @@ pub struct Application {
     pub broker: Arc<InProcessBroker>,
     pub bootstrap: meta::Bootstrap,
     pub tokens: Arc<TokenIssuer>,
+    /// The authorization policy this replica enforces.
+    pub policy: Arc<Policy>,
     worker_enabled: bool,
     relay_enabled: bool,
     shutdown: watch::Sender<bool>,
@@ -225,9 +235,18 @@ impl Application {
         let vocabulary = Arc::new(resources::vocabulary());
         let registry = Arc::new(resources::registry(vocabulary.clone()));
         let subscriptions = SubscriptionDirectory::new(db.clone());
-        let authorizer: Arc<dyn Authorizer> = Arc::new(TenantAuthorizer {
-            subscriptions: subscriptions.clone(),
-        });
+        let policy = Arc::new(Policy::load(db.clone()).await?);
+        let rbac = Arc::new(Rbac::new(policy.clone(), subscriptions.clone(), db.clone()));
+        let authorizer: Arc<dyn Authorizer> = rbac.clone();
+        let role_assignments = RoleAssignments {
+            db: db.clone(),
+            policy: policy.clone(),
+        };
+        let role_definitions = RoleDefinitions {
+            db: db.clone(),
+            policy: policy.clone(),
+            vocabulary: vocabulary.clone(),
+        };
         let wake = Arc::new(Notify::new());
         let outbox_wake = Arc::new(Notify::new());
         let engine = Engine {
@@ -332,6 +351,9 @@ impl Application {
             .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
             .app_data(web::Data::new(metrics.clone()))
             .app_data(web::Data::new(admin.clone()))
+            .app_data(web::Data::new(rbac.clone()))
+            .app_data(web::Data::new(role_assignments.clone()))
+            .app_data(web::Data::new(role_definitions.clone()))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
             .default_service(web::to(not_served))
             .wrap(from_fn(arm_edge))
@@ -356,6 +378,7 @@ impl Application {
             sweeper,
             bootstrap,
             tokens,
+            policy,
             worker_enabled: settings.worker.enabled,
             relay_enabled: settings.relay.enabled,
             relay,
@@ -388,9 +411,14 @@ impl Application {
                     .run_until_stopped(self.shutdown.subscribe()),
             )
         });
+        let policy = tokio::spawn(
+            self.policy
+                .clone()
+                .run_until_stopped(POLICY_POLL, self.shutdown.subscribe()),
+        );
         let result = self.server.await;
         let _ = self.shutdown.send(true);
-        for task in [worker, sweeper, relay].into_iter().flatten() {
+        for task in [worker, sweeper, relay, Some(policy)].into_iter().flatten() {
             let _ = task.await;
         }
         result

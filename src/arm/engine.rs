@@ -17,7 +17,7 @@ use super::id::{PathVocabulary, ResourceId};
 use super::lro::{self, OperationRef};
 use super::registry::{PrepareContext, Registry, Rendered, ResourceKind};
 use crate::activity::{self, ActivityEntry};
-use crate::authz::{Authorizer, Caller, SubscriptionDirectory, subscription_not_found};
+use crate::authz::{Authorizer, Caller, SubscriptionDirectory, Target, subscription_not_found};
 use crate::config::WorkerSettings;
 use crate::error::ArmError;
 use crate::events::{self, EventFacts};
@@ -197,8 +197,9 @@ impl Engine {
         action: &str,
     ) -> Result<(), ArmError> {
         self.authorizer
-            .authorize(&cx.caller, action, &id.display(), &id.subscription)
+            .authorize(&cx.caller, action, Target::Resource(id))
             .await
+            .map(|_| ())
     }
 
     async fn tenant_of(&self, subscription: &str) -> Result<String, ArmError> {

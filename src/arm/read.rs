@@ -2,12 +2,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 use super::engine::{CallContext, Engine, not_found};
 use super::id::ResourceId;
 use super::lro::{self, OperationRef};
+use crate::authz::{Readable, Target};
 use crate::error::ArmError;
 use crate::store::{operation, resource};
 
@@ -119,7 +120,10 @@ impl Engine {
                 ResourceId::subscription(subscription)
             }
         };
-        self.authorize(cx, &scope_id, action).await?;
+        let readable = self
+            .authorizer
+            .readable(&cx.caller, action, Target::Resource(&scope_id))
+            .await?;
         if scope_id.resource_group.is_some()
             && resource::Entity::find_by_id(scope_id.key())
                 .one(&self.db)
@@ -159,6 +163,17 @@ impl Engine {
         if let Some(ty) = &filter.type_key {
             query = query.filter(resource::Column::TypeKey.eq(ty.clone()));
         }
+        if let Readable::Scopes(scopes) = readable {
+            // Only rows the caller may read, decided in the query: the row itself, its group,
+            // its parent or what it depends on (a project's hub) holds a granting assignment.
+            query = query.filter(
+                Condition::any()
+                    .add(resource::Column::IdKey.is_in(scopes.clone()))
+                    .add(resource::Column::GroupKey.is_in(scopes.clone()))
+                    .add(resource::Column::ParentKey.is_in(scopes.clone()))
+                    .add(resource::Column::DependsOnKey.is_in(scopes)),
+            );
+        }
         if let Some(token) = skip_token {
             query = query.filter(resource::Column::IdKey.gt(decode_token(token)?));
         }
@@ -189,8 +204,6 @@ impl Engine {
         operation_id: &str,
     ) -> Result<operation::Model, ArmError> {
         let sub = ResourceId::subscription(subscription);
-        self.authorize(cx, &sub, "Microsoft.Resources/subscriptions/read")
-            .await?;
         let missing = || {
             ArmError::not_found(
                 "OperationNotFound",
@@ -207,6 +220,13 @@ impl Engine {
         if namespace.is_some_and(|ns| !ns.eq_ignore_ascii_case(&row.namespace)) {
             return Err(missing());
         }
+        // Whoever may read the resource may follow its operations.
+        let target = ResourceId::parse(&row.resource_id, &self.vocabulary).unwrap_or(sub);
+        let action = match self.registry.get(&target.type_key()) {
+            Some(kind) => kind.descriptor().action("read"),
+            None => format!("{}/read", target.type_name()),
+        };
+        self.authorize(cx, &target, &action).await?;
         Ok(row)
     }
 

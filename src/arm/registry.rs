@@ -48,7 +48,11 @@ impl TypeDescriptor {
     }
 
     /// The RBAC action of a verb on this type (`…/workspaces/write`).
+    /// Resource groups are the exception ARM makes: their actions live under subscriptions.
     pub fn action(&self, verb: &str) -> String {
+        if self.namespace == "Microsoft.Resources" && self.type_path == ["resourceGroups"] {
+            return format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}");
+        }
         format!("{}/{verb}", self.full_type())
     }
 

@@ -1,9 +1,17 @@
 //! Who is calling and what they may do.
 //!
 //! Authentication is an actix extractor ([`Caller`]); authorization is the [`Authorizer`]
-//! trait the engine calls for every operation, so handlers cannot forget it and the
-//! role-based implementation replaces the tenant check without touching handlers.
+//! trait the engine calls for every operation, so handlers cannot forget it. The implementation
+//! is role-based ([`Rbac`]): casbin over role definitions and assignments, with conditions.
 
+pub mod assignments;
+pub mod condition;
+pub mod definitions;
+pub mod index;
+pub mod policy;
+pub mod rbac;
+pub mod roles;
+pub mod scope;
 pub mod token;
 
 use std::collections::HashMap;
@@ -13,22 +21,68 @@ use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::Serialize;
 
+use crate::arm::id::ResourceId;
 use crate::error::ArmError;
 use crate::store::subscription;
 
+pub use policy::{Grant, Policy};
+pub use rbac::Rbac;
 pub use token::{Caller, PrincipalType, TokenIssuer, TokenValidator};
+
+/// What an authorization is about: the tenant root, or a resource (a subscription and a
+/// resource group are resources here).
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Root,
+    Resource(&'a ResourceId),
+}
+
+impl Target<'_> {
+    pub fn display(&self) -> String {
+        match self {
+            Target::Root => "/".into(),
+            Target::Resource(id) => id.display(),
+        }
+    }
+
+    /// The canonical scope key: the lower-cased id, or `/`.
+    pub fn key(&self) -> String {
+        match self {
+            Target::Root => "/".into(),
+            Target::Resource(id) => id.key(),
+        }
+    }
+}
+
+/// What a list may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readable {
+    /// The caller may read the list's scope: every row.
+    All,
+    /// Only rows at, or reached from, these scope keys (assignments below the list's scope).
+    Scopes(Vec<String>),
+}
 
 /// Decides whether a caller may perform an action at a scope.
 #[async_trait]
 pub trait Authorizer: Send + Sync {
-    /// `scope` is a resource id (display form); the subscription is its second segment.
+    /// Allows with the grant that allowed, or answers 403 `AuthorizationFailed` (404 for an
+    /// unknown subscription).
     async fn authorize(
         &self,
         caller: &Caller,
         action: &str,
-        scope: &str,
-        subscription_id: &str,
-    ) -> Result<(), ArmError>;
+        target: Target<'_>,
+    ) -> Result<Grant, ArmError>;
+
+    /// For a list at `scope`: everything, or the scopes below it the caller may read; 403
+    /// when neither.
+    async fn readable(
+        &self,
+        caller: &Caller,
+        action: &str,
+        scope: Target<'_>,
+    ) -> Result<Readable, ArmError>;
 }
 
 /// A subscription as the authorizer and the subscriptions API see it.
@@ -90,35 +144,6 @@ impl SubscriptionDirectory {
             cache.insert(key, info.clone());
         }
         Ok(Some(info))
-    }
-}
-
-/// The foundation's authorizer: a caller may act on the subscriptions of its own tenant, and
-/// nowhere else. Role assignments replace it with casbin.
-pub struct TenantAuthorizer {
-    pub subscriptions: SubscriptionDirectory,
-}
-
-#[async_trait]
-impl Authorizer for TenantAuthorizer {
-    async fn authorize(
-        &self,
-        caller: &Caller,
-        action: &str,
-        scope: &str,
-        subscription_id: &str,
-    ) -> Result<(), ArmError> {
-        let Some(sub) = self.subscriptions.find(subscription_id).await? else {
-            return Err(subscription_not_found(subscription_id));
-        };
-        if !sub.tenant_id.eq_ignore_ascii_case(&caller.tenant_id) {
-            return Err(ArmError::authorization_failed(
-                &caller.principal_id,
-                action,
-                scope,
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -86,6 +86,9 @@ pub struct Applied {
     pub identity: Option<Value>,
     /// Resources created for this one; inserted when absent.
     pub dependents: Vec<Dependent>,
+    /// Role assignments for the resource's identity; written when absent, in the same
+    /// transaction as the outcome.
+    pub role_assignments: Vec<crate::authz::assignments::NewAssignment>,
 }
 
 /// Creates and removes the real things behind one resource type. Both calls are idempotent

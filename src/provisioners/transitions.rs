@@ -180,6 +180,9 @@ impl Worker {
         for dependent in &applied.dependents {
             self.insert_dependent(tx, op, row, dependent).await?;
         }
+        for assignment in &applied.role_assignments {
+            crate::authz::assignments::ensure(tx, "kiln-provisioner", assignment.clone()).await?;
+        }
         let mut update = resource::Entity::update_many()
             .col_expr(
                 resource::Column::ProvisioningState,

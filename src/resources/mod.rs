@@ -2,6 +2,7 @@
 //! routes; the engine knows none of them by name.
 
 pub mod activity_log;
+pub mod authorization;
 pub mod dependents;
 pub mod resource_groups;
 pub mod subscriptions;
@@ -56,6 +57,7 @@ pub fn vocabulary() -> PathVocabulary {
         "management",
         "values",
     ];
+    words.extend(authorization::WORDS);
     for descriptor in [
         &resource_groups::DESCRIPTOR,
         &workspaces::DESCRIPTOR,
@@ -74,5 +76,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(workspaces::configure)
         .configure(dependents::configure)
         .configure(activity_log::configure)
+        .configure(authorization::configure)
         .configure(crate::arm::operations::configure);
 }

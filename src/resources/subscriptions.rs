@@ -64,15 +64,45 @@ fn to_view(row: &SubscriptionInfo) -> Subscription {
 pub async fn list_subscriptions(
     req: ArmRequest,
     engine: web::Data<Engine>,
+    rbac: web::Data<std::sync::Arc<crate::authz::Rbac>>,
 ) -> Result<HttpResponse, ArmError> {
     req.context(&DESCRIPTOR)?;
-    let rows = subscription::Entity::find()
-        .filter(subscription::Column::TenantId.eq(req.caller.tenant_id.clone()))
+    let visible = visible_subscriptions(&req.caller, &rbac);
+    let mut query = subscription::Entity::find()
+        .filter(subscription::Column::TenantId.eq(req.caller.tenant_id.clone()));
+    if let Some(keys) = visible {
+        query = query.filter(subscription::Column::Key.is_in(keys));
+    }
+    let rows = query
         .order_by_asc(subscription::Column::Key)
         .all(&engine.db)
         .await?;
     let value: Vec<Subscription> = rows.into_iter().map(|row| to_view(&row.into())).collect();
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
+}
+
+/// The subscriptions in which the caller holds any role assignment; `None` when one at the
+/// tenant root shows them all.
+fn visible_subscriptions(caller: &Caller, rbac: &crate::authz::Rbac) -> Option<Vec<String>> {
+    let subjects = crate::authz::rbac::subjects_of(caller);
+    let snapshot = rbac.policy.snapshot();
+    let scopes = snapshot.scopes_of(&subjects);
+    if scopes.iter().any(|s| s == "/") {
+        return None;
+    }
+    let mut keys: Vec<String> = scopes
+        .iter()
+        .filter_map(|s| {
+            let mut parts = s.split('/').skip(1);
+            match (parts.next(), parts.next()) {
+                (Some("subscriptions"), Some(id)) => Some(format!("/subscriptions/{id}")),
+                _ => None,
+            }
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Some(keys)
 }
 
 /// The subscription, if the caller may read it; from the directory the authorizer already
@@ -264,6 +294,17 @@ pub async fn create_subscription(
     let model = subscription::Entity::insert(row)
         .exec_with_returning(&tx)
         .await?;
+    let principal_type = match caller.principal_type {
+        crate::authz::PrincipalType::ServicePrincipal => "ServicePrincipal",
+        _ => "User",
+    };
+    crate::authz::assignments::grant_subscription_owner(
+        &tx,
+        &model.subscription_id,
+        &caller.principal_id,
+        principal_type,
+    )
+    .await?;
     tx.commit().await?;
     Ok(model)
 }
@@ -277,6 +318,7 @@ pub async fn admin_create_subscription(
     body: crate::arm::http::JsonBody,
     admin: web::Data<PlatformAdmin>,
     engine: web::Data<Engine>,
+    assignments: web::Data<crate::authz::assignments::RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
     if !caller.principal_id.eq_ignore_ascii_case(&admin.0) {
         return Err(ArmError::authorization_failed(
@@ -288,6 +330,8 @@ pub async fn admin_create_subscription(
     let request: SubscriptionCreate = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
     let row = create_subscription(&engine.db, &caller, &request).await?;
+    // The creator's Owner assignment is enforced before the answer.
+    assignments.policy.refresh().await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(to_view(&row.into())))
 }
 

@@ -187,3 +187,85 @@ pub mod meta_kv {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod role_definition {
+    use sea_orm::entity::prelude::*;
+
+    /// A custom role definition. Built-in roles ship in `policies/` and are not rows.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_definitions")]
+    pub struct Model {
+        /// The GUID, lower-cased.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name_key: String,
+        /// The id as first written: `{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}`.
+        pub id: String,
+        pub scope_key: String,
+        pub role_name_key: String,
+        /// `properties` as served (roleName, description, type, permissions, assignableScopes).
+        pub body: Json,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub created_by: String,
+        pub updated_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod role_assignment {
+    use sea_orm::entity::prelude::*;
+
+    /// (principal, role definition, scope, optional condition).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_assignments")]
+    pub struct Model {
+        /// The GUID name, lower-cased.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name_key: String,
+        pub id: String,
+        /// The canonical scope: a lower-cased resource id, or `/` for the tenant root.
+        pub scope_key: String,
+        pub scope: String,
+        /// The role definition's GUID, lower-cased.
+        pub role_definition_key: String,
+        pub role_definition_id: String,
+        /// Lower-cased object id.
+        pub principal_id: String,
+        pub principal_type: String,
+        pub condition: Option<String>,
+        pub condition_version: Option<String>,
+        pub description: Option<String>,
+        pub created_on: i64,
+        pub updated_on: i64,
+        pub created_by: String,
+        pub updated_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod authz_state {
+    use sea_orm::entity::prelude::*;
+
+    /// One row: the policy version, bumped in every transaction that changes role definitions
+    /// or assignments. Replicas reload when it moves.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "authz_state")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -88,6 +88,9 @@ pub async fn ensure_bootstrap(
     })
     .exec(&tx)
     .await?;
+    crate::authz::assignments::grant_subscription_owner(&tx, &subscription_id, &admin, "User")
+        .await
+        .map_err(|e| DbErr::Custom(e.detail.message))?;
     for (k, v) in [
         (TENANT, tenant_id.as_str()),
         (SUBSCRIPTION, subscription_id.as_str()),

@@ -72,6 +72,8 @@ pub struct Options {
     pub amqp: Option<(String, String)>,
     /// How long operations may take (the default is ten minutes).
     pub deadline: Option<Duration>,
+    /// An existing PostgreSQL database (another replica's) instead of a fresh one.
+    pub database_url: Option<String>,
 }
 
 impl Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             relay: true,
             amqp: None,
             deadline: None,
+            database_url: None,
         }
     }
 }
@@ -132,7 +135,10 @@ impl TestApp {
                 ),
                 DatabaseKind::Sqlite,
             ),
-            Backend::Postgres => (postgres_database().await, DatabaseKind::Postgres),
+            Backend::Postgres => match options.database_url.clone() {
+                Some(url) => (url, DatabaseKind::Postgres),
+                None => (postgres_database().await, DatabaseKind::Postgres),
+            },
         };
         let database_url = url.clone();
         let settings = Settings {
@@ -216,6 +222,15 @@ impl TestApp {
         };
         tokio::spawn(app.run_until_stopped());
         test_app
+    }
+
+    /// A second replica: another Kiln on the same PostgreSQL database.
+    pub async fn spawn_with_database(database_url: &str) -> Self {
+        let options = Options {
+            database_url: Some(database_url.to_owned()),
+            ..Options::default()
+        };
+        Self::spawn_with(Backend::Postgres, options).await
     }
 
     /// The object store's directory (storage accounts and their containers).

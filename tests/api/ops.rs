@@ -179,7 +179,7 @@ async fn every_write_lands_in_the_activity_log(backend: Backend) {
         .expect("group write logged");
     assert_eq!(
         group_event["operationName"]["value"],
-        "Microsoft.Resources/resourceGroups/write"
+        "Microsoft.Resources/subscriptions/resourceGroups/write"
     );
     assert_eq!(group_event["caller"], app.admin);
     assert_eq!(group_event["status"]["value"], "Succeeded");

@@ -155,12 +155,12 @@ impl WorkspaceProvisioner {
         Ok(applied)
     }
 
-    /// The hub's storage account name, once the hub has one.
+    /// The hub's storage account name and id, once the hub has one.
     async fn hub_account(
         &self,
         cx: &ProvisionContext<'_>,
         project: &resource::Model,
-    ) -> Result<Option<String>, ProvisionError> {
+    ) -> Result<Option<(String, String)>, ProvisionError> {
         let Some(hub_key) = &project.depends_on_key else {
             return Ok(None);
         };
@@ -171,7 +171,7 @@ impl WorkspaceProvisioner {
         Ok(hub
             .as_ref()
             .and_then(|h| property(h, "storageAccount"))
-            .map(|id| account_name(id).to_owned()))
+            .map(|id| (account_name(id).to_owned(), id.to_owned())))
     }
 
     async fn apply_project(
@@ -180,7 +180,7 @@ impl WorkspaceProvisioner {
         project: &resource::Model,
     ) -> Result<Applied, ProvisionError> {
         let workspace_id = property(project, "workspaceId").unwrap_or(&project.name);
-        let Some(account) = self.hub_account(cx, project).await? else {
+        let Some((account, account_id)) = self.hub_account(cx, project).await? else {
             // The hub is still being provisioned: its storage account comes with it.
             return Err(ProvisionError::retry(
                 "HubNotReady",
@@ -216,6 +216,20 @@ impl WorkspaceProvisioner {
             }
             applied.identity = Some(created);
         }
+        let principal = applied
+            .identity
+            .as_ref()
+            .or(identity)
+            .and_then(|i| i.get("principalId"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        applied.role_assignments.extend(container_access(
+            cx,
+            &account_id,
+            &principal,
+            workspace_id,
+        ));
         Ok(applied)
     }
 }
@@ -251,7 +265,7 @@ impl Provisioner for WorkspaceProvisioner {
         let Some(workspace_id) = property(row, "workspaceId") else {
             return Ok(());
         };
-        let Some(account) = self.hub_account(cx, row).await? else {
+        let Some((account, _)) = self.hub_account(cx, row).await? else {
             return Ok(());
         };
         for suffix in PROJECT_CONTAINERS {
@@ -263,6 +277,38 @@ impl Provisioner for WorkspaceProvisioner {
         Ok(())
     }
 }
+
+/// The project identity's access to its own containers in the hub's storage account: Storage
+/// Blob Data Contributor on the account, on the condition that a container's name starts with
+/// the project's workspaceId (its containers are `{workspaceId}-…`; a sibling's are not).
+fn container_access(
+    cx: &ProvisionContext<'_>,
+    account_id: &str,
+    principal: &str,
+    workspace_id: &str,
+) -> Option<crate::authz::assignments::NewAssignment> {
+    use crate::authz::condition::Condition;
+    let principal_guid = uuid::Uuid::parse_str(principal).ok()?;
+    let account = ResourceId::parse(account_id, cx.vocabulary)?;
+    let text = format!(
+        "((!(ActionMatches{{'Microsoft.Storage/storageAccounts/blobServices/containers/*'}})) OR \
+         (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringStartsWith '{workspace_id}'))"
+    );
+    let condition = Condition::parse(&text).ok()?;
+    Some(crate::authz::assignments::NewAssignment {
+        // Deterministic, so a repeated attempt finds it written.
+        name: uuid::Uuid::from_u128(principal_guid.as_u128() ^ CONTAINER_ACCESS_SALT).to_string(),
+        scope: crate::authz::scope::AuthzScope::of(&account),
+        role: crate::authz::roles::STORAGE_BLOB_DATA_CONTRIBUTOR.into(),
+        principal_id: principal_guid.to_string(),
+        principal_type: "ServicePrincipal".into(),
+        description: Some(format!("Project {workspace_id}: its own containers only.")),
+        condition: Some((std::sync::Arc::new(condition), text)),
+    })
+}
+
+/// Mixed into the identity's GUID to name its container assignment.
+const CONTAINER_ACCESS_SALT: u128 = 0x6b69_6c6e_2d63_6f6e_7461_696e_6572_7321;
 
 #[cfg(test)]
 mod tests {

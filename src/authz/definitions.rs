@@ -1,0 +1,393 @@
+//! Role definitions through the API: built-ins are served read-only; custom roles are stored
+//! and become casbin `p` rules on the next snapshot.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::Caller;
+use super::policy::{self, Change, Policy};
+use super::roles::{CUSTOM, RoleDefinition, RoleDefinitionProperties};
+use super::scope::{AuthzScope, properties_of};
+use crate::arm::id::PathVocabulary;
+use crate::error::ArmError;
+use crate::store::{now_millis, role_assignment, role_definition};
+
+pub const TYPE: &str = "Microsoft.Authorization/roleDefinitions";
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoleDefinitionView {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub properties: RoleDefinitionProperties,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoleDefinitionList {
+    pub value: Vec<RoleDefinitionView>,
+}
+
+/// A definition as seen from a scope: built-ins take the scope's subscription in their id,
+/// as Azure shows them.
+pub fn render(role: &RoleDefinition, at: &AuthzScope) -> RoleDefinitionView {
+    let base = if role.is_built_in() {
+        match &at.resource {
+            Some(id) => format!("/subscriptions/{}", id.subscription),
+            None => String::new(),
+        }
+    } else if role.scope == "/" {
+        String::new()
+    } else {
+        role.scope.clone()
+    };
+    RoleDefinitionView {
+        id: format!(
+            "{base}/providers/Microsoft.Authorization/roleDefinitions/{}",
+            role.name
+        ),
+        name: role.name.clone(),
+        type_name: TYPE.into(),
+        properties: role.properties.clone(),
+    }
+}
+
+/// `$filter` of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListFilter {
+    All,
+    RoleName(String),
+    Type(String),
+}
+
+impl ListFilter {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ArmError> {
+        let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+            return Ok(Self::All);
+        };
+        let value = |rest: &str| {
+            rest.trim()
+                .strip_prefix('\'')
+                .and_then(|r| r.strip_suffix('\''))
+                .map(str::to_owned)
+        };
+        let (field, rest) = raw.split_once(" eq ").unwrap_or(("", ""));
+        match (field.trim().to_ascii_lowercase().as_str(), value(rest)) {
+            ("rolename", Some(v)) => Ok(Self::RoleName(v)),
+            ("type", Some(v)) => Ok(Self::Type(v)),
+            _ if raw.eq_ignore_ascii_case("atScopeAndBelow()") => Ok(Self::All),
+            _ => Err(ArmError::bad_request(
+                "InvalidFilter",
+                format!(
+                    "The $filter '{raw}' is not supported. Use roleName eq '{{name}}' or type eq '{{BuiltInRole|CustomRole}}'."
+                ),
+            )),
+        }
+    }
+
+    fn admits(&self, role: &RoleDefinition) -> bool {
+        match self {
+            Self::All => true,
+            Self::RoleName(n) => role.properties.role_name.eq_ignore_ascii_case(n),
+            Self::Type(t) => role.properties.role_type.eq_ignore_ascii_case(t),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RoleDefinitions {
+    pub db: DatabaseConnection,
+    pub policy: Arc<Policy>,
+    pub vocabulary: Arc<PathVocabulary>,
+}
+
+fn invalid(code: &str, message: impl Into<String>) -> ArmError {
+    ArmError::bad_request(code, message)
+}
+
+pub fn not_found(name: &str) -> ArmError {
+    ArmError::not_found(
+        "RoleDefinitionDoesNotExist",
+        format!("The specified role definition with ID '{name}' does not exist."),
+    )
+}
+
+impl RoleDefinitions {
+    pub fn get(&self, name: &str) -> Result<RoleDefinition, ArmError> {
+        self.policy
+            .snapshot()
+            .role(name)
+            .cloned()
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// Built-ins, and custom roles assignable at or above the scope.
+    pub fn list(&self, at: &AuthzScope, filter: &ListFilter) -> Vec<RoleDefinitionView> {
+        let snapshot = self.policy.snapshot();
+        let mut roles: Vec<&RoleDefinition> = snapshot
+            .roles()
+            .filter(|r| filter.admits(r))
+            .filter(|r| {
+                r.is_built_in()
+                    || r.properties.assignable_scopes.iter().any(|s| {
+                        let key = s.trim_end_matches('/').to_lowercase();
+                        key.is_empty()
+                            || AuthzScope {
+                                key,
+                                display: String::new(),
+                                resource: None,
+                            }
+                            .contains(&at.key)
+                    })
+            })
+            .collect();
+        roles.sort_by(|a, b| a.properties.role_name.cmp(&b.properties.role_name));
+        roles.into_iter().map(|r| render(r, at)).collect()
+    }
+
+    fn validate(
+        &self,
+        at: &AuthzScope,
+        name: &str,
+        body: &Value,
+    ) -> Result<(String, RoleDefinitionProperties), ArmError> {
+        let name = uuid::Uuid::parse_str(name)
+            .map_err(|_| {
+                invalid(
+                    "InvalidRoleDefinitionId",
+                    format!("The role definition ID '{name}' is not valid. It must be a GUID."),
+                )
+            })?
+            .to_string();
+        let mut props: RoleDefinitionProperties = properties_of(body)?;
+        if props.role_name.trim().is_empty() || props.role_name.len() > 512 {
+            return Err(invalid(
+                "InvalidRoleDefinitionName",
+                "roleName must be 1 to 512 characters.",
+            )
+            .with_target("properties.roleName"));
+        }
+        let patterns: Vec<&String> = props
+            .permissions
+            .iter()
+            .flat_map(|p| {
+                p.actions
+                    .iter()
+                    .chain(&p.not_actions)
+                    .chain(&p.data_actions)
+                    .chain(&p.not_data_actions)
+            })
+            .collect();
+        let grants_something = props
+            .permissions
+            .iter()
+            .any(|p| !p.actions.is_empty() || !p.data_actions.is_empty());
+        if !grants_something {
+            return Err(invalid(
+                "RoleDefinitionHasNoPermissions",
+                "A role definition needs at least one action or data action in 'permissions'.",
+            )
+            .with_target("properties.permissions"));
+        }
+        if let Some(bad) = patterns.iter().find(|p| {
+            p.is_empty() || p.len() > 1024 || p.chars().any(|c| c.is_whitespace() || c.is_control())
+        }) {
+            return Err(invalid(
+                "InvalidActionOrNotAction",
+                format!("The permission '{bad}' is not valid."),
+            )
+            .with_target("properties.permissions"));
+        }
+        if props.assignable_scopes.is_empty() {
+            return Err(invalid(
+                "InvalidAssignableScopes",
+                "A custom role needs at least one assignable scope (a subscription, resource group or resource).",
+            )
+            .with_target("properties.assignableScopes"));
+        }
+        let mut scopes = Vec::new();
+        for raw in &props.assignable_scopes {
+            let scope = AuthzScope::parse(raw, &self.vocabulary)?;
+            if scope.key == "/" {
+                return Err(invalid(
+                    "InvalidAssignableScopes",
+                    "'/' is reserved for built-in roles.",
+                )
+                .with_target("properties.assignableScopes"));
+            }
+            scopes.push(scope.display);
+        }
+        if !props.assignable_scopes.iter().any(|s| {
+            let key = s.trim_end_matches('/').to_lowercase();
+            AuthzScope {
+                key,
+                display: String::new(),
+                resource: None,
+            }
+            .contains(&at.key)
+        }) && at.key != "/"
+        {
+            return Err(invalid(
+                "InvalidRoleDefinitionScope",
+                format!(
+                    "The scope '{}' of the request is not among the role's assignable scopes or below one of them.",
+                    at.display
+                ),
+            ));
+        }
+        props.assignable_scopes = scopes;
+        props.role_type = CUSTOM.into();
+        props.created_on = None;
+        props.updated_on = None;
+        props.created_by = None;
+        props.updated_by = None;
+        Ok((name, props))
+    }
+
+    /// Creates or replaces a custom role (ARM answers 201 either way).
+    pub async fn put(
+        &self,
+        caller: &Caller,
+        at: &AuthzScope,
+        name: &str,
+        body: &Value,
+    ) -> Result<RoleDefinitionView, ArmError> {
+        let (name, mut props) = self.validate(at, name, body)?;
+        if self
+            .policy
+            .snapshot()
+            .role(&name)
+            .is_some_and(RoleDefinition::is_built_in)
+        {
+            return Err(ArmError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "RoleDefinitionUpdateNotPermitted",
+                format!("The built-in role '{name}' cannot be changed."),
+            ));
+        }
+        let now = now_millis();
+        let stamp = chrono::DateTime::from_timestamp_millis(now)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        let tx = self.db.begin().await?;
+        let existing = role_definition::Entity::find_by_id(name.clone())
+            .one(&tx)
+            .await?;
+        let name_key = props.role_name.trim().to_lowercase();
+        let clash = role_definition::Entity::find()
+            .filter(role_definition::Column::RoleNameKey.eq(name_key.clone()))
+            .filter(role_definition::Column::NameKey.ne(name.clone()))
+            .one(&tx)
+            .await?;
+        if clash.is_some() || super::roles::built_in_named(props.role_name.trim()).is_some() {
+            return Err(ArmError::conflict(
+                "RoleDefinitionWithSameNameExists",
+                format!(
+                    "A role definition cannot be updated with a name that already exists: '{}'.",
+                    props.role_name
+                ),
+            ));
+        }
+        let (created_at, created_by) = existing
+            .as_ref()
+            .map_or((now, caller.principal_id.clone()), |e| {
+                (e.created_at, e.created_by.clone())
+            });
+        props.created_on = chrono::DateTime::from_timestamp_millis(created_at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        props.updated_on = stamp;
+        props.created_by = Some(created_by.clone());
+        props.updated_by = Some(caller.principal_id.clone());
+        let id = at.child_id("roleDefinitions", &name);
+        let row = role_definition::ActiveModel {
+            name_key: Set(name.clone()),
+            id: Set(existing.as_ref().map_or(id, |e| e.id.clone())),
+            scope_key: Set(at.key.clone()),
+            role_name_key: Set(name_key),
+            body: Set(serde_json::to_value(&props).unwrap_or_default()),
+            created_at: Set(created_at),
+            updated_at: Set(now),
+            created_by: Set(created_by),
+            updated_by: Set(caller.principal_id.clone()),
+        };
+        let result = match existing {
+            Some(_) => role_definition::Entity::update(row)
+                .exec(&tx)
+                .await
+                .map(|_| ()),
+            None => role_definition::Entity::insert(row)
+                .exec_without_returning(&tx)
+                .await
+                .map(|_| ()),
+        };
+        result.map_err(|err| match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ArmError::conflict(
+                "RoleDefinitionWithSameNameExists",
+                format!(
+                    "A role definition with the name '{}' already exists.",
+                    props.role_name
+                ),
+            ),
+            _ => err.into(),
+        })?;
+        let version = policy::bump_version(&tx).await?;
+        tx.commit().await?;
+        self.policy.committed(Change::Roles, version).await?;
+        let role = self.get(&name)?;
+        Ok(render(&role, at))
+    }
+
+    /// Deletes a custom role; `None` when absent. A role still assigned is 409.
+    pub async fn delete(
+        &self,
+        at: &AuthzScope,
+        name: &str,
+    ) -> Result<Option<RoleDefinitionView>, ArmError> {
+        let Some(name) = uuid::Uuid::parse_str(name).ok().map(|u| u.to_string()) else {
+            return Ok(None);
+        };
+        let snapshot = self.policy.snapshot();
+        if snapshot
+            .role(&name)
+            .is_some_and(RoleDefinition::is_built_in)
+        {
+            return Err(ArmError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "RoleDefinitionDeleteNotPermitted",
+                format!("The built-in role '{name}' cannot be deleted."),
+            ));
+        }
+        let tx = self.db.begin().await?;
+        let Some(row) = role_definition::Entity::find_by_id(name.clone())
+            .one(&tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let assigned = role_assignment::Entity::find()
+            .filter(role_assignment::Column::RoleDefinitionKey.eq(name.clone()))
+            .count(&tx)
+            .await?;
+        if assigned > 0 {
+            return Err(ArmError::conflict(
+                "RoleDefinitionHasAssignments",
+                format!(
+                    "The role definition '{name}' has {assigned} role assignment(s); delete them first."
+                ),
+            ));
+        }
+        role_definition::Entity::delete_by_id(name.clone())
+            .exec(&tx)
+            .await?;
+        let version = policy::bump_version(&tx).await?;
+        tx.commit().await?;
+        self.policy.committed(Change::Roles, version).await?;
+        Ok(policy::custom_role(row).map(|role| render(&role, at)))
+    }
+}

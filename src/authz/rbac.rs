@@ -1,0 +1,187 @@
+//! Role-based decisions for requests: the scope walk of a target, the tenant gate, and the
+//! 403 a denial answers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
+
+use super::condition::AccessRequest;
+use super::policy::{Grant, Policy, Query};
+use super::{Authorizer, Caller, Readable, SubscriptionDirectory, Target, subscription_not_found};
+use crate::arm::id::ResourceId;
+use crate::error::ArmError;
+use crate::store::resource;
+
+/// How long the resource a resource depends on (a project's hub) is remembered. It is fixed
+/// for the life of a resource; the limit only bounds a delete-and-recreate elsewhere.
+const DEPENDS_ON_TTL: Duration = Duration::from_secs(2);
+
+pub struct Rbac {
+    pub policy: Arc<Policy>,
+    pub subscriptions: SubscriptionDirectory,
+    db: DatabaseConnection,
+    depends_on: Mutex<HashMap<String, (Instant, Option<String>)>>,
+}
+
+/// The caller's object id and groups, lower-cased: the subjects of `g` links.
+pub fn subjects_of(caller: &Caller) -> Vec<String> {
+    std::iter::once(&caller.principal_id)
+        .chain(caller.groups.iter())
+        .map(|s| s.to_lowercase())
+        .collect()
+}
+
+impl Rbac {
+    pub fn new(
+        policy: Arc<Policy>,
+        subscriptions: SubscriptionDirectory,
+        db: DatabaseConnection,
+    ) -> Self {
+        Self {
+            policy,
+            subscriptions,
+            db,
+            depends_on: Mutex::default(),
+        }
+    }
+
+    /// The resource `key` depends on for authorization (a project's hub), if it exists.
+    async fn depends_on(&self, key: &str) -> Result<Option<String>, ArmError> {
+        if let Some((at, found)) = self.depends_on.lock().get(key)
+            && at.elapsed() < DEPENDS_ON_TTL
+        {
+            return Ok(found.clone());
+        }
+        let row: Option<Option<String>> = resource::Entity::find_by_id(key.to_owned())
+            .select_only()
+            .column(resource::Column::DependsOnKey)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        // Absent resources are not remembered: one may be created in the next instant.
+        let Some(found) = row else {
+            return Ok(None);
+        };
+        let mut cache = self.depends_on.lock();
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(key.to_owned(), (Instant::now(), found.clone()));
+        Ok(found)
+    }
+
+    /// The scope keys an assignment may sit at to reach `target`: the resource, its parent
+    /// resources each followed by what it depends on (a project's hub), its resource group,
+    /// its subscription, the tenant root.
+    pub async fn walk(&self, target: &Target<'_>) -> Result<Vec<String>, ArmError> {
+        let mut walk = Vec::with_capacity(6);
+        if let Target::Resource(id) = target {
+            let mut current = Some((*id).clone());
+            while let Some(r) = current.take().filter(|r| r.provider.is_some()) {
+                let key = r.key();
+                let hub = self.depends_on(&key).await?;
+                walk.push(key);
+                walk.extend(hub);
+                current = r.parent();
+            }
+            if let Some(group) = id.group_id() {
+                walk.push(group.key());
+            }
+            walk.push(id.subscription_key());
+        }
+        walk.push("/".into());
+        Ok(walk)
+    }
+
+    /// The tenant gate: the subscription exists and belongs to the caller's tenant.
+    async fn check_tenant(
+        &self,
+        caller: &Caller,
+        action: &str,
+        id: &ResourceId,
+    ) -> Result<(), ArmError> {
+        let Some(sub) = self.subscriptions.find(&id.subscription).await? else {
+            return Err(subscription_not_found(&id.subscription));
+        };
+        if !sub.tenant_id.eq_ignore_ascii_case(&caller.tenant_id) {
+            return Err(ArmError::authorization_failed(
+                &caller.principal_id,
+                action,
+                &id.display(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A decision for a principal that is not the caller (checkAccess), with attributes.
+    pub async fn decide_for(
+        &self,
+        subjects: &[String],
+        action: &str,
+        data: bool,
+        target: &Target<'_>,
+        request: Option<&(dyn AccessRequest + Sync)>,
+    ) -> Result<Option<Grant>, ArmError> {
+        let walk = self.walk(target).await?;
+        let snapshot = self.policy.snapshot();
+        Ok(snapshot.decide(&Query {
+            subjects,
+            action,
+            data,
+            walk: &walk,
+            request: request.map(|r| r as &dyn AccessRequest),
+        }))
+    }
+}
+
+#[async_trait]
+impl Authorizer for Rbac {
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: Target<'_>,
+    ) -> Result<Grant, ArmError> {
+        if let Target::Resource(id) = target {
+            self.check_tenant(caller, action, id).await?;
+        }
+        let subjects = subjects_of(caller);
+        self.decide_for(&subjects, action, false, &target, None)
+            .await?
+            .ok_or_else(|| {
+                ArmError::authorization_failed(&caller.principal_id, action, &target.display())
+            })
+    }
+
+    async fn readable(
+        &self,
+        caller: &Caller,
+        action: &str,
+        scope: Target<'_>,
+    ) -> Result<Readable, ArmError> {
+        let denied = match self.authorize(caller, action, scope).await {
+            Ok(_) => return Ok(Readable::All),
+            Err(err) if err.status == actix_web::http::StatusCode::FORBIDDEN => err,
+            Err(err) => return Err(err),
+        };
+        if let Target::Resource(id) = scope
+            && let Some(sub) = self.subscriptions.find(&id.subscription).await?
+            && !sub.tenant_id.eq_ignore_ascii_case(&caller.tenant_id)
+        {
+            return Err(denied);
+        }
+        let subjects = subjects_of(caller);
+        let scopes = self
+            .policy
+            .snapshot()
+            .granted_scopes_below(&subjects, action, &scope.key());
+        if scopes.is_empty() {
+            return Err(denied);
+        }
+        Ok(Readable::Scopes(scopes))
+    }
+}

@@ -1,0 +1,201 @@
+//! Role definitions: the built-in roles shipped in `policies/builtin-roles.json`, custom roles
+//! from the API, and their translation into casbin `p` rules.
+
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::condition::action_matches;
+
+/// One permission block of a role. Effective control-plane rights are `actions` minus
+/// `notActions`; data rights are `dataActions` minus `notDataActions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Permission {
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub not_actions: Vec<String>,
+    #[serde(default)]
+    pub data_actions: Vec<String>,
+    #[serde(default)]
+    pub not_data_actions: Vec<String>,
+}
+
+/// `properties` of a role definition as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinitionProperties {
+    pub role_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `BuiltInRole` or `CustomRole`.
+    #[serde(rename = "type", default)]
+    pub role_type: String,
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    #[serde(default)]
+    pub assignable_scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+pub const BUILT_IN: &str = "BuiltInRole";
+pub const CUSTOM: &str = "CustomRole";
+
+/// A role definition: its GUID (lower-cased), the scope it was created at (`/` for
+/// built-ins) and its properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDefinition {
+    pub name: String,
+    pub scope: String,
+    pub properties: RoleDefinitionProperties,
+}
+
+/// Whether a rule pattern is a control-plane or a data-plane action. The prefix in the casbin
+/// rule keeps a control-plane `*` from matching a data action.
+pub fn control_action(action: &str) -> String {
+    format!("a:{action}")
+}
+
+pub fn data_action(action: &str) -> String {
+    format!("d:{action}")
+}
+
+impl RoleDefinition {
+    pub fn is_built_in(&self) -> bool {
+        self.properties.role_type == BUILT_IN
+    }
+
+    /// The casbin `p` rules of this role: `[role, a:|d:pattern, allow|deny]`.
+    pub fn policy_rules(&self) -> Vec<Vec<String>> {
+        let mut rules = Vec::new();
+        let mut push = |pattern: String, effect: &str| {
+            rules.push(vec![self.name.clone(), pattern, effect.to_owned()]);
+        };
+        for permission in &self.properties.permissions {
+            for a in &permission.actions {
+                push(control_action(a), "allow");
+            }
+            for a in &permission.not_actions {
+                push(control_action(a), "deny");
+            }
+            for a in &permission.data_actions {
+                push(data_action(a), "allow");
+            }
+            for a in &permission.not_data_actions {
+                push(data_action(a), "deny");
+            }
+        }
+        rules
+    }
+
+    /// The same answer as the casbin rules, straight from the definition; tests compare them.
+    pub fn grants(&self, action: &str, data: bool) -> bool {
+        let mut allowed = false;
+        for p in &self.properties.permissions {
+            let (allow, deny) = if data {
+                (&p.data_actions, &p.not_data_actions)
+            } else {
+                (&p.actions, &p.not_actions)
+            };
+            if deny.iter().any(|d| action_matches(d, action)) {
+                return false;
+            }
+            allowed |= allow.iter().any(|a| action_matches(a, action));
+        }
+        allowed
+    }
+}
+
+#[derive(Deserialize)]
+struct BuiltInRow {
+    name: String,
+    properties: RoleDefinitionProperties,
+}
+
+static BUILT_INS: LazyLock<Vec<RoleDefinition>> = LazyLock::new(|| {
+    let rows: Vec<BuiltInRow> =
+        serde_json::from_str(include_str!("../../policies/builtin-roles.json"))
+            // The file is part of the source tree and a unit test parses it.
+            .expect("policies/builtin-roles.json is valid");
+    rows.into_iter()
+        .map(|row| RoleDefinition {
+            name: row.name.to_lowercase(),
+            scope: "/".into(),
+            properties: RoleDefinitionProperties {
+                role_type: BUILT_IN.into(),
+                ..row.properties
+            },
+        })
+        .collect()
+});
+
+/// The built-in roles, as shipped.
+pub fn built_in() -> &'static [RoleDefinition] {
+    &BUILT_INS
+}
+
+pub fn built_in_named(role_name: &str) -> Option<&'static RoleDefinition> {
+    BUILT_INS
+        .iter()
+        .find(|r| r.properties.role_name.eq_ignore_ascii_case(role_name))
+}
+
+pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+pub const STORAGE_BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_ins_load_with_unique_guids_and_names() {
+        let roles = built_in();
+        assert!(roles.len() >= 9, "{} roles", roles.len());
+        for (i, a) in roles.iter().enumerate() {
+            assert!(uuid::Uuid::parse_str(&a.name).is_ok(), "{}", a.name);
+            for b in &roles[i + 1..] {
+                assert_ne!(a.name, b.name);
+                assert_ne!(a.properties.role_name, b.properties.role_name);
+            }
+        }
+        assert_eq!(
+            built_in_named("Owner").map(|r| r.name.as_str()),
+            Some(OWNER)
+        );
+    }
+
+    #[test]
+    fn reader_reads_and_never_writes() {
+        let reader = built_in_named("Reader").unwrap();
+        assert!(reader.grants("Microsoft.MachineLearningServices/workspaces/read", false));
+        assert!(!reader.grants("Microsoft.MachineLearningServices/workspaces/write", false));
+        assert!(!reader.grants("Microsoft.MachineLearningServices/workspaces/delete", false));
+        assert!(!reader.grants(
+            "Microsoft.MachineLearningServices/workspaces/connections/listsecrets/action",
+            false
+        ));
+    }
+
+    #[test]
+    fn contributor_cannot_assign_roles_and_no_control_role_reads_data() {
+        let contributor = built_in_named("Contributor").unwrap();
+        assert!(contributor.grants("Microsoft.MachineLearningServices/workspaces/write", false));
+        assert!(!contributor.grants("Microsoft.Authorization/roleAssignments/write", false));
+        assert!(!contributor.grants("Microsoft.Authorization/roleAssignments/delete", false));
+        let owner = built_in_named("Owner").unwrap();
+        assert!(owner.grants("Microsoft.Authorization/roleAssignments/write", false));
+        assert!(!owner.grants(
+            "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+            true
+        ));
+    }
+}

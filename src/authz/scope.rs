@@ -1,0 +1,128 @@
+//! Scopes of Microsoft.Authorization extension resources: the tenant root, a subscription, a
+//! resource group or any resource, as written before `/providers/Microsoft.Authorization/…`.
+
+use crate::arm::id::{PathVocabulary, ResourceId};
+use crate::error::ArmError;
+
+use super::Target;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthzScope {
+    /// As displayed: `/` or a resource id in canonical casing.
+    pub display: String,
+    /// Lower-cased: the key assignments are stored and indexed under.
+    pub key: String,
+    pub resource: Option<ResourceId>,
+}
+
+impl AuthzScope {
+    pub fn root() -> Self {
+        Self {
+            display: "/".into(),
+            key: "/".into(),
+            resource: None,
+        }
+    }
+
+    pub fn of(id: &ResourceId) -> Self {
+        Self {
+            display: id.display(),
+            key: id.key(),
+            resource: Some(id.clone()),
+        }
+    }
+
+    /// Parses the scope part of a path (with or without its leading slash).
+    pub fn parse(raw: &str, vocabulary: &PathVocabulary) -> Result<Self, ArmError> {
+        let trimmed = raw.trim_matches('/');
+        if trimmed.is_empty() {
+            return Ok(Self::root());
+        }
+        ResourceId::parse(&format!("/{trimmed}"), vocabulary)
+            .map(|id| Self::of(&id))
+            .ok_or_else(|| {
+                ArmError::bad_request(
+                    "InvalidScope",
+                    format!("The scope '/{trimmed}' is not a valid scope: it must be '/', a subscription, a resource group or a resource id."),
+                )
+            })
+    }
+
+    pub fn target(&self) -> Target<'_> {
+        match &self.resource {
+            Some(id) => Target::Resource(id),
+            None => Target::Root,
+        }
+    }
+
+    /// The id of an extension resource at this scope.
+    pub fn child_id(&self, type_segment: &str, name: &str) -> String {
+        let base = if self.display == "/" {
+            ""
+        } else {
+            &self.display
+        };
+        format!("{base}/providers/Microsoft.Authorization/{type_segment}/{name}")
+    }
+
+    /// Whether `other` is this scope or below it.
+    pub fn contains(&self, other_key: &str) -> bool {
+        self.key == "/" || other_key == self.key || other_key.starts_with(&format!("{}/", self.key))
+    }
+}
+
+/// The GUID at the end of a Microsoft.Authorization id, or a bare GUID.
+pub fn guid_of(id_or_guid: &str) -> Option<String> {
+    let last = id_or_guid.trim_end_matches('/').rsplit('/').next()?;
+    uuid::Uuid::parse_str(last).ok().map(|u| u.to_string())
+}
+
+/// api-versions are dates; Microsoft.Authorization types accept any from `oldest` on.
+pub fn check_api_version(
+    version: Option<&str>,
+    oldest: &str,
+    type_name: &str,
+) -> Result<(), ArmError> {
+    let Some(version) = version.filter(|v| !v.is_empty()) else {
+        return Err(ArmError::missing_api_version());
+    };
+    let date = version.get(..10).unwrap_or_default();
+    let shaped = date.len() == 10
+        && date.chars().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shaped || date < oldest {
+        return Err(ArmError::bad_request(
+            "InvalidApiVersionParameter",
+            format!(
+                "The api-version '{version}' is invalid. The supported versions for '{type_name}' are '{oldest}' and later."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The `properties` of a PUT body, typed; 400 `InvalidRequestContent` when missing or wrong.
+pub fn properties_of<T: serde::de::DeserializeOwned>(
+    body: &serde_json::Value,
+) -> Result<T, ArmError> {
+    let properties = body
+        .get("properties")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidRequestContent",
+                "The request content must have 'properties'.",
+            )
+        })?;
+    serde_json::from_value(properties.clone()).map_err(|e| {
+        ArmError::bad_request(
+            "InvalidRequestContent",
+            format!("The request content was invalid: {e}."),
+        )
+    })
+}

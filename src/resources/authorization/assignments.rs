@@ -1,0 +1,264 @@
+//! Role assignment endpoints: extract, authorize at the scope, call the domain, answer
+//! (PUT 201 created / 200 replaced; DELETE 200 with the body, 204 when absent).
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, delete, get, put, web};
+use sea_orm::EntityTrait;
+
+use super::scope_of;
+use crate::arm::engine::Engine;
+use crate::arm::http::{ArmRequest, JsonBody};
+use crate::arm::id::PathVocabulary;
+use crate::authz::Rbac;
+use crate::authz::assignments::{
+    self, ListFilter, RoleAssignment, RoleAssignmentList, RoleAssignments,
+};
+use crate::authz::scope::{AuthzScope, check_api_version};
+use crate::error::{ArmError, ErrorResponse};
+use crate::store::resource;
+
+/// Role assignments need this api-version or a later one.
+pub const OLDEST_API_VERSION: &str = "2022-04-01";
+
+const READ: &str = "Microsoft.Authorization/roleAssignments/read";
+const WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
+const DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
+
+fn checked(req: &ArmRequest) -> Result<(), ArmError> {
+    check_api_version(
+        req.param("api-version"),
+        OLDEST_API_VERSION,
+        assignments::TYPE,
+    )
+}
+
+/// A group or resource scope must exist to hold an assignment.
+async fn check_scope_exists(engine: &Engine, scope: &AuthzScope) -> Result<(), ArmError> {
+    let Some(id) = &scope.resource else {
+        return Ok(());
+    };
+    if id.resource_group.is_none() {
+        return Ok(()); // the subscription: the authorizer has checked it exists
+    }
+    if resource::Entity::find_by_id(id.key())
+        .one(&engine.db)
+        .await?
+        .is_none()
+    {
+        return Err(crate::arm::engine::not_found(id));
+    }
+    Ok(())
+}
+
+async fn put_at(
+    req: ArmRequest,
+    scope: AuthzScope,
+    name: &str,
+    body: JsonBody,
+    engine: &Engine,
+    service: &RoleAssignments,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    engine
+        .authorizer
+        .authorize(&req.caller, WRITE, scope.target())
+        .await?;
+    check_scope_exists(engine, &scope).await?;
+    let snapshot = service.policy.snapshot();
+    let new = assignments::validate(name, &scope, &body.0, |role| snapshot.role(role).is_some())?;
+    let written = service.put(&req.caller, new).await?;
+    let status = if written.created { 201 } else { 200 };
+    Ok(
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
+            .json(written.assignment),
+    )
+}
+
+async fn get_at(
+    req: ArmRequest,
+    scope: AuthzScope,
+    name: &str,
+    engine: &Engine,
+    service: &RoleAssignments,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    engine
+        .authorizer
+        .authorize(&req.caller, READ, scope.target())
+        .await?;
+    Ok(HttpResponse::Ok().json(service.get(&scope, name).await?))
+}
+
+async fn delete_at(
+    req: ArmRequest,
+    scope: AuthzScope,
+    name: &str,
+    engine: &Engine,
+    service: &RoleAssignments,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    engine
+        .authorizer
+        .authorize(&req.caller, DELETE, scope.target())
+        .await?;
+    Ok(match service.delete(&scope, name).await? {
+        Some(gone) => HttpResponse::Ok().json(gone),
+        None => HttpResponse::NoContent().finish(),
+    })
+}
+
+async fn list_at(
+    req: ArmRequest,
+    scope: AuthzScope,
+    engine: &Engine,
+    rbac: &Rbac,
+    service: &RoleAssignments,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    let filter = ListFilter::parse(req.param("$filter"))?;
+    engine
+        .authorizer
+        .authorize(&req.caller, READ, scope.target())
+        .await?;
+    let walk = rbac.walk(&scope.target()).await?;
+    let value = service.list(&scope, &walk, &filter).await?;
+    Ok(HttpResponse::Ok().json(RoleAssignmentList { value }))
+}
+
+fn parse(vocabulary: &PathVocabulary, raw: Option<&str>) -> Result<AuthzScope, ArmError> {
+    scope_of(raw, vocabulary)
+}
+
+/// Creates (201) or replaces (200) a role assignment at a scope.
+#[utoipa::path(tag = "RoleAssignments",
+    params(("scope" = String, Path, description = "subscriptions/{s}[/resourceGroups/{rg}[/providers/…]]"), ("roleAssignmentName" = String, Path), ("api-version" = String, Query)),
+    request_body = RoleAssignment,
+    responses((status = 201, body = RoleAssignment), (status = 200, body = RoleAssignment), (status = "4XX", body = ErrorResponse)))]
+#[put("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
+pub async fn create_role_assignment(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    body: JsonBody,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleAssignments>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    let scope = parse(&vocabulary, Some(&path.0))?;
+    put_at(req, scope, &path.1, body, &engine, &service).await
+}
+
+/// Creates or replaces a role assignment at the tenant root.
+#[utoipa::path(tag = "RoleAssignments",
+    params(("roleAssignmentName" = String, Path), ("api-version" = String, Query)),
+    request_body = RoleAssignment,
+    responses((status = 201, body = RoleAssignment), (status = 200, body = RoleAssignment), (status = "4XX", body = ErrorResponse)))]
+#[put("/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
+pub async fn create_root_role_assignment(
+    req: ArmRequest,
+    path: web::Path<String>,
+    body: JsonBody,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleAssignments>,
+) -> Result<HttpResponse, ArmError> {
+    put_at(req, AuthzScope::root(), &path, body, &engine, &service).await
+}
+
+#[utoipa::path(tag = "RoleAssignments",
+    params(("scope" = String, Path), ("roleAssignmentName" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = RoleAssignment), (status = 404, body = ErrorResponse)))]
+#[get("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
+pub async fn get_role_assignment(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleAssignments>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    let scope = parse(&vocabulary, Some(&path.0))?;
+    get_at(req, scope, &path.1, &engine, &service).await
+}
+
+#[utoipa::path(tag = "RoleAssignments",
+    params(("roleAssignmentName" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = RoleAssignment), (status = 404, body = ErrorResponse)))]
+#[get("/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
+pub async fn get_root_role_assignment(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleAssignments>,
+) -> Result<HttpResponse, ArmError> {
+    get_at(req, AuthzScope::root(), &path, &engine, &service).await
+}
+
+/// Deletes a role assignment: 200 with what was deleted, 204 when there was none.
+#[utoipa::path(tag = "RoleAssignments",
+    params(("scope" = String, Path), ("roleAssignmentName" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = RoleAssignment), (status = 204, description = "There was no such assignment")))]
+#[delete("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
+pub async fn delete_role_assignment(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleAssignments>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    let scope = parse(&vocabulary, Some(&path.0))?;
+    delete_at(req, scope, &path.1, &engine, &service).await
+}
+
+#[utoipa::path(tag = "RoleAssignments",
+    params(("roleAssignmentName" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = RoleAssignment), (status = 204, description = "There was no such assignment")))]
+#[delete("/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
+pub async fn delete_root_role_assignment(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleAssignments>,
+) -> Result<HttpResponse, ArmError> {
+    delete_at(req, AuthzScope::root(), &path, &engine, &service).await
+}
+
+/// Assignments at, above and below a scope; `$filter=atScope()` (at or above) or
+/// `principalId eq '{id}'`. One page: every match.
+#[utoipa::path(tag = "RoleAssignments",
+    params(("scope" = String, Path), ("api-version" = String, Query), ("$filter" = Option<String>, Query)),
+    responses((status = 200, body = RoleAssignmentList), (status = "4XX", body = ErrorResponse)))]
+#[get("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments")]
+pub async fn list_role_assignments(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+    rbac: web::Data<Arc<Rbac>>,
+    service: web::Data<RoleAssignments>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    let scope = parse(&vocabulary, Some(&path))?;
+    list_at(req, scope, &engine, &rbac, &service).await
+}
+
+#[utoipa::path(tag = "RoleAssignments",
+    params(("api-version" = String, Query), ("$filter" = Option<String>, Query)),
+    responses((status = 200, body = RoleAssignmentList), (status = "4XX", body = ErrorResponse)))]
+#[get("/providers/Microsoft.Authorization/roleAssignments")]
+pub async fn list_root_role_assignments(
+    req: ArmRequest,
+    engine: web::Data<Engine>,
+    rbac: web::Data<Arc<Rbac>>,
+    service: web::Data<RoleAssignments>,
+) -> Result<HttpResponse, ArmError> {
+    list_at(req, AuthzScope::root(), &engine, &rbac, &service).await
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_root_role_assignment)
+        .service(get_root_role_assignment)
+        .service(delete_root_role_assignment)
+        .service(list_root_role_assignments)
+        .service(create_role_assignment)
+        .service(get_role_assignment)
+        .service(delete_role_assignment)
+        .service(list_role_assignments);
+}

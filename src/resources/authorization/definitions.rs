@@ -1,0 +1,182 @@
+//! Role definition endpoints. Built-ins are readable everywhere and never writable; custom
+//! roles answer 201 to every PUT (the spec lists only 201), 200 or 204 to DELETE.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, delete, get, put, web};
+
+use super::scope_of;
+use crate::arm::engine::Engine;
+use crate::arm::http::{ArmRequest, JsonBody};
+use crate::arm::id::PathVocabulary;
+use crate::authz::definitions::{
+    self, ListFilter, RoleDefinitionList, RoleDefinitionView, RoleDefinitions,
+};
+use crate::authz::scope::{AuthzScope, check_api_version};
+use crate::error::{ArmError, ErrorResponse};
+
+/// The oldest api-version the Azure SDKs still send for role definitions.
+pub const OLDEST_API_VERSION: &str = "2018-01-01";
+
+const READ: &str = "Microsoft.Authorization/roleDefinitions/read";
+const WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
+const DELETE: &str = "Microsoft.Authorization/roleDefinitions/delete";
+
+fn checked(req: &ArmRequest) -> Result<(), ArmError> {
+    check_api_version(
+        req.param("api-version"),
+        OLDEST_API_VERSION,
+        definitions::TYPE,
+    )
+}
+
+fn scope(vocabulary: &PathVocabulary, raw: Option<&str>) -> Result<AuthzScope, ArmError> {
+    scope_of(raw, vocabulary)
+}
+
+async fn get_at(
+    req: ArmRequest,
+    at: AuthzScope,
+    name: &str,
+    engine: &Engine,
+    service: &RoleDefinitions,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    engine
+        .authorizer
+        .authorize(&req.caller, READ, at.target())
+        .await?;
+    let role = service.get(name)?;
+    Ok(HttpResponse::Ok().json(definitions::render(&role, &at)))
+}
+
+async fn list_at(
+    req: ArmRequest,
+    at: AuthzScope,
+    engine: &Engine,
+    service: &RoleDefinitions,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    let filter = ListFilter::parse(req.param("$filter"))?;
+    engine
+        .authorizer
+        .authorize(&req.caller, READ, at.target())
+        .await?;
+    Ok(HttpResponse::Ok().json(RoleDefinitionList {
+        value: service.list(&at, &filter),
+    }))
+}
+
+#[utoipa::path(tag = "RoleDefinitions",
+    params(("scope" = String, Path), ("roleDefinitionId" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = RoleDefinitionView), (status = 404, body = ErrorResponse)))]
+#[get("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
+pub async fn get_role_definition(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleDefinitions>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    let at = scope(&vocabulary, Some(&path.0))?;
+    get_at(req, at, &path.1, &engine, &service).await
+}
+
+#[utoipa::path(tag = "RoleDefinitions",
+    params(("roleDefinitionId" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = RoleDefinitionView), (status = 404, body = ErrorResponse)))]
+#[get("/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
+pub async fn get_root_role_definition(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleDefinitions>,
+) -> Result<HttpResponse, ArmError> {
+    get_at(req, AuthzScope::root(), &path, &engine, &service).await
+}
+
+/// Built-in roles and the custom roles assignable at the scope; `$filter=roleName eq '…'` or
+/// `type eq 'BuiltInRole'|'CustomRole'`.
+#[utoipa::path(tag = "RoleDefinitions",
+    params(("scope" = String, Path), ("api-version" = String, Query), ("$filter" = Option<String>, Query)),
+    responses((status = 200, body = RoleDefinitionList), (status = "4XX", body = ErrorResponse)))]
+#[get("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions")]
+pub async fn list_role_definitions(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleDefinitions>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    let at = scope(&vocabulary, Some(&path))?;
+    list_at(req, at, &engine, &service).await
+}
+
+#[utoipa::path(tag = "RoleDefinitions",
+    params(("api-version" = String, Query), ("$filter" = Option<String>, Query)),
+    responses((status = 200, body = RoleDefinitionList), (status = "4XX", body = ErrorResponse)))]
+#[get("/providers/Microsoft.Authorization/roleDefinitions")]
+pub async fn list_root_role_definitions(
+    req: ArmRequest,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleDefinitions>,
+) -> Result<HttpResponse, ArmError> {
+    list_at(req, AuthzScope::root(), &engine, &service).await
+}
+
+/// Creates or replaces a custom role.
+#[utoipa::path(tag = "RoleDefinitions",
+    params(("scope" = String, Path), ("roleDefinitionId" = String, Path), ("api-version" = String, Query)),
+    request_body = RoleDefinitionView,
+    responses((status = 201, body = RoleDefinitionView), (status = "4XX", body = ErrorResponse)))]
+#[put("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
+pub async fn create_role_definition(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    body: JsonBody,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleDefinitions>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    let at = scope(&vocabulary, Some(&path.0))?;
+    engine
+        .authorizer
+        .authorize(&req.caller, WRITE, at.target())
+        .await?;
+    let view = service.put(&req.caller, &at, &path.1, &body.0).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Deletes a custom role: 200 with it, 204 when there was none, 409 while it is assigned.
+#[utoipa::path(tag = "RoleDefinitions",
+    params(("scope" = String, Path), ("roleDefinitionId" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, body = RoleDefinitionView), (status = 204, description = "There was no such role"), (status = "4XX", body = ErrorResponse)))]
+#[delete("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
+pub async fn delete_role_definition(
+    req: ArmRequest,
+    path: web::Path<(String, String)>,
+    engine: web::Data<Engine>,
+    service: web::Data<RoleDefinitions>,
+    vocabulary: web::Data<Arc<PathVocabulary>>,
+) -> Result<HttpResponse, ArmError> {
+    checked(&req)?;
+    let at = scope(&vocabulary, Some(&path.0))?;
+    engine
+        .authorizer
+        .authorize(&req.caller, DELETE, at.target())
+        .await?;
+    Ok(match service.delete(&at, &path.1).await? {
+        Some(gone) => HttpResponse::Ok().json(gone),
+        None => HttpResponse::NoContent().finish(),
+    })
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_root_role_definition)
+        .service(list_root_role_definitions)
+        .service(get_role_definition)
+        .service(list_role_definitions)
+        .service(create_role_definition)
+        .service(delete_role_definition);
+}

@@ -16,13 +16,14 @@ use crate::arm::engine::Engine;
 use crate::arm::http::PublicBase;
 use crate::arm::id::PathVocabulary;
 use crate::arm::middleware::{arm_edge, not_served};
-use crate::authz::{
-    Authorizer, SubscriptionDirectory, TenantAuthorizer, TokenIssuer, TokenValidator,
-};
+use crate::authz::{Authorizer, SubscriptionDirectory, TenantAuthorizer, TokenIssuer};
 use crate::config::{RelaySettings, Settings, WorkerSettings};
 use crate::events::broker::{Broker, InProcessBroker};
 use crate::events::rabbitmq::RabbitBroker;
 use crate::events::relay::Relay;
+use crate::identity::authenticate::authenticate;
+use crate::identity::jwks::ExternalKeys;
+use crate::identity::{Identity, IdentityError};
 use crate::metrics::Metrics;
 use crate::provisioners::storage::StorageError;
 use crate::provisioners::wakeups::QueueWakeups;
@@ -43,6 +44,8 @@ pub enum StartupError {
     NoListener,
     #[error("object store: {0}")]
     Storage(#[from] StorageError),
+    #[error("identity: {0}")]
+    Identity(#[from] IdentityError),
 }
 
 /// The worker and the sweeper over one database, with the provisioners of every type.
@@ -103,7 +106,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(resources::configure)
-        .configure(crate::ops::configure);
+        .configure(crate::ops::configure)
+        .configure(crate::identity::configure);
 }
 
 /// The pool settings of one HTTP worker, or `None` when workers share the engine's pool
@@ -207,6 +211,8 @@ pub struct Application {
     pub broker: Arc<InProcessBroker>,
     pub bootstrap: meta::Bootstrap,
     pub tokens: Arc<TokenIssuer>,
+    /// The external provider's keys, when `KILN_JWKS` is a URL to re-read periodically.
+    jwks_refresher: Option<Arc<ExternalKeys>>,
     worker_enabled: bool,
     relay_enabled: bool,
     shutdown: watch::Sender<bool>,
@@ -286,11 +292,16 @@ impl Application {
         }
         let issuer_base = public_url.clone().unwrap_or_else(|| origins[0].clone());
         meta::put(&db, meta::ISSUER_BASE, &issuer_base).await?;
-        let validator = Arc::new(TokenValidator::new(
+        let identity = Identity::build(
+            &db,
+            &settings.auth,
             &bootstrap.dev_key,
-            &settings.auth.audience,
             origins,
-        ));
+            public_url.clone(),
+        )
+        .await?;
+        let validator = identity.validator.clone();
+        let identity_state = identity.state.clone();
         let tokens = Arc::new(TokenIssuer::new(
             &bootstrap.dev_key,
             &settings.auth.audience,
@@ -328,12 +339,14 @@ impl Application {
                 }
             })
             .app_data(web::Data::new(validator.clone()))
+            .app_data(identity_state.clone())
             .app_data(web::Data::new(PublicBase(public_url.clone())))
             .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
             .app_data(web::Data::new(metrics.clone()))
             .app_data(web::Data::new(admin.clone()))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
             .default_service(web::to(not_served))
+            .wrap(from_fn(authenticate))
             .wrap(from_fn(arm_edge))
         };
         let mut server = HttpServer::new(make_app).workers(settings.http.workers);
@@ -356,6 +369,9 @@ impl Application {
             sweeper,
             bootstrap,
             tokens,
+            jwks_refresher: identity
+                .external
+                .filter(|e| matches!(e.source(), crate::identity::jwks::JwksSource::Url(_))),
             worker_enabled: settings.worker.enabled,
             relay_enabled: settings.relay.enabled,
             relay,
@@ -388,9 +404,12 @@ impl Application {
                     .run_until_stopped(self.shutdown.subscribe()),
             )
         });
+        let jwks = self
+            .jwks_refresher
+            .map(|keys| tokio::spawn(keys.run_until_stopped(self.shutdown.subscribe())));
         let result = self.server.await;
         let _ = self.shutdown.send(true);
-        for task in [worker, sweeper, relay].into_iter().flatten() {
+        for task in [worker, sweeper, relay, jwks].into_iter().flatten() {
             let _ = task.await;
         }
         result

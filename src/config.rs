@@ -19,9 +19,7 @@ pub enum SettingsError {
     DatabaseUrl(String),
     #[error("{0}")]
     Jwks(#[from] crate::identity::jwks::JwksError),
-    #[error(
-        "KILN_JWKS needs KILN_JWT_ISSUER: the issuers whose tokens the JWKS keys may sign"
-    )]
+    #[error("KILN_JWKS needs KILN_JWT_ISSUER: the issuers whose tokens the JWKS keys may sign")]
     JwksWithoutIssuer,
 }
 

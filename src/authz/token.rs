@@ -181,7 +181,9 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(match req.extensions().get::<Authentication>() {
             Some(Authentication(outcome)) => outcome.clone().map_err(ArmError::from),
-            None => Err(ArmError::internal(&"the authentication middleware is not installed")),
+            None => Err(ArmError::internal(
+                &"the authentication middleware is not installed",
+            )),
         })
     }
 }

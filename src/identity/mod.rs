@@ -119,7 +119,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             "/{tenant}/discovery/v2.0/keys",
             web::get().to(discovery::get_keys),
         )
-        .route("/{tenant}/discovery/keys", web::get().to(discovery::get_keys))
+        .route(
+            "/{tenant}/discovery/keys",
+            web::get().to(discovery::get_keys),
+        )
         .route(
             "/common/discovery/instance",
             web::get().to(discovery::get_instance_discovery),

@@ -269,15 +269,20 @@ mod tests {
             Some("https://management.azure.com/")
         );
         assert_eq!(
-            resource(&[("scope", "https://management.azure.com//.default offline_access")])
-                .as_deref(),
+            resource(&[(
+                "scope",
+                "https://management.azure.com//.default offline_access"
+            )])
+            .as_deref(),
             Some("https://management.azure.com//")
         );
         assert_eq!(
             resource(&[("resource", "https://management.core.windows.net/")]).as_deref(),
             Some("https://management.core.windows.net/")
         );
-        assert!(resource(&[("scope", "https://management.azure.com/user_impersonation")]).is_none());
+        assert!(
+            resource(&[("scope", "https://management.azure.com/user_impersonation")]).is_none()
+        );
         assert!(resource(&[]).is_none());
         assert!(same_resource(
             "https://management.azure.com//",

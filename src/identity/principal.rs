@@ -111,10 +111,19 @@ mod tests {
         let app = PrincipalType::ServicePrincipal;
         let user = PrincipalType::User;
         assert_eq!(claims(json!({"idtyp": "app"})).principal_type(), app);
-        assert_eq!(claims(json!({"idtyp": "user", "azp": "c"})).principal_type(), user);
-        assert_eq!(claims(json!({"azp": "c", "roles": ["r"]})).principal_type(), app);
+        assert_eq!(
+            claims(json!({"idtyp": "user", "azp": "c"})).principal_type(),
+            user
+        );
+        assert_eq!(
+            claims(json!({"azp": "c", "roles": ["r"]})).principal_type(),
+            app
+        );
         assert_eq!(claims(json!({"appid": "c"})).principal_type(), app);
-        assert_eq!(claims(json!({"azp": "c", "scp": "user_impersonation"})).principal_type(), user);
+        assert_eq!(
+            claims(json!({"azp": "c", "scp": "user_impersonation"})).principal_type(),
+            user
+        );
         assert_eq!(claims(json!({})).principal_type(), user);
     }
 

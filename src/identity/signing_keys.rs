@@ -67,12 +67,14 @@ impl SigningKeys {
             key: Set(CURRENT_KID.into()),
             value: Set(kid.clone()),
         })
-        .on_conflict(OnConflict::column(meta_kv::Column::Key).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(meta_kv::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
-        Self::load(db)
-            .await?
-            .ok_or(SigningKeyError::Missing(kid))
+        Self::load(db).await?.ok_or(SigningKeyError::Missing(kid))
     }
 
     /// Reads every stored key; `None` before the first key is chosen.
@@ -163,7 +165,10 @@ fn generate() -> Result<(signing_key::ActiveModel, String), SigningKeyError> {
 /// The RFC 7638 thumbprint of an EC public key: a stable, collision-free key id.
 fn thumbprint(x: &str, y: &str) -> String {
     let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()))
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
 }
 
 fn public_key(row: &signing_key::Model) -> Result<PublicKey, SigningKeyError> {

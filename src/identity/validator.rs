@@ -183,7 +183,10 @@ impl TokenValidator {
         {
             return Err(AuthError::Audience);
         }
-        let tid = claims.tid.as_deref().unwrap_or_default();
+        let tid = match claims.tid.as_deref() {
+            Some(tid) if !tid.is_empty() => tid,
+            _ => return Err(AuthError::MissingClaim("tid")),
+        };
         let issuer_ok = match signer {
             Signer::Kiln => self.kiln_issuer(&claims.iss, tid, request_origin),
             Signer::External => self.external.as_ref().is_some_and(|ext| {
@@ -192,7 +195,7 @@ impl TokenValidator {
                     .any(|i| same_uri(&claims.iss, &i.replace("{tenantid}", tid)))
             }),
         };
-        if !issuer_ok || tid.is_empty() {
+        if !issuer_ok {
             return Err(AuthError::Issuer(claims.iss));
         }
         claims.into_caller()
@@ -262,7 +265,10 @@ impl TokenValidator {
 
 impl KilnKeys {
     fn current(&self) -> Arc<SigningKeys> {
-        self.keys.read().map(|k| k.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.keys
+            .read()
+            .map(|k| k.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Re-reads the keys from the database unless that happened within `min_refresh`.

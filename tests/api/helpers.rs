@@ -72,6 +72,10 @@ pub struct Options {
     pub amqp: Option<(String, String)>,
     /// How long operations may take (the default is ten minutes).
     pub deadline: Option<Duration>,
+    /// `KILN_JWKS` and `KILN_JWT_ISSUER`: an external identity provider.
+    pub jwks: Option<(String, Vec<String>)>,
+    /// The least time between reads of the key sources caused by unknown key ids.
+    pub jwks_min_refresh: Duration,
 }
 
 impl Options {
@@ -94,6 +98,8 @@ impl Default for Options {
             relay: true,
             amqp: None,
             deadline: None,
+            jwks: None,
+            jwks_min_refresh: AuthSettings::default().jwks_min_refresh,
         }
     }
 }
@@ -156,7 +162,16 @@ impl TestApp {
                 workers: 2,
             },
             auth: AuthSettings {
-                audience: "https://management.azure.com/".into(),
+                jwks: options.jwks.as_ref().map(|(source, _)| {
+                    kiln::identity::jwks::JwksSource::parse(source).expect("JWKS source")
+                }),
+                issuers: options
+                    .jwks
+                    .as_ref()
+                    .map(|(_, issuers)| issuers.clone())
+                    .unwrap_or_default(),
+                jwks_min_refresh: options.jwks_min_refresh,
+                ..AuthSettings::default()
             },
             bootstrap: BootstrapSettings {
                 tenant: None,

@@ -1,10 +1,12 @@
 //! The integration test binary: every test spawns a real Kiln on SQLite and on PostgreSQL.
 
 mod helpers;
+mod idp;
 
 mod auth;
 mod contract;
 mod events;
+mod identity;
 mod openapi;
 mod ops;
 mod process;

@@ -172,6 +172,16 @@ async fn entra_error(res: reqwest::Response, status: StatusCode) -> (String, u64
     (body["error"].as_str().unwrap().to_owned(), code)
 }
 
+/// What is wrong, the tenant in the path, the form, and the expected status, error and code.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    StatusCode,
+    &'a str,
+    u64,
+);
+
 async fn bad_client_credentials_get_entra_errors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let sp = service_principal(&app).await;
@@ -179,7 +189,7 @@ async fn bad_client_credentials_get_entra_errors(backend: Backend) {
     let other_tenant = uuid::Uuid::new_v4().to_string();
     let unknown_client = uuid::Uuid::new_v4().to_string();
     let cc = ("grant_type", "client_credentials");
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, StatusCode, &str, u64)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "bad secret",
             &app.tenant,

@@ -76,6 +76,8 @@ pub struct Options {
     pub jwks: Option<(String, Vec<String>)>,
     /// The least time between reads of the key sources caused by unknown key ids.
     pub jwks_min_refresh: Duration,
+    /// Share this PostgreSQL database (another replica's) instead of creating one.
+    pub database: Option<String>,
 }
 
 impl Options {
@@ -100,6 +102,7 @@ impl Default for Options {
             deadline: None,
             jwks: None,
             jwks_min_refresh: AuthSettings::default().jwks_min_refresh,
+            database: None,
         }
     }
 }
@@ -138,7 +141,10 @@ impl TestApp {
                 ),
                 DatabaseKind::Sqlite,
             ),
-            Backend::Postgres => (postgres_database().await, DatabaseKind::Postgres),
+            Backend::Postgres => match &options.database {
+                Some(url) => (url.clone(), DatabaseKind::Postgres),
+                None => (postgres_database().await, DatabaseKind::Postgres),
+            },
         };
         let database_url = url.clone();
         let settings = Settings {

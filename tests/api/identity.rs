@@ -18,6 +18,72 @@ both_backends!(
     the_cloud_metadata_endpoint_describes_kiln,
 );
 
+/// Replicas share the database (and, behind their load balancer, the public URL the issuer
+/// names), so a token one of them issued is good at any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_signing_key() {
+    let public_url = Some("https://kiln.example.com");
+    let first = TestApp::spawn_with(
+        Backend::Postgres,
+        Options {
+            public_url,
+            ..Options::default()
+        },
+    )
+    .await;
+    let second = TestApp::spawn_with(
+        Backend::Postgres,
+        Options {
+            public_url,
+            database: Some(first.database_url.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let keys = |app: &TestApp| {
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/{}/discovery/v2.0/keys", app.tenant)),
+        );
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(keys(&first).await, keys(&second).await);
+    let sp = service_principal(&first).await;
+    let res = request_token(
+        &first,
+        &first.tenant,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &sp.app_id),
+            ("client_secret", &sp.password),
+            ("scope", ARM_SCOPE),
+        ],
+    )
+    .await;
+    let token = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = second
+        .send_as(
+            &token,
+            reqwest::Method::GET,
+            &format!("/subscriptions?api-version={SUB_API}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 const ARM_SCOPE: &str = "https://management.azure.com/.default";
 
 async fn service_principal(app: &TestApp) -> CreatedServicePrincipal {

@@ -36,7 +36,7 @@ pub async fn authenticate(
             let origin = request_origin(req.request());
             let outcome = validator.validate(Some(&header), &origin).await;
             if let Err(err) = &outcome {
-                tracing::info!(reason = %err, "bearer token refused");
+                tracing::debug!(reason = %err, "bearer token refused");
             }
             outcome
         }

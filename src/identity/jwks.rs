@@ -25,6 +25,8 @@ pub enum JwksError {
     Fetch(String, reqwest::Error),
     #[error("{0} is not a JWKS document: {1}")]
     Parse(String, serde_json::Error),
+    #[error("HTTP client: {0}")]
+    Client(reqwest::Error),
 }
 
 /// Where the JWKS document comes from.
@@ -81,19 +83,23 @@ pub struct ExternalKeys {
 }
 
 impl ExternalKeys {
-    pub fn new(source: JwksSource, min_refresh: Duration, refresh_every: Duration) -> Self {
+    pub fn new(
+        source: JwksSource,
+        min_refresh: Duration,
+        refresh_every: Duration,
+    ) -> Result<Self, JwksError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .unwrap_or_default();
-        Self {
+            .map_err(JwksError::Client)?;
+        Ok(Self {
             source,
             http,
             keys: RwLock::default(),
             last_read: tokio::sync::Mutex::new(None),
             min_refresh,
             refresh_every,
-        }
+        })
     }
 
     pub fn source(&self) -> &JwksSource {

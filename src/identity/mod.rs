@@ -72,7 +72,7 @@ impl Identity {
                     source.clone(),
                     settings.jwks_min_refresh,
                     settings.jwks_refresh_every,
-                ));
+                )?);
                 match (external.load().await, source) {
                     (Ok(_), _) => {}
                     (Err(err), JwksSource::File(_)) => return Err(err.into()),

@@ -17,6 +17,10 @@ pub enum SettingsError {
     TlsPair,
     #[error("the database URL must start with postgres://, postgresql:// or sqlite:, got '{0}'")]
     DatabaseUrl(String),
+    #[error("{0}")]
+    Jwks(#[from] crate::identity::jwks::JwksError),
+    #[error("KILN_JWKS needs KILN_JWT_ISSUER: the issuers whose tokens the JWKS keys may sign")]
+    JwksWithoutIssuer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +191,14 @@ pub struct ServeArgs {
     /// Do not run the in-process provisioning worker in this process.
     #[arg(long = "no-worker", env = "KILN_NO_WORKER")]
     pub no_worker: bool,
+    /// JWKS of an external identity provider (OIDC `jwks_uri`): a file path or an http(s) URL.
+    /// A URL is read at start, hourly, and when a token names an unknown key id.
+    #[arg(long = "jwks", env = "KILN_JWKS")]
+    pub jwks: Option<String>,
+    /// Issuers accepted for tokens signed with the KILN_JWKS keys, comma-separated; `{tenantid}`
+    /// stands for the token's `tid` (e.g. https://login.microsoftonline.com/{tenantid}/v2.0).
+    #[arg(long = "jwt-issuer", env = "KILN_JWT_ISSUER", value_delimiter = ',')]
+    pub jwt_issuers: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -237,6 +249,52 @@ pub enum TlsSource {
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     pub audience: String,
+    /// `KILN_JWKS`: an external provider's keys.
+    pub jwks: Option<crate::identity::jwks::JwksSource>,
+    /// `KILN_JWT_ISSUER`: the issuers of the external provider's tokens.
+    pub issuers: Vec<String>,
+    /// The least time between two reads of the key sources caused by unknown key ids.
+    pub jwks_min_refresh: Duration,
+    /// How often a JWKS URL is read again regardless.
+    pub jwks_refresh_every: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            audience: "https://management.azure.com/".into(),
+            jwks: None,
+            issuers: vec![],
+            jwks_min_refresh: Duration::from_secs(30),
+            jwks_refresh_every: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl ServeArgs {
+    pub fn auth_settings(&self, audience: &str) -> Result<AuthSettings, SettingsError> {
+        let jwks = self
+            .jwks
+            .as_deref()
+            .filter(|j| !j.trim().is_empty())
+            .map(crate::identity::jwks::JwksSource::parse)
+            .transpose()?;
+        let issuers: Vec<String> = self
+            .jwt_issuers
+            .iter()
+            .map(|i| i.trim().to_owned())
+            .filter(|i| !i.is_empty())
+            .collect();
+        if jwks.is_some() && issuers.is_empty() {
+            return Err(SettingsError::JwksWithoutIssuer);
+        }
+        Ok(AuthSettings {
+            audience: audience.to_owned(),
+            jwks,
+            issuers,
+            ..AuthSettings::default()
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -370,9 +428,7 @@ impl Settings {
                     .filter(|n| *n > 0)
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             },
-            auth: AuthSettings {
-                audience: store.jwt_audience.clone(),
-            },
+            auth: serve.auth_settings(&store.jwt_audience)?,
             bootstrap: BootstrapSettings {
                 tenant: store.bootstrap_tenant,
                 subscription: store.bootstrap_subscription,

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kiln::authz::token::DevToken;
 use kiln::authz::{Caller, PrincipalType, TokenIssuer};
 use kiln::config::{LogFormat, ServeArgs, Settings, StoreArgs, WorkerArgs};
+use kiln::identity::service_principals::create_service_principal;
 use kiln::resources::subscriptions::{SubscriptionCreate, create_subscription};
 use kiln::startup::{Application, openapi};
 use kiln::store::{self, meta};
@@ -39,11 +41,39 @@ enum Command {
     /// Manage subscriptions.
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
-    /// Print a bearer token for the bootstrap administrator.
+    /// Print a dev bearer token (HS256, dev key): the bootstrap administrator's by default.
     Token {
         /// Token lifetime in seconds.
         #[arg(long, default_value_t = 86_400)]
         lifetime: i64,
+        /// The principal (object id) the token is for.
+        #[arg(long)]
+        principal: Option<uuid::Uuid>,
+        /// Groups (object ids) the principal is a member of, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// The tenant of the principal; the bootstrap tenant when absent.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+        /// Mint an application (service principal) token instead of a user token.
+        #[arg(long)]
+        service_principal: bool,
+    },
+    /// Manage service principals (client id + secret, for az, azure-identity, Terraform).
+    #[command(subcommand)]
+    Sp(SpCommand),
+}
+
+#[derive(Subcommand)]
+enum SpCommand {
+    /// Create a service principal with a client secret; prints it once, as
+    /// `az ad sp create-for-rbac` does.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Its tenant; the bootstrap tenant when absent.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
     },
 }
 
@@ -138,7 +168,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 serde_json::json!({"subscriptionId": row.subscription_id, "tenantId": row.tenant_id, "displayName": row.display_name})
             );
         }
-        Command::Token { lifetime } => {
+        Command::Token {
+            lifetime,
+            principal,
+            groups,
+            tenant,
+            service_principal,
+        } => {
             let (db, bootstrap) = bootstrapped(&cli.store).await?;
             let issuer_base = match cli.store.public_url()? {
                 Some(url) => url.as_str().trim_end_matches('/').to_owned(),
@@ -147,17 +183,35 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     .unwrap_or_else(|| "https://127.0.0.1:8443".into()),
             };
             let issuer = TokenIssuer::new(&bootstrap.dev_key, &cli.store.jwt_audience);
-            let name = "Kiln bootstrap administrator";
-            println!(
-                "{}",
-                issuer.mint(
-                    &issuer_base,
-                    &bootstrap.tenant_id,
-                    &bootstrap.admin_principal,
-                    name,
-                    lifetime
-                )
-            );
+            let (principal_id, name) = match principal {
+                Some(p) => (p.to_string(), p.to_string()),
+                None => (
+                    bootstrap.admin_principal.clone(),
+                    "Kiln bootstrap administrator".to_owned(),
+                ),
+            };
+            let token = DevToken {
+                tenant_id: tenant.map_or(bootstrap.tenant_id.clone(), |t| t.to_string()),
+                principal_id,
+                name,
+                principal_type: if service_principal {
+                    PrincipalType::ServicePrincipal
+                } else {
+                    PrincipalType::User
+                },
+                groups: groups.into_iter().filter(|g| !g.is_empty()).collect(),
+                lifetime_secs: lifetime,
+            };
+            println!("{}", issuer.mint_token(&issuer_base, &token));
+        }
+        Command::Sp(SpCommand::Create { name, tenant }) => {
+            let (db, bootstrap) = bootstrapped(&cli.store).await?;
+            let tenant = match tenant {
+                Some(t) => t,
+                None => uuid::Uuid::parse_str(&bootstrap.tenant_id)?,
+            };
+            let created = create_service_principal(&db, &name, tenant).await?;
+            println!("{}", serde_json::to_string_pretty(&created)?);
         }
     }
     Ok(())

@@ -20,11 +20,14 @@ use crate::arm::middleware::{arm_edge, not_served};
 use crate::authz::assignments::RoleAssignments;
 use crate::authz::definitions::RoleDefinitions;
 use crate::authz::policy::PolicyError;
-use crate::authz::{Authorizer, Policy, Rbac, SubscriptionDirectory, TokenIssuer, TokenValidator};
+use crate::authz::{Authorizer, Policy, Rbac, SubscriptionDirectory, TokenIssuer};
 use crate::config::{RelaySettings, Settings, WorkerSettings};
 use crate::events::broker::{Broker, InProcessBroker};
 use crate::events::rabbitmq::RabbitBroker;
 use crate::events::relay::Relay;
+use crate::identity::authenticate::authenticate;
+use crate::identity::jwks::ExternalKeys;
+use crate::identity::{Identity, IdentityError};
 use crate::metrics::Metrics;
 use crate::provisioners::storage::StorageError;
 use crate::provisioners::wakeups::QueueWakeups;
@@ -47,6 +50,8 @@ pub enum StartupError {
     Storage(#[from] StorageError),
     #[error("authorization policy: {0}")]
     Policy(#[from] PolicyError),
+    #[error("identity: {0}")]
+    Identity(#[from] IdentityError),
 }
 
 /// How often a replica checks the policy version (changes elsewhere are enforced here within
@@ -111,7 +116,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(resources::configure)
-        .configure(crate::ops::configure);
+        .configure(crate::ops::configure)
+        .configure(crate::identity::configure);
 }
 
 /// The pool settings of one HTTP worker, or `None` when workers share the engine's pool
@@ -217,6 +223,8 @@ pub struct Application {
     pub tokens: Arc<TokenIssuer>,
     /// The authorization policy this replica enforces.
     pub policy: Arc<Policy>,
+    /// The external provider's keys, when `KILN_JWKS` is a URL to re-read periodically.
+    jwks_refresher: Option<Arc<ExternalKeys>>,
     worker_enabled: bool,
     relay_enabled: bool,
     shutdown: watch::Sender<bool>,
@@ -305,11 +313,16 @@ impl Application {
         }
         let issuer_base = public_url.clone().unwrap_or_else(|| origins[0].clone());
         meta::put(&db, meta::ISSUER_BASE, &issuer_base).await?;
-        let validator = Arc::new(TokenValidator::new(
+        let identity = Identity::build(
+            &db,
+            &settings.auth,
             &bootstrap.dev_key,
-            &settings.auth.audience,
             origins,
-        ));
+            public_url.clone(),
+        )
+        .await?;
+        let validator = identity.validator.clone();
+        let identity_state = identity.state.clone();
         let tokens = Arc::new(TokenIssuer::new(
             &bootstrap.dev_key,
             &settings.auth.audience,
@@ -347,6 +360,7 @@ impl Application {
                 }
             })
             .app_data(web::Data::new(validator.clone()))
+            .app_data(identity_state.clone())
             .app_data(web::Data::new(PublicBase(public_url.clone())))
             .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
             .app_data(web::Data::new(metrics.clone()))
@@ -356,6 +370,7 @@ impl Application {
             .app_data(web::Data::new(role_definitions.clone()))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
             .default_service(web::to(not_served))
+            .wrap(from_fn(authenticate))
             .wrap(from_fn(arm_edge))
         };
         let mut server = HttpServer::new(make_app).workers(settings.http.workers);
@@ -379,6 +394,9 @@ impl Application {
             bootstrap,
             tokens,
             policy,
+            jwks_refresher: identity
+                .external
+                .filter(|e| matches!(e.source(), crate::identity::jwks::JwksSource::Url(_))),
             worker_enabled: settings.worker.enabled,
             relay_enabled: settings.relay.enabled,
             relay,
@@ -416,9 +434,15 @@ impl Application {
                 .clone()
                 .run_until_stopped(POLICY_POLL, self.shutdown.subscribe()),
         );
+        let jwks = self
+            .jwks_refresher
+            .map(|keys| tokio::spawn(keys.run_until_stopped(self.shutdown.subscribe())));
         let result = self.server.await;
         let _ = self.shutdown.send(true);
-        for task in [worker, sweeper, relay, Some(policy)].into_iter().flatten() {
+        for task in [worker, sweeper, relay, jwks, Some(policy)]
+            .into_iter()
+            .flatten()
+        {
             let _ = task.await;
         }
         result

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_foundation;
 mod m20261121_000002_managed_by;
 mod m20261121_000003_authorization;
+mod m20261121_000004_identity;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_foundation::Migration),
             Box::new(m20261121_000002_managed_by::Migration),
             Box::new(m20261121_000003_authorization::Migration),
+            Box::new(m20261121_000004_identity::Migration),
         ]
     }
 }

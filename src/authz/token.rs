@@ -1,14 +1,16 @@
-//! Bearer tokens: HS256 with the dev key for the embedded default, shaped like Entra ID v2
-//! access tokens (`iss = {base}/{tid}/v2.0`, `aud`, `oid`, `tid`).
+//! The caller of a request, and dev tokens: HS256 with the dev key for the embedded default,
+//! shaped like Entra ID v2 access tokens (`iss = {base}/{tid}/v2.0`, `aud`, `oid`, `tid`).
+//! Validation lives in [`crate::identity`].
 
 use std::future::{Ready, ready};
-use std::sync::Arc;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ArmError;
+pub use crate::identity::authenticate::Authentication;
+pub use crate::identity::validator::{AuthError, TokenValidator};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PrincipalType {
@@ -37,7 +39,8 @@ impl Caller {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The claims of the tokens Kiln mints: Entra ID v2 access tokens' names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
     pub aud: String,
@@ -55,8 +58,53 @@ pub struct Claims {
     /// `user` or `app`, as Entra ID's optional `idtyp` claim.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idtyp: Option<String>,
+    /// The client (application) id, for application tokens: v1 name and v2 name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_displayname: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ver: Option<String>,
+}
+
+impl Claims {
+    /// The claims every Kiln token carries, valid from now for `lifetime_secs`.
+    pub fn new(
+        issuer_base: &str,
+        audience: &str,
+        tenant_id: &str,
+        principal_id: &str,
+        lifetime_secs: i64,
+    ) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        Self {
+            iss: format!("{}/{}/v2.0", issuer_base.trim_end_matches('/'), tenant_id),
+            aud: audience.to_owned(),
+            sub: principal_id.to_owned(),
+            oid: Some(principal_id.to_owned()),
+            tid: tenant_id.to_owned(),
+            iat: now,
+            nbf: now - 5,
+            exp: now + lifetime_secs,
+            ver: Some("2.0".into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// What a dev token says about its principal.
+#[derive(Debug, Clone)]
+pub struct DevToken {
+    pub tenant_id: String,
+    pub principal_id: String,
+    pub name: String,
+    pub principal_type: PrincipalType,
+    pub groups: Vec<String>,
+    pub lifetime_secs: i64,
 }
 
 /// Mints dev tokens (`kiln token`, tests).
@@ -73,6 +121,7 @@ impl TokenIssuer {
         }
     }
 
+    /// A user token without groups.
     pub fn mint(
         &self,
         issuer_base: &str,
@@ -81,130 +130,39 @@ impl TokenIssuer {
         name: &str,
         lifetime_secs: i64,
     ) -> String {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims {
-            iss: format!("{}/{}/v2.0", issuer_base.trim_end_matches('/'), tenant_id),
-            aud: self.audience.clone(),
-            sub: principal_id.to_owned(),
-            oid: Some(principal_id.to_owned()),
-            tid: tenant_id.to_owned(),
-            iat: now,
-            nbf: now - 5,
-            exp: now + lifetime_secs,
-            name: Some(name.to_owned()),
-            upn: None,
-            idtyp: Some("user".into()),
-            groups: vec![],
-        };
+        self.mint_token(
+            issuer_base,
+            &DevToken {
+                tenant_id: tenant_id.to_owned(),
+                principal_id: principal_id.to_owned(),
+                name: name.to_owned(),
+                principal_type: PrincipalType::User,
+                groups: vec![],
+                lifetime_secs,
+            },
+        )
+    }
+
+    pub fn mint_token(&self, issuer_base: &str, token: &DevToken) -> String {
+        let mut claims = Claims::new(
+            issuer_base,
+            &self.audience,
+            &token.tenant_id,
+            &token.principal_id,
+            token.lifetime_secs,
+        );
+        claims.name = Some(token.name.clone());
+        claims.groups = token.groups.clone();
+        match token.principal_type {
+            PrincipalType::User => claims.idtyp = Some("user".into()),
+            PrincipalType::ServicePrincipal => {
+                claims.idtyp = Some("app".into());
+                claims.app_displayname = Some(token.name.clone());
+                claims.azp = Some(token.principal_id.clone());
+            }
+        }
         // Encoding with an HMAC key cannot fail for a serializable claim set.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key).unwrap_or_default()
-    }
-}
-
-/// Checks bearer tokens. Shared as app data.
-pub struct TokenValidator {
-    key: DecodingKey,
-    audience: String,
-    /// Issuer origins accepted besides the origin the request came in on.
-    extra_origins: Vec<String>,
-}
-
-impl TokenValidator {
-    pub fn new(dev_key: &[u8], audience: &str, extra_origins: Vec<String>) -> Self {
-        let extra_origins = extra_origins
-            .into_iter()
-            .map(|o| o.trim_end_matches('/').to_owned())
-            .collect();
-        Self {
-            key: DecodingKey::from_secret(dev_key),
-            audience: audience.to_owned(),
-            extra_origins,
-        }
-    }
-
-    /// Validates a raw `Authorization` header value. `request_origin` is `scheme://host`.
-    pub fn validate(&self, header: Option<&str>, request_origin: &str) -> Result<Caller, ArmError> {
-        let Some(header) = header else {
-            return Err(ArmError::unauthenticated(
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-            ));
-        };
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ArmError::unauthenticated(
-                    "InvalidAuthenticationToken",
-                    "The access token is invalid: the 'Authorization' header must be 'Bearer <token>'.",
-                )
-            })?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&[self.audience.as_str()]);
-        validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
-        validation.validate_nbf = true;
-        validation.leeway = 30;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.key, &validation).map_err(|err| {
-                use jsonwebtoken::errors::ErrorKind;
-                let (code, why) = match err.kind() {
-                    ErrorKind::ExpiredSignature => {
-                        ("ExpiredAuthenticationToken", "the token has expired")
-                    }
-                    ErrorKind::ImmatureSignature => {
-                        ("InvalidAuthenticationToken", "the token is not valid yet")
-                    }
-                    ErrorKind::InvalidAudience => (
-                        "InvalidAuthenticationTokenAudience",
-                        "the token audience is not accepted",
-                    ),
-                    ErrorKind::InvalidSignature => (
-                        "InvalidAuthenticationToken",
-                        "the token signature is invalid",
-                    ),
-                    ErrorKind::InvalidAlgorithm => (
-                        "InvalidAuthenticationToken",
-                        "the token algorithm is not accepted",
-                    ),
-                    _ => ("InvalidAuthenticationToken", "the token is malformed"),
-                };
-                ArmError::unauthenticated(code, format!("The access token is invalid: {why}."))
-            })?;
-        let claims = data.claims;
-        let expected_suffix = format!("/{}/v2.0", claims.tid);
-        let issuer_ok = claims
-            .iss
-            .strip_suffix(&expected_suffix)
-            .is_some_and(|origin| {
-                origin.eq_ignore_ascii_case(request_origin)
-                    || self
-                        .extra_origins
-                        .iter()
-                        .any(|o| o.eq_ignore_ascii_case(origin))
-            });
-        if !issuer_ok {
-            return Err(ArmError::unauthenticated(
-                "InvalidAuthenticationTokenIssuer",
-                format!("The access token issuer '{}' is not accepted.", claims.iss),
-            ));
-        }
-        let principal_id = claims.oid.clone().unwrap_or_else(|| claims.sub.clone());
-        let principal_type = match claims.idtyp.as_deref() {
-            Some("app") => PrincipalType::ServicePrincipal,
-            _ => PrincipalType::User,
-        };
-        Ok(Caller {
-            display_name: claims
-                .upn
-                .or(claims.name)
-                .unwrap_or_else(|| principal_id.clone()),
-            principal_id,
-            tenant_id: claims.tid,
-            principal_type,
-            groups: claims.groups,
-        })
     }
 }
 
@@ -218,14 +176,14 @@ impl FromRequest for Caller {
     type Error = ArmError;
     type Future = Ready<Result<Self, Self::Error>>;
 
+    /// The outcome of the authentication middleware, which validated the token (it may have
+    /// to fetch keys, so it runs before the extractors, which are synchronous).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(validator) = req.app_data::<web::Data<Arc<TokenValidator>>>() else {
-            return ready(Err(ArmError::internal(&"token validator not configured")));
-        };
-        let header = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        ready(validator.validate(header, &request_origin(req)))
+        ready(match req.extensions().get::<Authentication>() {
+            Some(Authentication(outcome)) => outcome.clone().map_err(ArmError::from),
+            None => Err(ArmError::internal(
+                &"the authentication middleware is not installed",
+            )),
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! Persistence: sea-orm entities and the queries the engine needs, on PostgreSQL or SQLite.
 
 pub mod entities;
+pub mod identity;
 pub mod meta;
 
 use std::time::Duration;

@@ -18,6 +18,8 @@ use serde_json::Value;
 
 pub const RG_API: &str = "2024-03-01";
 pub const WS_API: &str = "2025-12-01";
+/// The Contributor role's GUID.
+pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 pub const SUB_API: &str = "2022-12-01";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +74,12 @@ pub struct Options {
     pub amqp: Option<(String, String)>,
     /// How long operations may take (the default is ten minutes).
     pub deadline: Option<Duration>,
-    /// An existing PostgreSQL database (another replica's) instead of a fresh one.
-    pub database_url: Option<String>,
+    /// `KILN_JWKS` and `KILN_JWT_ISSUER`: an external identity provider.
+    pub jwks: Option<(String, Vec<String>)>,
+    /// The least time between reads of the key sources caused by unknown key ids.
+    pub jwks_min_refresh: Duration,
+    /// Share this PostgreSQL database (another replica's) instead of creating one.
+    pub database: Option<String>,
 }
 
 impl Options {
@@ -96,7 +102,9 @@ impl Default for Options {
             relay: true,
             amqp: None,
             deadline: None,
-            database_url: None,
+            jwks: None,
+            jwks_min_refresh: AuthSettings::default().jwks_min_refresh,
+            database: None,
         }
     }
 }
@@ -135,8 +143,8 @@ impl TestApp {
                 ),
                 DatabaseKind::Sqlite,
             ),
-            Backend::Postgres => match options.database_url.clone() {
-                Some(url) => (url, DatabaseKind::Postgres),
+            Backend::Postgres => match &options.database {
+                Some(url) => (url.clone(), DatabaseKind::Postgres),
                 None => (postgres_database().await, DatabaseKind::Postgres),
             },
         };
@@ -162,7 +170,16 @@ impl TestApp {
                 workers: 2,
             },
             auth: AuthSettings {
-                audience: "https://management.azure.com/".into(),
+                jwks: options.jwks.as_ref().map(|(source, _)| {
+                    kiln::identity::jwks::JwksSource::parse(source).expect("JWKS source")
+                }),
+                issuers: options
+                    .jwks
+                    .as_ref()
+                    .map(|(_, issuers)| issuers.clone())
+                    .unwrap_or_default(),
+                jwks_min_refresh: options.jwks_min_refresh,
+                ..AuthSettings::default()
             },
             bootstrap: BootstrapSettings {
                 tenant: None,
@@ -224,10 +241,30 @@ impl TestApp {
         test_app
     }
 
+    /// Gives a principal a built-in role on the bootstrap subscription (as its Owner, the
+    /// bootstrap administrator).
+    pub async fn grant(&self, principal: &str, role: &str) {
+        let path = format!(
+            "/subscriptions/{s}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01",
+            s = self.subscription,
+            name = uuid::Uuid::new_v4()
+        );
+        let body = serde_json::json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{role}", self.subscription),
+            "principalId": principal,
+        }});
+        let res = self.put(&path, &body).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "grant {role} to {principal}"
+        );
+    }
+
     /// A second replica: another Kiln on the same PostgreSQL database.
     pub async fn spawn_with_database(database_url: &str) -> Self {
         let options = Options {
-            database_url: Some(database_url.to_owned()),
+            database: Some(database_url.to_owned()),
             ..Options::default()
         };
         Self::spawn_with(Backend::Postgres, options).await

@@ -1,11 +1,13 @@
 //! The integration test binary: every test spawns a real Kiln on SQLite and on PostgreSQL.
 
 mod helpers;
+mod idp;
 
 mod auth;
 mod authorization;
 mod contract;
 mod events;
+mod identity;
 mod openapi;
 mod ops;
 mod process;

@@ -186,3 +186,72 @@ fn sigterm_finishes_the_request_in_flight() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.trim().split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn cli_creates_service_principals_and_mints_tokens_for_any_principal() {
+    let dir = tempfile::tempdir().unwrap();
+    let created: Value =
+        serde_json::from_str(&kiln(dir.path(), &["sp", "create", "--name", "terraform"])).unwrap();
+    for field in ["appId", "displayName", "password", "tenant", "objectId"] {
+        assert!(created[field].is_string(), "{field} in {created}");
+    }
+    assert_eq!(created["displayName"], "terraform");
+
+    let principal = uuid::Uuid::new_v4().to_string();
+    let token = kiln(
+        dir.path(),
+        &[
+            "token",
+            "--principal",
+            &principal,
+            "--groups",
+            "g1,g2",
+            "--service-principal",
+        ],
+    );
+    let claims = claims_of(&token);
+    assert_eq!(claims["oid"], principal.as_str());
+    assert_eq!(claims["groups"], serde_json::json!(["g1", "g2"]));
+    assert_eq!(claims["idtyp"], "app");
+    assert_eq!(claims["tid"], created["tenant"], "the bootstrap tenant");
+
+    // The token works against the server, which sees the same database.
+    let port = free_port();
+    let _server = serve(dir.path(), port, &[]);
+    // A new principal holds no role yet, so it sees no subscription; the default token is
+    // the bootstrap administrator's, the subscription's Owner.
+    let token = kiln(dir.path(), &["token", "--principal", &principal]);
+    let subs = get(port, "/subscriptions?api-version=2022-12-01", token.trim());
+    assert_eq!(subs["value"].as_array().unwrap().len(), 0, "{subs}");
+    let token = kiln(dir.path(), &["token"]);
+    let subs = get(port, "/subscriptions?api-version=2022-12-01", token.trim());
+    assert_eq!(subs["value"].as_array().unwrap().len(), 1, "{subs}");
+}
+
+#[test]
+fn a_jwks_without_issuers_fails_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(KILN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "off"])
+        .env("KILN_JWKS", "https://login.example/keys")
+        .env_remove("KILN_JWT_ISSUER")
+        .env_remove("KILN_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("KILN_JWT_ISSUER"), "{stderr}");
+}

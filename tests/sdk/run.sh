@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Azure SDK compatibility test: start a real kiln server and drive it with the
-# real Azure Python management SDKs (tests/sdk/test_ml_sdk.py).
+# real Azure Python management SDKs (tests/sdk/test_ml_sdk.py), manage role
+# assignments with azure-mgmt-authorization (tests/sdk/test_authorization.py, which
+# makes the service principal a Contributor) and sign in to it with azure-identity
+# and MSAL (tests/sdk/test_identity.py).
 #
 #   bash tests/sdk/run.sh              # uses target/debug/kiln
 #   KILN_BIN=/path/to/kiln bash tests/sdk/run.sh
+#   KILN_SDK_VENV=/path/to/venv ...    # another venv (default: target/sdk-venv)
 #   KILN_SDK_DEBUG=1 ...               # also log every HTTP request/response
 #
 # The venv lives in target/sdk-venv: cached between runs, git-ignored, and
@@ -14,7 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 kiln_bin=${KILN_BIN:-$target_dir/debug/kiln}
-venv=$target_dir/sdk-venv
+venv=${KILN_SDK_VENV:-$target_dir/sdk-venv}
 
 log() { echo "sdk: $*" >&2; }
 
@@ -100,7 +104,14 @@ token=$("$kiln_bin" token --data-dir "$tmp" </dev/null)
 token=${token//[[:space:]]/}
 [ -n "$token" ] || { log "kiln token printed nothing"; exit 1; }
 
-# --- SDK test ----------------------------------------------------------------
+# A service principal for the identity test (`az ad sp create-for-rbac`'s JSON).
+sp=$("$kiln_bin" sp create --data-dir "$tmp" --name sdk-identity-test </dev/null)
+
+# --- SDK tests ---------------------------------------------------------------
 KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca KILN_OBJECTS=$tmp/objects \
     "$venv/bin/python" "$here/test_ml_sdk.py"
+KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca KILN_SP=$sp \
+    "$venv/bin/python" "$here/test_authorization.py"
+KILN_URL=$base_url KILN_CA=$ca KILN_SP=$sp \
+    "$venv/bin/python" "$here/test_identity.py"
 ok=1

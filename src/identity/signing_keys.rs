@@ -1,0 +1,187 @@
+//! Kiln's own token-signing keys: ES256 key pairs generated on first start and kept in the
+//! database, so every replica signs with the same key and accepts tokens any replica issued.
+//!
+//! The key Kiln signs with is the one `meta.token_signing_kid` names. Replicas that start on an
+//! empty database together may each generate a key; only one of them wins that row, and the
+//! others' keys stay published (and accepted) but are never used to sign.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
+use serde::Serialize;
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::store::identity::signing_key;
+use crate::store::{meta_kv, now_millis};
+
+/// The meta row naming the key Kiln signs with.
+const CURRENT_KID: &str = "token_signing_kid";
+
+#[derive(Debug, Error)]
+pub enum SigningKeyError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("could not generate a key pair")]
+    Generate,
+    #[error("stored signing key '{0}' is unreadable")]
+    Corrupt(String),
+    #[error("the signing key '{0}' named in meta is not in signing_keys")]
+    Missing(String),
+}
+
+/// A public key Kiln accepts its own tokens under.
+#[derive(Clone)]
+pub struct PublicKey {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub key: DecodingKey,
+    /// The JWK as published at the JWKS endpoint.
+    pub jwk: Value,
+}
+
+/// The key pair Kiln signs with, and every key it accepts.
+#[derive(Clone)]
+pub struct SigningKeys {
+    kid: String,
+    signer: EncodingKey,
+    public: HashMap<String, PublicKey>,
+}
+
+impl SigningKeys {
+    /// Loads the keys, generating and storing the first one on first start.
+    pub async fn ensure(db: &DatabaseConnection) -> Result<Self, SigningKeyError> {
+        if let Some(keys) = Self::load(db).await? {
+            return Ok(keys);
+        }
+        let (row, kid) = generate()?;
+        signing_key::Entity::insert(row).exec(db).await?;
+        // Whoever names their key first signs; a replica that lost keeps its key published.
+        meta_kv::Entity::insert(meta_kv::ActiveModel {
+            key: Set(CURRENT_KID.into()),
+            value: Set(kid.clone()),
+        })
+        .on_conflict(
+            OnConflict::column(meta_kv::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+        Self::load(db).await?.ok_or(SigningKeyError::Missing(kid))
+    }
+
+    /// Reads every stored key; `None` before the first key is chosen.
+    pub async fn load(db: &impl ConnectionTrait) -> Result<Option<Self>, SigningKeyError> {
+        let Some(current) = meta_kv::Entity::find_by_id(CURRENT_KID.to_owned())
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rows = signing_key::Entity::find()
+            .order_by_asc(signing_key::Column::CreatedAt)
+            .all(db)
+            .await?;
+        let mut public = HashMap::new();
+        let mut signer = None;
+        for row in rows {
+            let key = public_key(&row)?;
+            if row.kid == current.value {
+                let der = STANDARD
+                    .decode(&row.private_key)
+                    .map_err(|_| SigningKeyError::Corrupt(row.kid.clone()))?;
+                signer = Some(EncodingKey::from_ec_der(&der));
+            }
+            public.insert(row.kid.clone(), key);
+        }
+        let signer = signer.ok_or_else(|| SigningKeyError::Missing(current.value.clone()))?;
+        Ok(Some(Self {
+            kid: current.value,
+            signer,
+            public,
+        }))
+    }
+
+    /// The key id tokens are signed under.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn public_key(&self, kid: &str) -> Option<&PublicKey> {
+        self.public.get(kid)
+    }
+
+    pub fn public_keys(&self) -> impl Iterator<Item = &PublicKey> {
+        self.public.values()
+    }
+
+    /// The JWKS document of every accepted key.
+    pub fn jwks(&self) -> Value {
+        let mut keys: Vec<&Value> = self.public.values().map(|k| &k.jwk).collect();
+        keys.sort_by_key(|k| k["kid"].as_str().map(str::to_owned));
+        json!({ "keys": keys })
+    }
+
+    /// Signs a claim set as an ES256 JWT with the current key.
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.signer)
+    }
+}
+
+/// A fresh P-256 key pair as a row, and its key id.
+fn generate() -> Result<(signing_key::ActiveModel, String), SigningKeyError> {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .map_err(|_| SigningKeyError::Generate)?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| SigningKeyError::Generate)?;
+    // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+    let point = pair.public_key().as_ref();
+    let (x, y) = (
+        URL_SAFE_NO_PAD.encode(&point[1..33]),
+        URL_SAFE_NO_PAD.encode(&point[33..65]),
+    );
+    let kid = thumbprint(&x, &y);
+    let jwk = json!({"kty": "EC", "use": "sig", "alg": "ES256", "crv": "P-256", "kid": kid, "x": x, "y": y});
+    let row = signing_key::ActiveModel {
+        kid: Set(kid.clone()),
+        algorithm: Set("ES256".into()),
+        private_key: Set(STANDARD.encode(pkcs8.as_ref())),
+        public_jwk: Set(jwk.to_string()),
+        created_at: Set(now_millis()),
+    };
+    Ok((row, kid))
+}
+
+/// The RFC 7638 thumbprint of an EC public key: a stable, collision-free key id.
+fn thumbprint(x: &str, y: &str) -> String {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
+}
+
+fn public_key(row: &signing_key::Model) -> Result<PublicKey, SigningKeyError> {
+    let corrupt = || SigningKeyError::Corrupt(row.kid.clone());
+    let jwk: Value = serde_json::from_str(&row.public_jwk).map_err(|_| corrupt())?;
+    let (Some(x), Some(y)) = (jwk["x"].as_str(), jwk["y"].as_str()) else {
+        return Err(corrupt());
+    };
+    let key = DecodingKey::from_ec_components(x, y).map_err(|_| corrupt())?;
+    Ok(PublicKey {
+        kid: row.kid.clone(),
+        algorithm: Algorithm::ES256,
+        key,
+        jwk,
+    })
+}

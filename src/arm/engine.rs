@@ -268,6 +268,22 @@ impl Engine {
         let kind = self.kind_of(id)?;
         self.authorize(cx, id, &kind.descriptor().action("write"))
             .await?;
+        // Links are checked when they are made: an existing resource keeps its (immutable) links.
+        let linked = kind.linked(body);
+        if !linked.is_empty()
+            && resource::Entity::find_by_id(id.key())
+                .one(&self.db)
+                .await?
+                .is_none()
+        {
+            // A link out of the subscription is the type's own validation error.
+            for (target, action) in linked
+                .into_iter()
+                .filter(|(t, _)| t.subscription.eq_ignore_ascii_case(&id.subscription))
+            {
+                self.authorize(cx, &target, &action).await?;
+            }
+        }
         let spec = envelope::parse_put(body)?;
         let result = self.write(cx, id, Verb::Put, body, pre, |_| Ok(spec)).await;
         self.log_refusal(cx, id, "write", "PUT", &result).await;

@@ -121,6 +121,13 @@ pub struct Rendered {
 pub trait ResourceKind: Send + Sync {
     fn descriptor(&self) -> &'static TypeDescriptor;
 
+    /// Other resources a PUT body links this one to, each with the action the caller needs
+    /// on it (a project joining its hub). The engine authorizes them before the write.
+    fn linked(&self, body: &serde_json::Value) -> Vec<(super::id::ResourceId, String)> {
+        let _ = body;
+        Vec::new()
+    }
+
     /// Validates a create-or-replace (PATCH arrives here merged). `existing` is the stored spec
     /// on replace. Read-only properties are dropped here; immutable ones compared.
     async fn prepare(

@@ -116,6 +116,45 @@ pub struct NewAssignment {
     pub condition: Option<(Arc<Condition>, String)>,
 }
 
+/// The `@Request[…]` attributes of writing an assignment, for conditions that delegate
+/// role assignment ("may assign any role except Owner").
+pub struct WriteAttributes {
+    action: String,
+    role: String,
+    principal: String,
+    principal_type: String,
+}
+
+impl super::condition::AccessRequest for WriteAttributes {
+    fn action(&self) -> &str {
+        &self.action
+    }
+
+    fn attribute(&self, source: super::condition::AttributeSource, name: &str) -> Vec<String> {
+        if source != super::condition::AttributeSource::Request {
+            return Vec::new();
+        }
+        let value = match name.to_ascii_lowercase().as_str() {
+            "microsoft.authorization/roleassignments:roledefinitionid" => &self.role,
+            "microsoft.authorization/roleassignments:principalid" => &self.principal,
+            "microsoft.authorization/roleassignments:principaltype" => &self.principal_type,
+            _ => return Vec::new(),
+        };
+        vec![value.clone()]
+    }
+}
+
+impl NewAssignment {
+    pub fn request_attributes(&self, action: &str) -> WriteAttributes {
+        WriteAttributes {
+            action: action.to_owned(),
+            role: self.role.clone(),
+            principal: self.principal_id.clone(),
+            principal_type: self.principal_type.clone(),
+        }
+    }
+}
+
 fn invalid(code: &str, message: impl Into<String>) -> ArmError {
     ArmError::bad_request(code, message)
 }

@@ -119,6 +119,16 @@ pub fn not_found(name: &str) -> ArmError {
     )
 }
 
+/// Whether a custom role may be assigned at `scope_key`: at or below one of its assignable
+/// scopes. Built-in roles may be assigned anywhere.
+pub fn assignable_at(role: &RoleDefinition, scope_key: &str) -> bool {
+    role.is_built_in()
+        || role.properties.assignable_scopes.iter().any(|s| {
+            let key = s.trim_end_matches('/').to_lowercase();
+            scope_key == key || scope_key.starts_with(&format!("{key}/"))
+        })
+}
+
 impl RoleDefinitions {
     pub fn get(&self, name: &str) -> Result<RoleDefinition, ArmError> {
         self.policy
@@ -279,6 +289,13 @@ impl RoleDefinitions {
         let existing = role_definition::Entity::find_by_id(name.clone())
             .one(&tx)
             .await?;
+        // A role belongs to the scope it was created at: it is changed there or nowhere.
+        if existing.as_ref().is_some_and(|e| e.scope_key != at.key) {
+            return Err(ArmError::conflict(
+                "RoleDefinitionWithSameIdExists",
+                format!("A role definition with the id '{name}' exists at another scope."),
+            ));
+        }
         let name_key = props.role_name.trim().to_lowercase();
         let clash = role_definition::Entity::find()
             .filter(role_definition::Column::RoleNameKey.eq(name_key.clone()))
@@ -370,6 +387,9 @@ impl RoleDefinitions {
         else {
             return Ok(None);
         };
+        if row.scope_key != at.key {
+            return Ok(None); // not a role of this scope
+        }
         let assigned = role_assignment::Entity::find()
             .filter(role_assignment::Column::RoleDefinitionKey.eq(name.clone()))
             .count(&tx)

@@ -244,6 +244,9 @@ impl PolicySnapshot {
         };
         match request {
             Some(request) => condition.evaluate(request),
+            // Without attributes a condition that restricts this action cannot be shown to
+            // hold: it fails closed (a negated comparison on a missing attribute would pass).
+            None if condition.mentions_action(plain_action) => false,
             None => condition.evaluate(&BareRequest(plain_action)),
         }
     }
@@ -276,20 +279,6 @@ impl PolicySnapshot {
             }
         }
         None
-    }
-
-    /// Every scope at which the subjects hold any assignment.
-    pub fn scopes_of(&self, subjects: &[String]) -> Vec<String> {
-        let index = self.index.read();
-        subjects
-            .iter()
-            .flat_map(|s| {
-                index
-                    .assignments_of(s)
-                    .map(|(scope, _)| scope.to_owned())
-                    .collect::<Vec<_>>()
-            })
-            .collect()
     }
 
     /// The scopes strictly below `under` where the subjects hold a role granting the
@@ -387,6 +376,15 @@ impl Policy {
     /// when the snapshot is exactly one version behind, else by a rebuild (someone else
     /// changed the policy too). Either way the change is enforced when this returns.
     pub async fn committed(&self, change: Change, version: i64) -> Result<(), PolicyError> {
+        // The change is stored: failing to apply it here must not fail the request. The
+        // poller rebuilds from the database on its next pass.
+        if let Err(err) = self.apply_committed(change, version).await {
+            tracing::warn!(error = %err, version, "applying a committed policy change failed; the next poll reloads");
+        }
+        Ok(())
+    }
+
+    async fn apply_committed(&self, change: Change, version: i64) -> Result<(), PolicyError> {
         let _gate = self.gate.lock().await;
         let snapshot = self.snapshot();
         if snapshot.version() + 1 == version {

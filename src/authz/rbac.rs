@@ -98,7 +98,7 @@ impl Rbac {
     }
 
     /// The tenant gate: the subscription exists and belongs to the caller's tenant.
-    async fn check_tenant(
+    pub async fn check_tenant(
         &self,
         caller: &Caller,
         action: &str,
@@ -115,6 +115,25 @@ impl Rbac {
             ));
         }
         Ok(())
+    }
+
+    /// Like `authorize`, with request attributes for conditions.
+    pub async fn authorize_with(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: Target<'_>,
+        request: &(dyn AccessRequest + Sync),
+    ) -> Result<Grant, ArmError> {
+        if let Target::Resource(id) = target {
+            self.check_tenant(caller, action, id).await?;
+        }
+        let subjects = subjects_of(caller);
+        self.decide_for(&subjects, action, false, &target, Some(request))
+            .await?
+            .ok_or_else(|| {
+                ArmError::authorization_failed(&caller.principal_id, action, &target.display())
+            })
     }
 
     /// A decision for a principal that is not the caller (checkAccess), with attributes.

@@ -14,7 +14,7 @@ use crate::activity::{self, ActivityEntry};
 use crate::arm::id::ResourceId;
 use crate::arm::lro;
 use crate::events::{self, EventFacts};
-use crate::store::{now_millis, operation, resource};
+use crate::store::{now_millis, operation, resource, role_assignment};
 
 /// What a finished operation reports: its event, RBAC verb and activity-log status.
 pub(super) struct Outcome {
@@ -283,6 +283,26 @@ impl Worker {
             .filter(gone())
             .exec(tx)
             .await?;
+        // Role assignments at what went away go with it (a resource created later under the
+        // same name must not inherit them), and so do those of the identities that went away.
+        let identities: Vec<String> = std::iter::once(row)
+            .chain(removed)
+            .filter_map(|r| r.body["identity"]["principalId"].as_str())
+            .map(str::to_lowercase)
+            .collect();
+        let assignments = role_assignment::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(role_assignment::Column::ScopeKey.eq(row.id_key.clone()))
+                    .add(below(role_assignment::Column::ScopeKey, &row.id_key))
+                    .add(role_assignment::Column::ScopeKey.is_in(keys.clone()))
+                    .add(role_assignment::Column::PrincipalId.is_in(identities)),
+            )
+            .exec(tx)
+            .await?;
+        if assignments.rows_affected > 0 {
+            crate::authz::policy::bump_version(tx).await?;
+        }
         for child in children {
             if let Some(child_id) = ResourceId::parse(&child, &self.vocabulary) {
                 self.record(tx, op, &child_id, &DELETE_DONE).await?;

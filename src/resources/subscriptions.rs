@@ -81,12 +81,15 @@ pub async fn list_subscriptions(
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
 }
 
-/// The subscriptions in which the caller holds any role assignment; `None` when one at the
-/// tenant root shows them all.
+/// Reading a subscription.
+const READ: &str = "Microsoft.Resources/subscriptions/read";
+
+/// The subscriptions in which the caller holds a role that reads subscriptions, at the
+/// subscription or anywhere below it; `None` when one at the tenant root shows them all.
 fn visible_subscriptions(caller: &Caller, rbac: &crate::authz::Rbac) -> Option<Vec<String>> {
     let subjects = crate::authz::rbac::subjects_of(caller);
     let snapshot = rbac.policy.snapshot();
-    let scopes = snapshot.scopes_of(&subjects);
+    let scopes = snapshot.granted_scopes_below(&subjects, READ, "/");
     if scopes.iter().any(|s| s == "/") {
         return None;
     }
@@ -114,8 +117,10 @@ async fn visible_subscription(
 ) -> Result<SubscriptionInfo, ArmError> {
     let cx = req.context_unchecked(req.api_version()?);
     let scope = crate::arm::id::ResourceId::subscription(id);
+    // As listed: readable with a reading role at the subscription or anywhere in it.
     engine
-        .authorize(&cx, &scope, "Microsoft.Resources/subscriptions/read")
+        .authorizer
+        .readable(&cx.caller, READ, crate::authz::Target::Resource(&scope))
         .await?;
     engine
         .subscriptions

@@ -310,8 +310,13 @@ fn expected(role: Option<&RoleDefinition>, level: Option<&str>, probe: &Probe, t
         return false;
     }
     let reaches = probe.walk.iter().any(|s| s.eq_ignore_ascii_case(level));
-    let lists_below = probe.path.contains("/workspaces?") && (level == t.hub || level == t.project);
-    reaches || lists_below
+    // A list, and a subscription, are readable with a reading role on something in them.
+    let target = probe.walk[0].to_lowercase();
+    let below_target = level.to_lowercase().starts_with(&format!("{target}/"));
+    let reads_inside =
+        (probe.path.contains("/workspaces?") || probe.walk.len() == 1) && below_target;
+    let _ = t;
+    reaches || reads_inside
 }
 
 async fn matrix(backend: crate::helpers::Backend) {
@@ -1058,6 +1063,231 @@ async fn two_replicas_share_one_policy() {
     );
 }
 
+const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+const UAA: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
+
+/// What an independent review found: escalations through roles of other scopes, delegation
+/// conditions, assignments outliving their resources, hubs joined without rights, and
+/// checkAccess trusting the body about oneself.
+async fn escalations_are_refused(backend: crate::helpers::Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = tree(&app, "rge").await;
+    // Mallory owns another subscription.
+    let res = app
+        .send(
+            Method::POST,
+            "/admin/subscriptions",
+            Some(&json!({"displayName": "mallory's"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let other: Value = res.json().await.unwrap();
+    let other_sub = format!(
+        "/subscriptions/{}",
+        other["subscriptionId"].as_str().unwrap()
+    );
+    let mallory = guid();
+    assign(&app, &mallory, OWNER, &other_sub, None).await;
+    let as_mallory = app.token_for(&mallory, &app.tenant);
+    // A custom role of the victim's subscription, assigned to Mallory there with nothing much.
+    let role = guid();
+    let narrow = json!({"properties": {"roleName": "narrow", "permissions": [{"actions": ["Microsoft.Resources/subscriptions/read"]}], "assignableScopes": [t.sub]}});
+    let victim_role = format!(
+        "{}/providers/Microsoft.Authorization/roleDefinitions/{role}?api-version={AUTHZ_API}",
+        t.sub
+    );
+    assert_eq!(
+        app.put(&victim_role, &narrow).await.status(),
+        StatusCode::CREATED
+    );
+    assign(&app, &mallory, &role, &t.sub, None).await;
+    // Rewriting or deleting it through her own subscription does not work.
+    let widened = json!({"properties": {"roleName": "narrow", "permissions": [{"actions": ["*"]}], "assignableScopes": [other_sub]}});
+    let through_own = format!(
+        "{other_sub}/providers/Microsoft.Authorization/roleDefinitions/{role}?api-version={AUTHZ_API}"
+    );
+    let res = app
+        .send_as(&as_mallory, Method::PUT, &through_own, Some(&widened))
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::CONFLICT).await,
+        "RoleDefinitionWithSameIdExists"
+    );
+    let res = app
+        .send_as(&as_mallory, Method::DELETE, &through_own, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let still: Value = app.get(&victim_role).await.json().await.unwrap();
+    assert_eq!(
+        still["properties"]["permissions"][0]["actions"],
+        json!(["Microsoft.Resources/subscriptions/read"])
+    );
+    // Offering a new role at the victim's subscription needs rights there.
+    let offered = json!({"properties": {"roleName": "offered", "permissions": [{"actions": ["*/read"]}], "assignableScopes": [other_sub, t.sub]}});
+    let res = app
+        .send_as(&as_mallory, Method::PUT, &format!("{other_sub}/providers/Microsoft.Authorization/roleDefinitions/{}?api-version={AUTHZ_API}", guid()), Some(&offered))
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::FORBIDDEN).await,
+        "AuthorizationFailed"
+    );
+    // A custom role is assignable only within its assignable scopes.
+    let res = app
+        .send_as(&as_mallory, Method::PUT, &assignment_path(&other_sub, &guid()), Some(&json!({"properties": {"roleDefinitionId": role_id(&app, &role), "principalId": guid()}})))
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "RoleDefinitionDoesNotExist"
+    );
+
+    // Delegation: a User Access Administrator who may assign any role but Owner.
+    let delegate = guid();
+    assign(
+        &app,
+        &delegate,
+        UAA,
+        &t.rg,
+        Some(&format!("((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAllValues:GuidNotEquals {{{OWNER}}}))")),
+    )
+    .await;
+    let as_delegate = app.token_for(&delegate, &app.tenant);
+    let give = |role: &str| json!({"properties": {"roleDefinitionId": role_id(&app, role), "principalId": delegate}});
+    let res = app
+        .send_as(
+            &as_delegate,
+            Method::PUT,
+            &assignment_path(&t.rg, &guid()),
+            Some(&give(OWNER)),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::FORBIDDEN).await,
+        "AuthorizationFailed"
+    );
+    let res = app
+        .send_as(
+            &as_delegate,
+            Method::PUT,
+            &assignment_path(&t.rg, &guid()),
+            Some(&give(READER)),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // Assignments go with their resource: a group re-created under the same name has none.
+    let tenant_reader = guid();
+    app.create_group("rg-gone").await;
+    assign(
+        &app,
+        &tenant_reader,
+        READER,
+        &app.group_path("rg-gone"),
+        None,
+    )
+    .await;
+    let res = app
+        .delete(&format!(
+            "{}?api-version={RG_API}",
+            app.group_path("rg-gone")
+        ))
+        .await;
+    assert!(res.status().is_success());
+    if let Some(location) = res.headers().get("location") {
+        app.poll_location(location.to_str().unwrap()).await;
+    }
+    app.create_group("rg-gone").await;
+    // The worker removed the assignment with the group; replicas see the new policy version
+    // within their poll interval, as for any change made elsewhere.
+    let as_reader = app.token_for(&tenant_reader, &app.tenant);
+    let started = Instant::now();
+    loop {
+        let res = app
+            .send_as(
+                &as_reader,
+                Method::GET,
+                &format!("{}?api-version={RG_API}", app.group_path("rg-gone")),
+                None,
+            )
+            .await;
+        if res.status() == StatusCode::FORBIDDEN {
+            assert_eq!(
+                error_code(res, StatusCode::FORBIDDEN).await,
+                "AuthorizationFailed"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the deleted group's assignment still grants access"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A project may join only a hub its creator has rights on: a Contributor of one group
+    // cannot bind a project to (or learn about) a hub in another.
+    app.create_group("rge-b").await;
+    let contributor = guid();
+    assign(
+        &app,
+        &contributor,
+        "b24988ac-6180-42a0-ab88-20f7382dd24c",
+        &app.group_path("rge-b"),
+        None,
+    )
+    .await;
+    let as_contributor = app.token_for(&contributor, &app.tenant);
+    let project =
+        json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": t.hub}});
+    let res = app
+        .send_as(
+            &as_contributor,
+            Method::PUT,
+            &app.workspace_url("rge-b", "squatter"),
+            Some(&project),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::FORBIDDEN).await,
+        "AuthorizationFailed"
+    );
+    let absent_hub = json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": format!("{}/providers/Microsoft.MachineLearningServices/workspaces/nohub", t.rg)}});
+    let res = app
+        .send_as(
+            &as_contributor,
+            Method::PUT,
+            &app.workspace_url("rge-b", "squatter"),
+            Some(&absent_hub),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::FORBIDDEN).await,
+        "AuthorizationFailed",
+        "no existence leak"
+    );
+
+    // checkAccess about oneself takes the groups from the token, not from the body.
+    let group = guid();
+    assign(
+        &app,
+        &group,
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+        &t.account,
+        None,
+    )
+    .await;
+    let loner = guid();
+    let res = app
+        .send_as(&app.token_for(&loner, &app.tenant), Method::POST, "/providers/Microsoft.Authorization/checkAccess?api-version=2022-04-01", Some(&json!({
+            "subject": {"attributes": {"objectId": loner, "groups": [group]}},
+            "actions": [{"id": "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read", "isDataAction": true}],
+            "resource": {"id": format!("{}/blobServices/default/containers/c", t.account)}
+        })))
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["value"][0]["accessDecision"], "NotAllowed", "{body}");
+}
+
 both_backends!(
     matrix,
     reader_reads_and_cannot_write_or_delete,
@@ -1066,6 +1296,7 @@ both_backends!(
     custom_roles_with_wildcards,
     projects_reach_only_their_own_containers,
     conditions_see_request_attributes,
+    escalations_are_refused,
 );
 
 #[tokio::test]

@@ -57,16 +57,37 @@ async fn put_at(
     name: &str,
     body: JsonBody,
     engine: &Engine,
+    rbac: &Rbac,
     service: &RoleAssignments,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
-    engine
-        .authorizer
-        .authorize(&req.caller, WRITE, scope.target())
-        .await?;
-    check_scope_exists(engine, &scope).await?;
+    // The body first: conditions on roleAssignments/write (delegation: "any role but Owner")
+    // look at the role, principal and principal type requested.
     let snapshot = service.policy.snapshot();
-    let new = assignments::validate(name, &scope, &body.0, |role| snapshot.role(role).is_some())?;
+    let validated = assignments::validate(name, &scope, &body.0, |role| {
+        snapshot
+            .role(role)
+            .is_some_and(|r| crate::authz::definitions::assignable_at(r, &scope.key))
+    });
+    let new = match validated {
+        Ok(new) => new,
+        Err(invalid) => {
+            // Callers who may not write here learn nothing about the body.
+            engine
+                .authorizer
+                .authorize(&req.caller, WRITE, scope.target())
+                .await?;
+            return Err(invalid);
+        }
+    };
+    rbac.authorize_with(
+        &req.caller,
+        WRITE,
+        scope.target(),
+        &new.request_attributes(WRITE),
+    )
+    .await?;
+    check_scope_exists(engine, &scope).await?;
     let written = service.put(&req.caller, new).await?;
     let status = if written.created { 201 } else { 200 };
     Ok(
@@ -141,11 +162,12 @@ pub async fn create_role_assignment(
     path: web::Path<(String, String)>,
     body: JsonBody,
     engine: web::Data<Engine>,
+    rbac: web::Data<Arc<Rbac>>,
     service: web::Data<RoleAssignments>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = parse(&vocabulary, Some(&path.0))?;
-    put_at(req, scope, &path.1, body, &engine, &service).await
+    put_at(req, scope, &path.1, body, &engine, &rbac, &service).await
 }
 
 /// Creates or replaces a role assignment at the tenant root.
@@ -159,9 +181,19 @@ pub async fn create_root_role_assignment(
     path: web::Path<String>,
     body: JsonBody,
     engine: web::Data<Engine>,
+    rbac: web::Data<Arc<Rbac>>,
     service: web::Data<RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
-    put_at(req, AuthzScope::root(), &path, body, &engine, &service).await
+    put_at(
+        req,
+        AuthzScope::root(),
+        &path,
+        body,
+        &engine,
+        &rbac,
+        &service,
+    )
+    .await
 }
 
 #[utoipa::path(tag = "RoleAssignments",

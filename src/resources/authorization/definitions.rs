@@ -144,6 +144,19 @@ pub async fn create_role_definition(
         .authorizer
         .authorize(&req.caller, WRITE, at.target())
         .await?;
+    // A role offered at a scope is the business of whoever may write roles there.
+    let offered = body.0["properties"]["assignableScopes"]
+        .as_array()
+        .map(|scopes| scopes.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for raw in offered {
+        if let Ok(scope) = AuthzScope::parse(raw, &vocabulary) {
+            engine
+                .authorizer
+                .authorize(&req.caller, WRITE, scope.target())
+                .await?;
+        }
+    }
     let view = service.put(&req.caller, &at, &path.1, &body.0).await?;
     Ok(HttpResponse::Created().json(view))
 }

@@ -145,10 +145,27 @@ impl Workspaces {
     }
 }
 
+/// What a caller needs on a hub to put a project under it.
+pub const HUB_JOIN: &str = "Microsoft.MachineLearningServices/workspaces/hubs/join/action";
+
 #[async_trait]
 impl ResourceKind for Workspaces {
     fn descriptor(&self) -> &'static TypeDescriptor {
         &DESCRIPTOR
+    }
+
+    /// A project joins its hub: the caller needs `hubs/join/action` there, checked before the
+    /// hub is looked up, so a hub elsewhere is neither revealed nor bound to.
+    fn linked(&self, body: &Value) -> Vec<(ResourceId, String)> {
+        let is_project = body["kind"]
+            .as_str()
+            .is_some_and(|k| k.eq_ignore_ascii_case("project"));
+        body["properties"]["hubResourceId"]
+            .as_str()
+            .filter(|_| is_project)
+            .and_then(|raw| ResourceId::parse(raw, &self.vocabulary))
+            .map(|hub| vec![(hub, HUB_JOIN.to_owned())])
+            .unwrap_or_default()
     }
 
     async fn prepare(

@@ -344,11 +344,12 @@ def main():
               + ", ".join(f"{t} {ratio:.2f}× of raw peak" for t, _p, _b, ratio, _m in summary_rows)
               + f"; RSS peak {mb(peak_kb):.1f} MB; non-2xx responses {total_non2xx}.", ""]
     lines[2:2] = result
-    # bench/lifecycle.sh owns its own section: keep it across regenerations.
+    # bench/lifecycle.sh and bench/authz.sh own their sections: keep them across regenerations.
     previous = out.read_text() if out.exists() else ""
-    start, end = previous.find("<!-- lifecycle:start -->"), previous.find("<!-- lifecycle:end -->")
-    if start >= 0 and end > start:
-        lines += ["", previous[start : end + len("<!-- lifecycle:end -->")], ""]
+    for name in ("lifecycle", "authz"):
+        start, end = previous.find(f"<!-- {name}:start -->"), previous.find(f"<!-- {name}:end -->")
+        if start >= 0 and end > start:
+            lines += ["", previous[start : end + len(f"<!-- {name}:end -->")], ""]
     out.write_text("\n".join(lines))
 
 

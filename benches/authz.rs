@@ -253,7 +253,13 @@ async fn main() {
                 let subjects = [format!("holder-{role}")];
                 let walk = ["/".to_owned()];
                 let started = Instant::now();
-                let _ = fresh.decide(&Query { subjects: &subjects, action, data: false, walk: &walk, request: None });
+                let _ = fresh.decide(&Query {
+                    subjects: &subjects,
+                    action,
+                    data: false,
+                    walk: &walk,
+                    request: None,
+                });
                 times.push(started.elapsed());
             }
         }

@@ -255,3 +255,125 @@ fn a_jwks_without_issuers_fails_the_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("KILN_JWT_ISSUER"), "{stderr}");
 }
+
+/// Two `kiln serve` processes on one PostgreSQL database: a role assignment made through one
+/// is enforced by the other within a second, and so is its deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_database_share_the_policy() {
+    let database = crate::helpers::postgres_database().await;
+    // Replicas share the public URL: it is the issuer of the tokens either one accepts.
+    let env = [
+        ("KILN_DATABASE_URL", database.as_str()),
+        ("KILN_PUBLIC_URL", "http://kiln.test"),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let _a = serve(dir_a.path(), port_a, &env);
+    let _b = serve(dir_b.path(), port_b, &env);
+    let admin = Command::new(KILN)
+        .args([
+            "--data-dir",
+            &dir_a.path().display().to_string(),
+            "--database-url",
+            &database,
+            "token",
+        ])
+        .env("KILN_PUBLIC_URL", "http://kiln.test")
+        .output()
+        .unwrap();
+    let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
+    let client = reqwest::Client::new();
+    let subs: Value = client
+        .get(format!(
+            "http://127.0.0.1:{port_a}/subscriptions?api-version=2022-12-01"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sub = subs["value"][0]["subscriptionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let principal = uuid::Uuid::new_v4().to_string();
+    let as_principal = String::from_utf8(
+        Command::new(KILN)
+            .args([
+                "--data-dir",
+                &dir_b.path().display().to_string(),
+                "--database-url",
+                &database,
+                "token",
+                "--principal",
+                &principal,
+            ])
+            .env("KILN_PUBLIC_URL", "http://kiln.test")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let on_b = format!("http://127.0.0.1:{port_b}/subscriptions/{sub}?api-version=2022-12-01");
+    let status_on_b = || {
+        let (client, on_b, token) = (client.clone(), on_b.clone(), as_principal.clone());
+        async move {
+            client
+                .get(on_b)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status_on_b().await, reqwest::StatusCode::FORBIDDEN);
+    let assignment = format!(
+        "http://127.0.0.1:{port_a}/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        uuid::Uuid::new_v4()
+    );
+    let body = serde_json::json!({"properties": {
+        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"),
+        "principalId": principal,
+    }});
+    let res = client
+        .put(&assignment)
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let started = Instant::now();
+    while status_on_b().await != reqwest::StatusCode::OK {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "process B did not enforce A's assignment within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let granted = started.elapsed();
+    let res = client
+        .delete(&assignment)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let started = Instant::now();
+    while status_on_b().await != reqwest::StatusCode::FORBIDDEN {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "process B kept a deleted assignment for over 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "process B: granted after {granted:?}, revoked after {:?}",
+        started.elapsed()
+    );
+}

@@ -223,7 +223,17 @@ pub async fn register_provider(
     path: web::Path<(String, String)>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    // Registering is reading: every served namespace is already registered.
+    // Every served namespace is already registered, but registering is still the caller's
+    // `{namespace}/register/action` at the subscription, as in ARM (a Reader may not).
+    let cx = req.context(&DESCRIPTOR)?;
+    let namespace = served_namespace(&engine, &path.1)?;
+    engine
+        .authorize(
+            &cx,
+            &crate::arm::id::ResourceId::subscription(&path.0),
+            &format!("{namespace}/register/action"),
+        )
+        .await?;
     provider(&req, &path, &engine).await
 }
 

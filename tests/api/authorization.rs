@@ -233,6 +233,18 @@ fn probes(app: &TestApp, t: &Tree) -> Vec<Probe> {
             StatusCode::OK,
         ),
         probe(
+            Method::POST,
+            format!(
+                "{}/providers/Microsoft.MachineLearningServices/register?api-version=2016-06-01",
+                t.sub
+            ),
+            None,
+            false,
+            "Microsoft.MachineLearningServices/register/action",
+            &vec![t.sub.clone()],
+            StatusCode::OK,
+        ),
+        probe(
             Method::GET,
             format!("{}?api-version=2023-05-01", t.account),
             None,
@@ -313,8 +325,9 @@ fn expected(role: Option<&RoleDefinition>, level: Option<&str>, probe: &Probe, t
     // A list, and a subscription, are readable with a reading role on something in them.
     let target = probe.walk[0].to_lowercase();
     let below_target = level.to_lowercase().starts_with(&format!("{target}/"));
-    let reads_inside =
-        (probe.path.contains("/workspaces?") || probe.walk.len() == 1) && below_target;
+    let reads_inside = (probe.path.contains("/workspaces?")
+        || (probe.method == Method::GET && probe.walk.len() == 1))
+        && below_target;
     let _ = t;
     reaches || reads_inside
 }

@@ -2,7 +2,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use serde_json::Value;
 
 use super::engine::{CallContext, Engine, not_found};
@@ -10,7 +12,7 @@ use super::id::ResourceId;
 use super::lro::{self, OperationRef};
 use crate::authz::{Readable, Target};
 use crate::error::ArmError;
-use crate::store::{operation, resource};
+use crate::store::{operation, resource, role_assignment};
 
 pub const DEFAULT_PAGE: u64 = 100;
 pub const MAX_PAGE: u64 = 1000;
@@ -163,15 +165,24 @@ impl Engine {
         if let Some(ty) = &filter.type_key {
             query = query.filter(resource::Column::TypeKey.eq(ty.clone()));
         }
-        if let Readable::Scopes(scopes) = readable {
+        if let Readable::Assigned { subjects, roles } = readable {
             // Only rows the caller may read, decided in the query: the row itself, its group,
             // its parent or what it depends on (a project's hub) holds a granting assignment.
+            let granted = || {
+                role_assignment::Entity::find()
+                    .select_only()
+                    .column(role_assignment::Column::ScopeKey)
+                    .filter(role_assignment::Column::PrincipalId.is_in(subjects.clone()))
+                    .filter(role_assignment::Column::RoleDefinitionKey.is_in(roles.clone()))
+                    .filter(role_assignment::Column::Condition.is_null())
+                    .into_query()
+            };
             query = query.filter(
                 Condition::any()
-                    .add(resource::Column::IdKey.is_in(scopes.clone()))
-                    .add(resource::Column::GroupKey.is_in(scopes.clone()))
-                    .add(resource::Column::ParentKey.is_in(scopes.clone()))
-                    .add(resource::Column::DependsOnKey.is_in(scopes)),
+                    .add(resource::Column::IdKey.in_subquery(granted()))
+                    .add(resource::Column::GroupKey.in_subquery(granted()))
+                    .add(resource::Column::ParentKey.in_subquery(granted()))
+                    .add(resource::Column::DependsOnKey.in_subquery(granted())),
             );
         }
         if let Some(token) = skip_token {

@@ -59,8 +59,13 @@ impl Target<'_> {
 pub enum Readable {
     /// The caller may read the list's scope: every row.
     All,
-    /// Only rows at, or reached from, these scope keys (assignments below the list's scope).
-    Scopes(Vec<String>),
+    /// Only rows at, or reached from (as group, parent or hub), a scope where one of these
+    /// subjects holds one of these roles without a condition. The query filters on it with a
+    /// subquery over the assignments, so the number of assignments does not bound the query.
+    Assigned {
+        subjects: Vec<String>,
+        roles: Vec<String>,
+    },
 }
 
 /// Decides whether a caller may perform an action at a scope.

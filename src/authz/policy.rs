@@ -281,6 +281,16 @@ impl PolicySnapshot {
         None
     }
 
+    /// The roles (GUIDs) that grant a control-plane action.
+    pub fn roles_granting(&self, action: &str) -> Vec<String> {
+        let prefixed = roles::control_action(action);
+        self.roles
+            .keys()
+            .filter(|role| self.role_grants(role, &prefixed))
+            .cloned()
+            .collect()
+    }
+
     /// The scopes strictly below `under` where the subjects hold a role granting the
     /// (control-plane) action without a condition that needs attributes. A list filters its
     /// rows to these.

@@ -194,13 +194,22 @@ impl Authorizer for Rbac {
             return Err(denied);
         }
         let subjects = subjects_of(caller);
-        let scopes = self
-            .policy
-            .snapshot()
-            .granted_scopes_below(&subjects, action, &scope.key());
-        if scopes.is_empty() {
+        let snapshot = self.policy.snapshot();
+        // Something in the subscription must be readable (a project may be reached through
+        // a hub in another group); otherwise the list is refused, not empty.
+        let within = match scope {
+            Target::Resource(id) => id.subscription_key(),
+            Target::Root => "/".into(),
+        };
+        if snapshot
+            .granted_scopes_below(&subjects, action, &within)
+            .is_empty()
+        {
             return Err(denied);
         }
-        Ok(Readable::Scopes(scopes))
+        Ok(Readable::Assigned {
+            roles: snapshot.roles_granting(action),
+            subjects,
+        })
     }
 }

@@ -708,6 +708,23 @@ async fn lists_show_only_what_the_caller_may_read(backend: crate::helpers::Backe
     let admin_view: Value = app.get(&url).await.json().await.unwrap();
     assert_eq!(names(admin_view).len(), 3);
     assert!(other_hub["name"] == "rgl-hub2");
+    // A project of the hub in another group is listed there too (reached through its hub),
+    // beside a hub of that group the caller may not read.
+    app.create_group("rgl-far").await;
+    app.create_workspace(
+        "rgl-far",
+        "far-proj",
+        json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": a.hub}}),
+    )
+    .await;
+    app.hub("rgl-far", "far-hub").await;
+    let far = format!(
+        "{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}",
+        app.group_path("rgl-far")
+    );
+    let res = app.send_as(&token, Method::GET, &far, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(names(res.json().await.unwrap()), vec!["far-proj"]);
     // The generic resources list filters the same way (storage accounts and vaults are not
     // reached from the hub).
     let res = app

@@ -664,7 +664,7 @@ impl Engine {
             return Err(ArmError::another_operation(&id.display()));
         }
         kind.check_delete(&tx, &row).await?;
-        if !kind.descriptor().provisioned {
+        if kind.deletes_at_once() {
             return self.delete_now(tx, cx, id, &row, action).await;
         }
         let generation = row.generation + 1;

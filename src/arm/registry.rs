@@ -159,6 +159,12 @@ pub trait ResourceKind: Send + Sync {
         Ok(Prepared::spec(spec))
     }
 
+    /// Whether a delete removes the row at once (200) instead of through an operation (202).
+    /// Only for types with nothing behind them and no children (connections).
+    fn deletes_at_once(&self) -> bool {
+        false
+    }
+
     /// Refuses a delete the type does not allow (a hub that still has projects).
     async fn check_delete(
         &self,

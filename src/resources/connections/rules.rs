@@ -100,6 +100,11 @@ impl ResourceKind for Connections {
         self.host.descriptor
     }
 
+    /// Nothing is provisioned behind a connection: ARM answers its DELETE with 200.
+    fn deletes_at_once(&self) -> bool {
+        true
+    }
+
     async fn prepare(
         &self,
         cx: &PrepareContext<'_>,

@@ -68,6 +68,41 @@ pub struct StoreArgs {
     /// Public base URL used for absolute Location / nextLink URLs (behind a proxy).
     #[arg(long = "public-url", env = "KILN_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Master key (base64, 32 bytes) that wraps connection secrets; every replica needs the
+    /// same. A keyring file in the data directory is used (and created) when absent.
+    #[arg(
+        long = "master-key",
+        env = "KILN_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<Redacted>,
+    /// Earlier master keys, comma-separated: still read while `kiln keys rotate` runs.
+    #[arg(
+        long = "master-key-previous",
+        env = "KILN_MASTER_KEY_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key_previous: Option<Redacted>,
+}
+
+/// A setting that must never be printed (a key): `Debug` shows only that it is set.
+#[derive(Clone)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_owned()))
+    }
 }
 
 /// Where lifecycle events go, shared by `kiln serve` and `kiln worker`.
@@ -218,6 +253,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub relay: RelaySettings,
     pub log_format: LogFormat,
+    /// The master keys of connection secrets.
+    pub master_keys: crate::secrets::KeySource,
 }
 
 #[derive(Debug, Clone)]
@@ -379,6 +416,15 @@ impl StoreArgs {
         })
     }
 
+    /// Where the master keys come from: `KILN_MASTER_KEY`, else the data directory's keyring.
+    pub fn key_source(&self) -> crate::secrets::KeySource {
+        crate::secrets::KeySource::from_settings(
+            self.master_key.as_ref().map(|k| k.0.as_str()),
+            self.master_key_previous.as_ref().map(|k| k.0.as_str()),
+            &self.data_dir,
+        )
+    }
+
     pub fn public_url(&self) -> Result<Option<Url>, SettingsError> {
         self.public_url.as_deref().map(parse_public_url).transpose()
     }
@@ -438,6 +484,7 @@ impl Settings {
                 .worker_settings(&store.data_dir, !serve.no_worker),
             relay: serve.broker.relay_settings(),
             log_format: serve.log_format,
+            master_keys: store.key_source(),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod ops;
 pub mod provisioners;
 pub mod resources;
+pub mod secrets;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -62,6 +62,24 @@ enum Command {
     /// Manage service principals (client id + secret, for az, azure-identity, Terraform).
     #[command(subcommand)]
     Sp(SpCommand),
+    /// Manage the master keys that wrap connection secrets.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new random master key (base64) for KILN_MASTER_KEY.
+    Generate,
+    /// Re-wrap every secret's data key under the current master key, while Kiln keeps
+    /// serving. With KILN_MASTER_KEY: set the new key there and the old one in
+    /// KILN_MASTER_KEY_PREVIOUS first. With the keyring file: a new key is added and the old
+    /// one removed once nothing needs it.
+    Rotate {
+        /// Rows re-wrapped per transaction.
+        #[arg(long, default_value_t = kiln::secrets::rotate::DEFAULT_BATCH)]
+        batch: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,6 +230,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             };
             let created = create_service_principal(&db, &name, tenant).await?;
             println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+        Command::Keys(KeysCommand::Generate) => {
+            println!("{}", kiln::secrets::keyring::generate_base64());
+        }
+        Command::Keys(KeysCommand::Rotate { batch }) => {
+            kiln::telemetry::init(LogFormat::Text);
+            let db = store::connect(&open(&cli.store)?).await?;
+            store::migrate(&db).await?;
+            let report = kiln::secrets::rotate::rotate(&db, &cli.store.key_source(), batch).await?;
+            println!(
+                "{}",
+                serde_json::json!({"activeKeyId": report.active_key_id, "rewrapped": report.rewrapped, "remaining": report.remaining})
+            );
+            if report.remaining > 0 {
+                return Err("some secrets are still wrapped by an older key (written meanwhile): run the rotation again".into());
+            }
         }
     }
     Ok(())

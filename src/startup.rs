@@ -33,6 +33,7 @@ use crate::provisioners::storage::StorageError;
 use crate::provisioners::wakeups::QueueWakeups;
 use crate::provisioners::{Backends, ObjectStorage, Sweeper, Worker};
 use crate::resources::{self, subscriptions::PlatformAdmin};
+use crate::secrets::MasterKeys;
 use crate::store::{self, meta};
 use crate::tls::{self, TlsError};
 
@@ -52,6 +53,8 @@ pub enum StartupError {
     Policy(#[from] PolicyError),
     #[error("identity: {0}")]
     Identity(#[from] IdentityError),
+    #[error("master keys: {0}")]
+    Secrets(#[from] crate::secrets::SecretError),
 }
 
 /// How often a replica checks the policy version (changes elsewhere are enforced here within
@@ -240,8 +243,9 @@ impl Application {
         }
         let bootstrap = Box::pin(meta::ensure_bootstrap(&db, &settings.bootstrap)).await?;
 
+        let master_keys = Arc::new(MasterKeys::load(settings.master_keys.clone())?);
         let vocabulary = Arc::new(resources::vocabulary());
-        let registry = Arc::new(resources::registry(vocabulary.clone()));
+        let registry = Arc::new(resources::registry(vocabulary.clone(), master_keys.clone()));
         let subscriptions = SubscriptionDirectory::new(db.clone());
         let policy = Arc::new(Policy::load(db.clone()).await?);
         let rbac = Arc::new(Rbac::new(policy.clone(), subscriptions.clone(), db.clone()));
@@ -364,6 +368,7 @@ impl Application {
             .app_data(web::Data::new(PublicBase(public_url.clone())))
             .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
             .app_data(web::Data::new(metrics.clone()))
+            .app_data(web::Data::new(master_keys.clone()))
             .app_data(web::Data::new(admin.clone()))
             .app_data(web::Data::new(rbac.clone()))
             .app_data(web::Data::new(role_assignments.clone()))

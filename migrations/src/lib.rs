@@ -10,6 +10,7 @@ mod m20261121_000001_foundation;
 mod m20261121_000002_managed_by;
 mod m20261121_000003_authorization;
 mod m20261121_000004_identity;
+mod m20261121_000005_connections;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_managed_by::Migration),
             Box::new(m20261121_000003_authorization::Migration),
             Box::new(m20261121_000004_identity::Migration),
+            Box::new(m20261121_000005_connections::Migration),
         ]
     }
 }

@@ -21,7 +21,7 @@ use crate::authz::{Authorizer, Caller, SubscriptionDirectory, Target, subscripti
 use crate::config::WorkerSettings;
 use crate::error::ArmError;
 use crate::events::{self, EventFacts};
-use crate::store::{now_millis, operation, resource};
+use crate::store::{now_millis, operation, resource, role_assignment};
 
 pub const CREATING: &str = "Creating";
 pub const UPDATING: &str = "Updating";
@@ -475,6 +475,9 @@ impl Engine {
             updated_at: now,
         };
         store_row(&tx, &row, existing.as_ref()).await?;
+        if let Some(companion) = prepared.companion {
+            companion.store(&tx).await?;
+        }
 
         let action = descriptor.action("write");
         let operation = if descriptor.provisioned {
@@ -661,6 +664,9 @@ impl Engine {
             return Err(ArmError::another_operation(&id.display()));
         }
         kind.check_delete(&tx, &row).await?;
+        if kind.deletes_at_once() {
+            return self.delete_now(tx, cx, id, &row, action).await;
+        }
         let generation = row.generation + 1;
         let operation = self
             .start_operation(
@@ -685,36 +691,52 @@ impl Engine {
         if updated.rows_affected != 1 {
             return Err(ArmError::another_operation(&id.display()));
         }
-        let facts = EventFacts {
-            id,
+        let outcome = DeleteOutcome {
+            event: events::PROVISIONING_REQUESTED,
+            status: "Accepted",
+            status_code: 202,
             generation,
             operation_id: Some(&operation.id),
-            operation_name: action,
-            caller: &cx.caller.principal_id,
-            correlation_id: &cx.correlation_id,
-            traceparent: cx.traceparent.as_deref(),
         };
-        events::enqueue(&tx, events::PROVISIONING_REQUESTED, &facts).await?;
-        activity::record(
-            &tx,
-            &ActivityEntry {
-                subscription_key: &row.subscription_key,
-                resource_key: &key,
-                resource_id: &row.id,
-                operation_name: action,
-                operation_id: Some(&operation.id),
-                status: "Accepted",
-                status_code: 202,
-                caller: &cx.caller.principal_id,
-                correlation_id: &cx.correlation_id,
-                method: "DELETE",
-            },
-        )
-        .await?;
+        record_delete(&tx, cx, id, &row, action, &outcome).await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
         self.wake.notify_one();
         Ok(DeleteResult::Accepted(operation))
+    }
+
+    /// Deletes a resource that has nothing provisioned behind it at once (200). What the type
+    /// keeps beside the row goes with it (foreign keys), and so do role assignments at it: a
+    /// resource created later under the same name must not inherit them.
+    async fn delete_now(
+        &self,
+        tx: DatabaseTransaction,
+        cx: &CallContext,
+        id: &ResourceId,
+        row: &resource::Model,
+        action: &str,
+    ) -> Result<DeleteResult, ArmError> {
+        resource::Entity::delete_by_id(row.id_key.clone())
+            .exec(&tx)
+            .await?;
+        let assignments = role_assignment::Entity::delete_many()
+            .filter(role_assignment::Column::ScopeKey.eq(row.id_key.clone()))
+            .exec(&tx)
+            .await?;
+        if assignments.rows_affected > 0 {
+            crate::authz::policy::bump_version(&tx).await?;
+        }
+        let outcome = DeleteOutcome {
+            event: events::DELETE_SUCCESS,
+            status: lro::SUCCEEDED,
+            status_code: 200,
+            generation: row.generation + 1,
+            operation_id: None,
+        };
+        record_delete(&tx, cx, id, row, action, &outcome).await?;
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(DeleteResult::Deleted)
     }
 
     /// Renders stored rows as ARM resources, with each type's derived properties.
@@ -741,6 +763,53 @@ impl Engine {
     pub async fn render_one(&self, row: resource::Model) -> Result<Value, ArmError> {
         Ok(self.render(vec![row]).await?.pop().unwrap_or(Value::Null))
     }
+}
+
+/// How a delete ended, for its event and activity-log row.
+struct DeleteOutcome<'a> {
+    event: &'a str,
+    status: &'a str,
+    status_code: u16,
+    generation: i64,
+    operation_id: Option<&'a str>,
+}
+
+/// The event and the activity-log row of a delete, in its transaction.
+async fn record_delete(
+    tx: &DatabaseTransaction,
+    cx: &CallContext,
+    id: &ResourceId,
+    row: &resource::Model,
+    action: &str,
+    outcome: &DeleteOutcome<'_>,
+) -> Result<(), ArmError> {
+    let facts = EventFacts {
+        id,
+        generation: outcome.generation,
+        operation_id: outcome.operation_id,
+        operation_name: action,
+        caller: &cx.caller.principal_id,
+        correlation_id: &cx.correlation_id,
+        traceparent: cx.traceparent.as_deref(),
+    };
+    events::enqueue(tx, outcome.event, &facts).await?;
+    activity::record(
+        tx,
+        &ActivityEntry {
+            subscription_key: &row.subscription_key,
+            resource_key: &row.id_key,
+            resource_id: &row.id,
+            operation_name: action,
+            operation_id: outcome.operation_id,
+            status: outcome.status,
+            status_code: outcome.status_code,
+            caller: &cx.caller.principal_id,
+            correlation_id: &cx.correlation_id,
+            method: "DELETE",
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The running operation of a resource. Only a resource in a non-terminal state has one, so

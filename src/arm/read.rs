@@ -92,7 +92,7 @@ impl Engine {
     }
 
     /// The 404 of an absent resource names the missing group when the group is what's missing.
-    async fn absent(&self, id: &ResourceId) -> Result<ArmError, ArmError> {
+    pub async fn absent(&self, id: &ResourceId) -> Result<ArmError, ArmError> {
         if let Some(group) = id.group_id().filter(|_| id.provider.is_some())
             && resource::Entity::find_by_id(group.key())
                 .one(&self.db)

@@ -108,6 +108,25 @@ pub struct Prepared {
     /// Key of a resource this one depends on (a project's hub): its delete is refused while
     /// this one exists, and it sees this one in its derived properties.
     pub depends_on: Option<String>,
+    /// Rows the type keeps beside the resource row (a connection's sealed credentials).
+    pub companion: Option<Box<dyn Companion>>,
+}
+
+impl Prepared {
+    pub fn spec(spec: Spec) -> Self {
+        Self {
+            spec,
+            depends_on: None,
+            companion: None,
+        }
+    }
+}
+
+/// What a type stores beside a resource row, kept out of its body: written after the row, in
+/// the same transaction, so it can reference the row and commits or rolls back with it.
+#[async_trait]
+pub trait Companion: Send {
+    async fn store(self: Box<Self>, tx: &DatabaseTransaction) -> Result<(), ArmError>;
 }
 
 /// A stored resource rendered as JSON, with its row for derived properties.
@@ -137,10 +156,13 @@ pub trait ResourceKind: Send + Sync {
         existing: Option<&Spec>,
     ) -> Result<Prepared, ArmError> {
         let _ = (cx, existing);
-        Ok(Prepared {
-            spec,
-            depends_on: None,
-        })
+        Ok(Prepared::spec(spec))
+    }
+
+    /// Whether a delete removes the row at once (200) instead of through an operation (202).
+    /// Only for types with nothing behind them and no children (connections).
+    fn deletes_at_once(&self) -> bool {
+        false
     }
 
     /// Refuses a delete the type does not allow (a hub that still has projects).

@@ -3,6 +3,7 @@
 
 pub mod activity_log;
 pub mod authorization;
+pub mod connections;
 pub mod dependents;
 pub mod resource_groups;
 pub mod subscriptions;
@@ -13,9 +14,10 @@ use std::sync::Arc;
 use crate::arm::id::PathVocabulary;
 use crate::arm::registry::Registry;
 use crate::provisioners::Provisioners;
+use crate::secrets::MasterKeys;
 
-/// Every type Kiln serves.
-pub fn registry(vocabulary: Arc<PathVocabulary>) -> Registry {
+/// Every type Kiln serves. Connections seal their secrets under `master_keys`.
+pub fn registry(vocabulary: Arc<PathVocabulary>, master_keys: Arc<MasterKeys>) -> Registry {
     let mut registry = Registry::default();
     registry.register(Arc::new(resource_groups::ResourceGroups));
     registry.register(Arc::new(workspaces::Workspaces { vocabulary }));
@@ -23,6 +25,7 @@ pub fn registry(vocabulary: Arc<PathVocabulary>) -> Registry {
         &dependents::STORAGE_ACCOUNT,
     )));
     registry.register(Arc::new(dependents::Dependents(&dependents::KEY_VAULT)));
+    registry.register(Arc::new(connections::WORKSPACE_HOST.kind(master_keys)));
     registry
 }
 
@@ -56,11 +59,13 @@ pub fn vocabulary() -> PathVocabulary {
         "eventtypes",
         "management",
         "values",
+        "listsecrets",
     ];
     words.extend(authorization::WORDS);
     for descriptor in [
         &resource_groups::DESCRIPTOR,
         &workspaces::DESCRIPTOR,
+        &connections::WORKSPACE_CONNECTIONS,
         &dependents::STORAGE_ACCOUNT,
         &dependents::KEY_VAULT,
     ] {
@@ -74,6 +79,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(subscriptions::configure)
         .configure(resource_groups::configure)
         .configure(workspaces::configure)
+        .configure(connections::routes::configure)
         .configure(dependents::configure)
         .configure(activity_log::configure)
         .configure(authorization::configure)

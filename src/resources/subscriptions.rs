@@ -143,10 +143,15 @@ pub async fn get_subscription(
 }
 
 fn provider_view(engine: &Engine, subscription: &str, namespace: &str) -> Value {
-    let resource_types: Vec<Value> = engine
+    // Sorted: the registry is a map, and clients (and tests) read the list in order.
+    let mut descriptors: Vec<_> = engine
         .registry
         .descriptors()
         .filter(|d| d.namespace.eq_ignore_ascii_case(namespace))
+        .collect();
+    descriptors.sort_by_key(|d| d.type_path);
+    let resource_types: Vec<Value> = descriptors
+        .into_iter()
         .map(|d| json!({"resourceType": d.type_path.join("/"), "locations": [], "apiVersions": d.api_versions.iter().rev().collect::<Vec<_>>()}))
         .collect();
     json!({

@@ -269,3 +269,24 @@ pub mod authz_state {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod resource_secret {
+    use sea_orm::entity::prelude::*;
+
+    /// The sealed secret of one resource (a connection's credentials): ciphertext only.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "resource_secrets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub resource_key: String,
+        pub master_key_id: String,
+        pub wrapped_key: String,
+        pub ciphertext: String,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -205,6 +205,7 @@ impl TestApp {
                 ..Default::default()
             },
             log_format: LogFormat::Text,
+            master_keys: kiln::secrets::KeySource::from_settings(None, None, data_dir.path()),
         };
         let app = Box::pin(Application::build(settings))
             .await

@@ -5,6 +5,7 @@ mod idp;
 
 mod auth;
 mod authorization;
+mod connections;
 mod contract;
 mod events;
 mod identity;

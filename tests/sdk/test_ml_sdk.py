@@ -10,7 +10,8 @@ Optional: KILN_SDK_DEBUG=1 logs every HTTP request and response.
 What is exercised is exactly what a user of these SDKs does: subscription
 discovery, resource groups, and an AI Foundry hub + project through the
 azure-mgmt-machinelearningservices 1.0.1 workspace operations, including their
-long-running-operation pollers. Plain asserts rather than pytest: steps depend
+long-running-operation pollers, and its workspace_connections operations (create,
+list with category/target, get, delete; listsecrets through the client's pipeline). Plain asserts rather than pytest: steps depend
 on each other, so the run stops at the first failure. The last line is
 "N passed, M failed".
 """
@@ -259,6 +260,89 @@ def get_both():
     uuid.UUID(project["properties"]["workspaceId"])  # a GUID
     associated = [a.lower() for a in hub["properties"].get("associatedWorkspaces") or []]
     assert ctx.project_id.lower() in associated, hub["properties"]
+
+
+HUB_KEY = f"sdk-hub-secret-{uuid.uuid4().hex}"
+PROJECT_KEY = f"sdk-project-secret-{uuid.uuid4().hex}"
+LEGACY_PAT = f"sdk-legacy-secret-{uuid.uuid4().hex}"
+
+
+def list_secrets(workspace, name):
+    """POST .../listsecrets through the client's own pipeline (1.0.1 has no operation)."""
+    from azure.core.rest import HttpRequest
+
+    path = (
+        f"/subscriptions/{ctx.sub}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices"
+        f"/workspaces/{workspace}/connections/{name}/listsecrets?api-version=2025-12-01"
+    )
+    response = ctx.ml._send_request(HttpRequest("POST", KILN_URL + path))
+    response.raise_for_status()
+    return response.json()
+
+
+@step("create connections (workspace_connections.create): hub shared to all, project's own, 2020 DTO")
+def create_connections():
+    ops = ctx.ml.workspace_connections
+    shared = {"properties": {"authType": "ApiKey", "category": "AzureOpenAI", "target": "https://aoai.example.com",
+                             "isSharedToAll": True, "credentials": {"key": HUB_KEY}}}
+    hub_conn = ops.create(RG, HUB, "aoai-shared", raw_body(shared), cls=raw_json)
+    own = {"properties": {"authType": "ApiKey", "category": "CognitiveSearch", "target": "https://search.example.com",
+                          "credentials": {"key": PROJECT_KEY}}}
+    project_conn = ops.create(RG, PROJECT, "search-own", raw_body(own), cls=raw_json)
+    from azure.mgmt.machinelearningservices.models import WorkspaceConnectionDto
+
+    legacy = ops.create(RG, PROJECT, "feed-legacy", WorkspaceConnectionDto(
+        category="PythonFeed", target="https://pypi.example.com", auth_type="PAT", value=LEGACY_PAT))
+    for doc in (hub_conn, project_conn):
+        text = json.dumps(doc)
+        assert HUB_KEY not in text and PROJECT_KEY not in text, text
+        assert doc["properties"]["authType"] == "ApiKey", doc
+    assert legacy.auth_type == "PAT" and legacy.value is None, legacy.as_dict()
+    ctx.hub_conn_id = hub_conn["id"]
+
+
+@step("list connections of the project (workspace_connections.list, category/target)")
+def list_connections():
+    ops = ctx.ml.workspace_connections
+    names = sorted(c.name for c in ops.list(RG, PROJECT))
+    assert names == ["aoai-shared", "feed-legacy", "search-own"], names
+    assert all(c.value is None for c in ops.list(RG, PROJECT))
+    by_category = [c.id for c in ops.list(RG, PROJECT, category="AzureOpenAI")]
+    assert len(by_category) == 1 and same_id(by_category[0], ctx.hub_conn_id), by_category
+    by_target = [c.name for c in ops.list(RG, PROJECT, target="https://search.example.com")]
+    assert by_target == ["search-own"], by_target
+    raw = ops.list(RG, PROJECT, cls=lambda items: items)
+    owners = {c.name: c.id.rsplit("/connections/", 1)[0].rsplit("/", 1)[-1] for c in raw}
+    assert owners == {"aoai-shared": HUB, "feed-legacy": PROJECT, "search-own": PROJECT}, owners
+
+
+@step("get connections (workspace_connections.get): a hub's shared one through the project")
+def get_connections():
+    ops = ctx.ml.workspace_connections
+    shared = ops.get(RG, PROJECT, "aoai-shared", cls=raw_json)
+    assert same_id(shared["id"], ctx.hub_conn_id), shared["id"]
+    assert "credentials" not in shared["properties"], shared
+    own = ops.get(RG, PROJECT, "search-own")
+    assert own.category == "CognitiveSearch" and own.value is None, own.as_dict()
+
+
+@step("list secrets (POST listsecrets through the client's pipeline)")
+def connection_secrets():
+    assert list_secrets(PROJECT, "aoai-shared")["properties"]["credentials"]["key"] == HUB_KEY
+    assert list_secrets(PROJECT, "search-own")["properties"]["credentials"]["key"] == PROJECT_KEY
+    assert list_secrets(PROJECT, "feed-legacy")["properties"]["value"] == LEGACY_PAT
+
+
+@step("delete connections (workspace_connections.delete)")
+def delete_connections():
+    ops = ctx.ml.workspace_connections
+    for workspace, name in ((PROJECT, "search-own"), (PROJECT, "feed-legacy"), (HUB, "aoai-shared")):
+        ops.delete(RG, workspace, name)
+        try:
+            ops.get(RG, workspace, name)
+        except ResourceNotFoundError:
+            continue
+        raise AssertionError(f"connection {name} still exists after delete")
 
 
 @step("list workspaces by resource group (workspaces.list_by_resource_group)")

@@ -15,21 +15,24 @@ use crate::arm::registry::TypeDescriptor;
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.MachineLearningServices",
     type_path: &["workspaces"],
-    api_versions: &[
-        "2020-08-01",
-        "2024-04-01",
-        "2024-10-01",
-        "2025-12-01",
-        "2026-07-01",
-    ],
+    api_versions: API_VERSIONS,
     tracked: true,
     provisioned: true,
     name_rule: "Workspace names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
     name_valid: valid_name,
 };
 
-/// `^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`, the spec's pattern.
-fn valid_name(name: &str) -> bool {
+/// The api-versions of Microsoft.MachineLearningServices Kiln serves, oldest first.
+pub const API_VERSIONS: &[&str] = &[
+    "2020-08-01",
+    "2024-04-01",
+    "2024-10-01",
+    "2025-12-01",
+    "2026-07-01",
+];
+
+/// `^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`, the spec's pattern for workspaces and connections.
+pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     first_ok

@@ -242,7 +242,11 @@ impl ResourceKind for Workspaces {
                 }
             }
         }
-        Ok(Prepared { spec, depends_on })
+        Ok(Prepared {
+            spec,
+            depends_on,
+            companion: None,
+        })
     }
 
     async fn check_delete(

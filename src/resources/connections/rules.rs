@@ -1,0 +1,183 @@
+//! The rules of a connection, whatever its parent: `authType` is required, the secret
+//! credential fields are sealed beside the row (never in its body), and a project may not
+//! create a connection that hides one its hub shares with it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde_json::{Map, Value, json};
+
+use super::secret_part::{self, SealSecret, SecretPart};
+use super::{ConnectionHost, auth_types, sharing};
+use crate::arm::envelope::Spec;
+use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
+use crate::error::ArmError;
+use crate::secrets::MasterKeys;
+use crate::store::resource;
+
+/// Server-set properties: a client's values are ignored.
+const READ_ONLY: &[&str] = &["group", "createdByWorkspaceArmId", "provisioningState"];
+
+/// Connections under one parent type.
+pub struct Connections {
+    pub host: &'static ConnectionHost,
+    pub keys: Arc<MasterKeys>,
+}
+
+fn invalid(code: &str, message: &str, target: &str) -> ArmError {
+    ArmError::bad_request(code, message).with_target(target)
+}
+
+fn auth_type(properties: &Map<String, Value>) -> Result<String, ArmError> {
+    match properties.get("authType") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        None | Some(Value::Null) => Err(invalid(
+            "AuthTypeRequired",
+            "A connection requires properties.authType (e.g. ApiKey, AAD, None).",
+            "properties.authType",
+        )),
+        Some(_) => Err(invalid(
+            "InvalidAuthType",
+            "properties.authType must be a string.",
+            "properties.authType",
+        )),
+    }
+}
+
+/// Shapes only, never values: a value may be a secret sent in the wrong place.
+fn check_sharing_shapes(properties: &Map<String, Value>) -> Result<(), ArmError> {
+    if properties
+        .get("isSharedToAll")
+        .is_some_and(|v| !v.is_null() && !v.is_boolean())
+    {
+        return Err(invalid(
+            "InvalidSharing",
+            "properties.isSharedToAll must be a boolean.",
+            "properties.isSharedToAll",
+        ));
+    }
+    let list_ok = match properties.get("sharedUserList") {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(items)) => items.iter().all(Value::is_string),
+        Some(_) => false,
+    };
+    if !list_ok {
+        return Err(invalid(
+            "InvalidSharing",
+            "properties.sharedUserList must be an array of strings.",
+            "properties.sharedUserList",
+        ));
+    }
+    Ok(())
+}
+
+impl Connections {
+    /// A project cannot create a connection under the name of one its hub shares with it:
+    /// the shared one is read-only here, and two connections of one name would be ambiguous.
+    async fn refuse_shadowing(&self, cx: &PrepareContext<'_>) -> Result<(), ArmError> {
+        let Some(parent) = cx.id.parent() else {
+            return Ok(());
+        };
+        let Some(parent_row) = resource::Entity::find_by_id(parent.key())
+            .one(cx.tx)
+            .await?
+        else {
+            return Ok(());
+        };
+        match sharing::shared_connection(cx.tx, self.host, &parent_row, cx.id.name(), cx.caller)
+            .await?
+        {
+            Some(shared) => Err(sharing::read_only(&shared)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Connections {
+    fn descriptor(&self) -> &'static TypeDescriptor {
+        self.host.descriptor
+    }
+
+    /// Nothing is provisioned behind a connection: ARM answers its DELETE with 200.
+    fn deletes_at_once(&self) -> bool {
+        true
+    }
+
+    async fn prepare(
+        &self,
+        cx: &PrepareContext<'_>,
+        mut spec: Spec,
+        existing: Option<&Spec>,
+    ) -> Result<Prepared, ArmError> {
+        let properties = &mut spec.properties;
+        for key in READ_ONLY {
+            properties.remove(*key);
+        }
+        let auth_type = auth_type(properties)?;
+        check_sharing_shapes(properties)?;
+        let credentials = match properties.remove("credentials") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => {
+                return Err(invalid(
+                    "InvalidCredentials",
+                    "properties.credentials must be an object.",
+                    "properties.credentials",
+                ));
+            }
+        };
+        let split = auth_types::split(&auth_type, credentials);
+        let mut part = SecretPart {
+            credentials: split.secret,
+            value: properties.remove("value").filter(|v| !v.is_null()),
+        };
+        match existing {
+            None => self.refuse_shadowing(cx).await?,
+            Some(old) => {
+                let same_auth = old.properties["authType"]
+                    .as_str()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(&auth_type));
+                if same_auth
+                    && let Some(stored) = secret_part::load(cx.tx, &self.keys, &cx.id.key()).await?
+                {
+                    part.keep_missing(stored);
+                }
+            }
+        }
+        if !split.public.is_empty() {
+            properties.insert("credentials".into(), Value::Object(split.public));
+        }
+        let companion = SealSecret {
+            keys: self.keys.clone(),
+            resource_key: cx.id.key(),
+            part,
+        };
+        Ok(Prepared {
+            spec,
+            depends_on: None,
+            companion: Some(Box::new(companion)),
+        })
+    }
+
+    async fn decorate(
+        &self,
+        _db: &DatabaseConnection,
+        items: &mut [Rendered],
+    ) -> Result<(), ArmError> {
+        for item in items.iter_mut() {
+            let owner = sharing::owner_id(&item.row).to_owned();
+            if let Some(properties) = item
+                .json
+                .get_mut("properties")
+                .and_then(Value::as_object_mut)
+            {
+                // Which workspace a connection belongs to: a project's list mixes its own
+                // with its hub's shared ones.
+                properties.insert("createdByWorkspaceArmId".into(), json!(owner));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! Which connections of a hub a project sees. A connection of the parent's sharing source (a
+//! project's hub) reaches the parent when it is `isSharedToAll`, or when its `sharedUserList`
+//! names the parent (by id, name or workspaceId) or the caller (principal or group). Shared
+//! connections are read-only from the project; a project's own connections reach nobody else.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+
+use super::ConnectionHost;
+use crate::authz::Caller;
+use crate::error::ArmError;
+use crate::store::resource;
+
+/// Whether `connection` (of the source) is shared with `parent` for `caller`.
+pub fn shared_with(
+    connection: &resource::Model,
+    parent: &resource::Model,
+    caller: &Caller,
+) -> bool {
+    let properties = &connection.body["properties"];
+    if properties["isSharedToAll"].as_bool() == Some(true) {
+        return true;
+    }
+    let Some(list) = properties["sharedUserList"].as_array() else {
+        return false;
+    };
+    let workspace_id = parent.body["properties"]["workspaceId"].as_str();
+    let names: Vec<&str> = [
+        Some(parent.id.as_str()),
+        Some(parent.name.as_str()),
+        workspace_id,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(std::iter::once(caller.principal_id.as_str()))
+    .chain(caller.groups.iter().map(String::as_str))
+    .collect();
+    list.iter()
+        .filter_map(Value::as_str)
+        .any(|entry| names.iter().any(|n| n.eq_ignore_ascii_case(entry.trim())))
+}
+
+/// The connection `name` of `parent`'s sharing source, when it is shared with `parent`.
+pub async fn shared_connection(
+    db: &impl ConnectionTrait,
+    host: &ConnectionHost,
+    parent: &resource::Model,
+    name: &str,
+    caller: &Caller,
+) -> Result<Option<resource::Model>, DbErr> {
+    let Some(source) = (host.sharing_source)(parent) else {
+        return Ok(None);
+    };
+    let key = format!("{source}/{}/{}", host.segment(), name.to_lowercase());
+    Ok(resource::Entity::find_by_id(key)
+        .one(db)
+        .await?
+        .filter(|row| row.type_key == host.descriptor.type_key())
+        .filter(|row| shared_with(row, parent, caller)))
+}
+
+/// Every connection of `parent`'s sharing source shared with it.
+pub async fn shared_connections(
+    db: &impl ConnectionTrait,
+    host: &ConnectionHost,
+    parent: &resource::Model,
+    caller: &Caller,
+) -> Result<Vec<resource::Model>, DbErr> {
+    let Some(source) = (host.sharing_source)(parent) else {
+        return Ok(vec![]);
+    };
+    Ok(resource::Entity::find()
+        .filter(resource::Column::ParentKey.eq(source))
+        .filter(resource::Column::TypeKey.eq(host.descriptor.type_key()))
+        .order_by_asc(resource::Column::IdKey)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|row| shared_with(row, parent, caller))
+        .collect())
+}
+
+/// A write through a project to a connection its hub shares with it.
+pub fn read_only(connection: &resource::Model) -> ArmError {
+    ArmError::new(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "SharedConnectionReadOnly",
+        format!(
+            "The connection '{}' belongs to '{}' and is shared read-only with this workspace. \
+             Change it where it belongs.",
+            connection.name,
+            owner_id(connection)
+        ),
+    )
+}
+
+/// The id of the resource a connection belongs to (its parent), from its own id.
+pub fn owner_id(connection: &resource::Model) -> &str {
+    let mut parts = connection.id.rsplitn(3, '/');
+    let (_, _, owner) = (parts.next(), parts.next(), parts.next());
+    owner.unwrap_or_default()
+}

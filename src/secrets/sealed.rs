@@ -1,0 +1,184 @@
+//! Envelope encryption with AES-256-GCM: every secret gets its own random data key; the data
+//! key is wrapped by a master key. Both ciphertexts are bound to the secret's subject (the
+//! owning resource's lower-cased id) through the associated data, and the wrapped key also to
+//! its master key's id, so a row copied onto another subject, or relabelled with another key
+//! id, fails to decrypt instead of yielding someone else's secret.
+
+use aes_gcm::aead::{Aead, Nonce, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use super::SecretError;
+use super::keyring::{Keyring, MasterKey, MasterKeys};
+
+const NONCE_LEN: usize = 12;
+const DATA_KEY_LEN: usize = 32;
+/// Bumped if the layout ever changes; part of the associated data.
+const FORMAT: &str = "kiln-secret-v1";
+
+/// A sealed secret as stored: all base64, nothing readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The id of the master key that wrapped `wrapped_key`.
+    pub master_key_id: String,
+    /// nonce ‖ AES-256-GCM(master key, data key).
+    pub wrapped_key: String,
+    /// nonce ‖ AES-256-GCM(data key, plaintext).
+    pub ciphertext: String,
+}
+
+fn data_aad(subject: &str) -> String {
+    format!("{FORMAT}|data|{subject}")
+}
+
+fn key_aad(subject: &str, master_key_id: &str) -> String {
+    format!("{FORMAT}|key|{subject}|{master_key_id}")
+}
+
+fn encrypt(cipher: &Aes256Gcm, plaintext: &[u8], aad: &str) -> Result<String, SecretError> {
+    let mut nonce_bytes = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce_bytes);
+    let nonce = Nonce::<Aes256Gcm>::from(nonce_bytes);
+    let sealed = cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| SecretError::Encrypt)?;
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(STANDARD.encode(out))
+}
+
+fn decrypt(cipher: &Aes256Gcm, text: &str, aad: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+    let bytes = STANDARD.decode(text).map_err(|_| SecretError::Decrypt)?;
+    if bytes.len() < NONCE_LEN {
+        return Err(SecretError::Decrypt);
+    }
+    let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+    let nonce = Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| SecretError::Decrypt)?;
+    cipher
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: sealed,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| SecretError::Decrypt)
+}
+
+fn wrap(master: &MasterKey, subject: &str, data_key: &[u8]) -> Result<String, SecretError> {
+    encrypt(&master.cipher, data_key, &key_aad(subject, &master.id))
+}
+
+fn unwrap(master: &MasterKey, subject: &str, wrapped: &str) -> Result<Aes256Gcm, SecretError> {
+    let data_key = decrypt(&master.cipher, wrapped, &key_aad(subject, &master.id))?;
+    Aes256Gcm::new_from_slice(&data_key).map_err(|_| SecretError::Decrypt)
+}
+
+/// Seals `plaintext` for `subject` under a fresh data key wrapped by the active master key.
+pub fn seal(keyring: &Keyring, subject: &str, plaintext: &[u8]) -> Result<Sealed, SecretError> {
+    let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+    rand::rngs::OsRng.fill_bytes(data_key.as_mut());
+    let cipher = Aes256Gcm::new_from_slice(data_key.as_ref()).map_err(|_| SecretError::Encrypt)?;
+    Ok(Sealed {
+        master_key_id: keyring.active.id.clone(),
+        wrapped_key: wrap(&keyring.active, subject, data_key.as_ref())?,
+        ciphertext: encrypt(&cipher, plaintext, &data_aad(subject))?,
+    })
+}
+
+/// Opens a secret sealed for `subject`.
+pub fn open(
+    keys: &MasterKeys,
+    subject: &str,
+    sealed: &Sealed,
+) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+    let master = keys.find(&sealed.master_key_id)?;
+    let cipher = unwrap(&master, subject, &sealed.wrapped_key)?;
+    decrypt(&cipher, &sealed.ciphertext, &data_aad(subject))
+}
+
+/// The same secret with its data key wrapped by the active master key instead; the
+/// ciphertext is untouched. `None` when it already is.
+pub fn rewrap(
+    keys: &MasterKeys,
+    subject: &str,
+    sealed: &Sealed,
+) -> Result<Option<Sealed>, SecretError> {
+    let keyring = keys.current()?;
+    if sealed.master_key_id == keyring.active.id {
+        return Ok(None);
+    }
+    let old = keys.find(&sealed.master_key_id)?;
+    let data_key = decrypt(&old.cipher, &sealed.wrapped_key, &key_aad(subject, &old.id))?;
+    Ok(Some(Sealed {
+        master_key_id: keyring.active.id.clone(),
+        wrapped_key: wrap(&keyring.active, subject, &data_key)?,
+        ciphertext: sealed.ciphertext.clone(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::keyring::{KeySource, generate_base64};
+
+    fn keys(current: &str, previous: &[&str]) -> MasterKeys {
+        MasterKeys::load(KeySource::Configured {
+            current: current.into(),
+            previous: previous.iter().map(|p| (*p).to_owned()).collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_secret_opens_for_its_own_subject_only() {
+        let keys = keys(&generate_base64(), &[]);
+        let sealed = seal(&keys.current().unwrap(), "/a", b"hunter2").unwrap();
+        assert!(!sealed.ciphertext.contains("hunter2"));
+        assert_eq!(open(&keys, "/a", &sealed).unwrap().as_slice(), b"hunter2");
+        assert!(matches!(
+            open(&keys, "/b", &sealed),
+            Err(SecretError::Decrypt)
+        ));
+        // Two seals of one secret share nothing.
+        let again = seal(&keys.current().unwrap(), "/a", b"hunter2").unwrap();
+        assert_ne!(again.ciphertext, sealed.ciphertext);
+        assert_ne!(again.wrapped_key, sealed.wrapped_key);
+    }
+
+    #[test]
+    fn a_relabelled_key_id_does_not_decrypt() {
+        let (one, two) = (generate_base64(), generate_base64());
+        let keys = keys(&one, &[&two]);
+        let mut sealed = seal(&keys.current().unwrap(), "/a", b"s").unwrap();
+        sealed.master_key_id = keys.current().unwrap().previous[0].id.clone();
+        assert!(open(&keys, "/a", &sealed).is_err());
+    }
+
+    #[test]
+    fn rewrapping_moves_a_secret_to_the_new_key_and_the_old_one_is_no_longer_needed() {
+        let (old, new) = (generate_base64(), generate_base64());
+        let before = keys(&old, &[]);
+        let sealed = seal(&before.current().unwrap(), "/a", b"s").unwrap();
+        let during = keys(&new, &[&old]);
+        let moved = rewrap(&during, "/a", &sealed).unwrap().unwrap();
+        assert_eq!(moved.ciphertext, sealed.ciphertext);
+        assert!(rewrap(&during, "/a", &moved).unwrap().is_none());
+        let after = keys(&new, &[]);
+        assert_eq!(open(&after, "/a", &moved).unwrap().as_slice(), b"s");
+        assert!(matches!(
+            open(&after, "/a", &sealed),
+            Err(SecretError::UnknownMasterKey(_))
+        ));
+    }
+}

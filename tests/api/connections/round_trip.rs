@@ -1,0 +1,252 @@
+//! Every authType of the spec, with its credentials shape: secrets sealed on write, shown
+//! only by listsecrets; lists, filters, PATCH, replace and delete.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{connection_path, list_secrets, put_connection, with_api};
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, error_code};
+
+/// (authType, credentials, the credential fields GET may show).
+fn cases() -> Vec<(&'static str, Value, &'static [&'static str])> {
+    vec![
+        ("None", Value::Null, &[]),
+        ("PAT", json!({"pat": "secret-pat"}), &[]),
+        (
+            "ManagedIdentity",
+            json!({"clientId": "11111111-2222-3333-4444-555555555555", "resourceId": "/subscriptions/x/resourceGroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/z"}),
+            &["clientId", "resourceId"],
+        ),
+        (
+            "UsernamePassword",
+            json!({"username": "sa", "password": "secret-password", "securityToken": "secret-token"}),
+            &["username"],
+        ),
+        ("SAS", json!({"sas": "secret-sas"}), &[]),
+        ("AccountKey", json!({"key": "secret-account-key"}), &[]),
+        (
+            "ServicePrincipal",
+            json!({"clientId": "c1", "clientSecret": "secret-client", "tenantId": "t1"}),
+            &["clientId", "tenantId"],
+        ),
+        (
+            "AccessKey",
+            json!({"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "secret-access"}),
+            &["accessKeyId"],
+        ),
+        ("ApiKey", json!({"key": "secret-api-key"}), &[]),
+        (
+            "CustomKeys",
+            json!({"keys": {"x-api-key": "secret-custom-1", "other": "secret-custom-2"}}),
+            &[],
+        ),
+        (
+            "OAuth2",
+            json!({"clientId": "6f1c4bb1-7c4c-4b7f-9bb8-0a3f2f7bd6a1", "clientSecret": "secret-oauth", "authUrl": "https://login.example.com/token",
+                   "developerToken": "secret-dev", "password": "secret-oauth-password", "refreshToken": "secret-refresh", "tenantId": "t2", "username": "bob"}),
+            &["clientId", "authUrl", "tenantId", "username"],
+        ),
+        ("AAD", Value::Null, &[]),
+        ("AgenticIdentityToken", Value::Null, &[]),
+    ]
+}
+
+fn public_part(credentials: &Value, public: &[&str]) -> Option<Value> {
+    let map: serde_json::Map<String, Value> = credentials
+        .as_object()?
+        .iter()
+        .filter(|(k, _)| public.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!map.is_empty()).then_some(Value::Object(map))
+}
+
+async fn every_auth_type_round_trips(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_group("rg").await;
+    app.hub("rg", "hub").await;
+    let cases = cases();
+    for (i, (auth_type, credentials, public)) in cases.iter().enumerate() {
+        let name = format!("conn-{}", auth_type.to_lowercase());
+        let path = connection_path(&app, "rg", "hub", &name);
+        let category = if i % 2 == 0 {
+            "AzureOpenAI"
+        } else {
+            "SomethingNewer"
+        };
+        let mut properties = json!({"authType": auth_type, "category": category, "target": format!("https://t{i}.example.com"),
+                                    "metadata": {"ApiType": "Azure"}});
+        if !credentials.is_null() {
+            properties["credentials"] = credentials.clone();
+        }
+        let created = put_connection(&app, &path, properties).await;
+        let text = created.to_string();
+        assert!(
+            !text.contains("secret-"),
+            "PUT answer of {auth_type}: {text}"
+        );
+        assert_eq!(created["properties"]["authType"], json!(auth_type));
+        assert_eq!(
+            created["properties"]["category"],
+            json!(category),
+            "categories are stored as given"
+        );
+        assert_eq!(
+            created["type"],
+            "Microsoft.MachineLearningServices/workspaces/connections"
+        );
+        assert_eq!(
+            created["properties"].get("credentials").cloned(),
+            public_part(credentials, public),
+            "{auth_type}"
+        );
+        let got: Value = app.get(&with_api(&path)).await.json().await.unwrap();
+        assert_eq!(
+            got["properties"], created["properties"],
+            "GET of {auth_type}"
+        );
+        let revealed = list_secrets(&app, &path).await;
+        assert_eq!(revealed["id"], created["id"]);
+        let expected = if credentials.is_null() {
+            None
+        } else {
+            Some(credentials.clone())
+        };
+        assert_eq!(
+            revealed["properties"].get("credentials").cloned(),
+            expected,
+            "listsecrets of {auth_type}"
+        );
+    }
+
+    let list_path = with_api(&format!("{}/connections", app.workspace_path("rg", "hub")));
+    let list: Value = app.get(&list_path).await.json().await.unwrap();
+    assert_eq!(list["value"].as_array().unwrap().len(), cases.len());
+    assert!(list.get("nextLink").is_none(), "one page");
+    assert!(!list.to_string().contains("secret-"));
+    let by_category: Value = app
+        .get(&format!("{list_path}&category=azureopenai"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_category["value"].as_array().unwrap().len(),
+        cases.len().div_ceil(2)
+    );
+    let by_target: Value = app
+        .get(&format!("{list_path}&target=https://t4.example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_target["value"].as_array().unwrap().len(), 1);
+    assert_eq!(by_target["value"][0]["name"], "conn-sas");
+
+    // PATCH and a GET → PUT round trip keep the secrets they do not mention.
+    let api_key = connection_path(&app, "rg", "hub", "conn-apikey");
+    let res = app
+        .patch(
+            &with_api(&api_key),
+            &json!({"properties": {"authType": "ApiKey", "target": "https://moved.example.com"}}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let got: Value = app.get(&with_api(&api_key)).await.json().await.unwrap();
+    assert_eq!(got["properties"]["target"], "https://moved.example.com");
+    let res = app.put(&with_api(&api_key), &got).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let revealed = list_secrets(&app, &api_key).await;
+    assert_eq!(
+        revealed["properties"]["credentials"],
+        json!({"key": "secret-api-key"})
+    );
+    // A new key replaces the old one.
+    let res = app
+        .patch(
+            &with_api(&api_key),
+            &json!({"properties": {"credentials": {"key": "secret-rotated"}}}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let revealed = list_secrets(&app, &api_key).await;
+    assert_eq!(
+        revealed["properties"]["credentials"],
+        json!({"key": "secret-rotated"})
+    );
+    // Another authType drops the secrets of the old one.
+    put_connection(
+        &app,
+        &api_key,
+        json!({"authType": "AAD", "category": "AzureOpenAI"}),
+    )
+    .await;
+    let revealed = list_secrets(&app, &api_key).await;
+    assert!(
+        revealed["properties"].get("credentials").is_none(),
+        "{revealed}"
+    );
+
+    // The 2020-08-01 shape: the secret travels in `value`.
+    let legacy = connection_path(&app, "rg", "hub", "legacy");
+    let res = app
+        .put(
+            &format!("{legacy}?api-version=2020-08-01"),
+            &json!({"properties": {"category": "PythonFeed", "target": "https://pypi.example.com", "authType": "PAT", "value": "secret-legacy", "valueFormat": "JSON"}}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(!body.contains("secret-legacy"), "{body}");
+    assert_eq!(
+        list_secrets(&app, &legacy).await["properties"]["value"],
+        "secret-legacy"
+    );
+
+    let res = app
+        .put(
+            &with_api(&connection_path(&app, "rg", "hub", "no-auth")),
+            &json!({"properties": {"category": "ApiKey"}}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "AuthTypeRequired"
+    );
+    let res = app
+        .put(
+            &with_api(&connection_path(&app, "rg", "hub", "x")),
+            &json!({"properties": {"authType": "None"}}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "InvalidResourceName"
+    );
+
+    let res = app.delete(&with_api(&api_key)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.delete(&with_api(&api_key)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.get(&with_api(&api_key)).await;
+    assert_eq!(
+        error_code(res, StatusCode::NOT_FOUND).await,
+        "ResourceNotFound"
+    );
+    let res = super::list_secrets_as(&app, &app.token, &api_key).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let missing_parent = connection_path(&app, "rg", "nohub", "c-1");
+    let res = app
+        .put(
+            &with_api(&missing_parent),
+            &json!({"properties": {"authType": "None"}}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::NOT_FOUND).await,
+        "ParentResourceNotFound"
+    );
+}
+
+both_backends!(every_auth_type_round_trips);

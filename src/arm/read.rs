@@ -70,6 +70,39 @@ pub fn decode_token(token: &str) -> Result<String, ArmError> {
         })
 }
 
+/// The scope keys where a caller's unconditioned assignments grant the read, as a subquery
+/// over `role_assignments` (nothing for `Readable::All`, which needs no filter).
+pub fn granted_scopes(readable: &Readable) -> sea_orm::sea_query::SelectStatement {
+    let (subjects, roles) = match readable {
+        Readable::Assigned { subjects, roles } => (subjects.clone(), roles.clone()),
+        Readable::All => (Vec::new(), Vec::new()),
+    };
+    role_assignment::Entity::find()
+        .select_only()
+        .column(role_assignment::Column::ScopeKey)
+        .filter(role_assignment::Column::PrincipalId.is_in(subjects))
+        .filter(role_assignment::Column::RoleDefinitionKey.is_in(roles))
+        .filter(role_assignment::Column::Condition.is_null())
+        .into_query()
+}
+
+/// The rows of `resources` a caller may read when it cannot read the list's scope, as a
+/// query condition: the row itself, its group, its parent or what it depends on (a project's
+/// hub) holds a granting assignment. `None` when everything is readable.
+pub fn readable_rows(readable: &Readable) -> Option<Condition> {
+    if matches!(readable, Readable::All) {
+        return None;
+    }
+    let granted = || granted_scopes(readable);
+    Some(
+        Condition::any()
+            .add(resource::Column::IdKey.in_subquery(granted()))
+            .add(resource::Column::GroupKey.in_subquery(granted()))
+            .add(resource::Column::ParentKey.in_subquery(granted()))
+            .add(resource::Column::DependsOnKey.in_subquery(granted())),
+    )
+}
+
 impl Engine {
     pub async fn get(
         &self,
@@ -165,25 +198,8 @@ impl Engine {
         if let Some(ty) = &filter.type_key {
             query = query.filter(resource::Column::TypeKey.eq(ty.clone()));
         }
-        if let Readable::Assigned { subjects, roles } = readable {
-            // Only rows the caller may read, decided in the query: the row itself, its group,
-            // its parent or what it depends on (a project's hub) holds a granting assignment.
-            let granted = || {
-                role_assignment::Entity::find()
-                    .select_only()
-                    .column(role_assignment::Column::ScopeKey)
-                    .filter(role_assignment::Column::PrincipalId.is_in(subjects.clone()))
-                    .filter(role_assignment::Column::RoleDefinitionKey.is_in(roles.clone()))
-                    .filter(role_assignment::Column::Condition.is_null())
-                    .into_query()
-            };
-            query = query.filter(
-                Condition::any()
-                    .add(resource::Column::IdKey.in_subquery(granted()))
-                    .add(resource::Column::GroupKey.in_subquery(granted()))
-                    .add(resource::Column::ParentKey.in_subquery(granted()))
-                    .add(resource::Column::DependsOnKey.in_subquery(granted())),
-            );
+        if let Some(only) = readable_rows(&readable) {
+            query = query.filter(only);
         }
         if let Some(token) = skip_token {
             query = query.filter(resource::Column::IdKey.gt(decode_token(token)?));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use super::condition::AccessRequest;
 use super::policy::{Grant, Policy, Query};
@@ -195,21 +195,39 @@ impl Authorizer for Rbac {
         }
         let subjects = subjects_of(caller);
         let snapshot = self.policy.snapshot();
-        // Something in the subscription must be readable (a project may be reached through
-        // a hub in another group); otherwise the list is refused, not empty.
-        let within = match scope {
-            Target::Resource(id) => id.subscription_key(),
-            Target::Root => "/".into(),
+        let readable = Readable::Assigned {
+            roles: snapshot.roles_granting(action),
+            subjects: subjects.clone(),
         };
-        if snapshot
-            .granted_scopes_below(&subjects, action, &within)
+        // Something under the list's scope is readable: the list shows it.
+        if !snapshot
+            .granted_scopes_below(&subjects, action, &scope.key())
             .is_empty()
         {
-            return Err(denied);
+            return Ok(readable);
         }
-        Ok(Readable::Assigned {
-            roles: snapshot.roles_granting(action),
-            subjects,
-        })
+        // Or a project in it is reached through a readable hub elsewhere.
+        let reached = match scope {
+            Target::Resource(_) => {
+                let key = scope.key();
+                let in_scope = sea_orm::Condition::any()
+                    .add(resource::Column::ParentKey.eq(key.clone()))
+                    .add(resource::Column::GroupKey.eq(key));
+                resource::Entity::find()
+                    .select_only()
+                    .column(resource::Column::IdKey)
+                    .filter(in_scope)
+                    .filter(
+                        resource::Column::DependsOnKey
+                            .in_subquery(crate::arm::read::granted_scopes(&readable)),
+                    )
+                    .into_tuple::<String>()
+                    .one(&self.db)
+                    .await?
+                    .is_some()
+            }
+            Target::Root => false,
+        };
+        if reached { Ok(readable) } else { Err(denied) }
     }
 }

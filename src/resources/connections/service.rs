@@ -131,9 +131,13 @@ pub async fn list(
     else {
         return Err(engine.absent(parent).await?);
     };
-    let mut rows: Vec<resource::Model> = resource::Entity::find()
+    let mut query = resource::Entity::find()
         .filter(resource::Column::ParentKey.eq(parent.key()))
-        .filter(resource::Column::TypeKey.eq(host.descriptor.type_key()))
+        .filter(resource::Column::TypeKey.eq(host.descriptor.type_key()));
+    if let Some(only) = crate::arm::read::readable_rows(&readable) {
+        query = query.filter(only);
+    }
+    let mut rows: Vec<resource::Model> = query
         .order_by_asc(resource::Column::IdKey)
         .all(&engine.db)
         .await?;
@@ -149,7 +153,8 @@ pub async fn list(
                     .filter(|s| !own.contains(&s.name.to_lowercase())),
             );
         }
-        Readable::Scopes(scopes) => rows.retain(|r| scopes.contains(&r.id_key)),
+        // Filtered in the query; shared hub connections need the parent readable.
+        Readable::Assigned { .. } => {}
     }
     rows.retain(|r| filter.admits(r));
     engine.render(rows).await

@@ -72,11 +72,17 @@ pub async fn arm_edge(
     for (name, value) in [
         ("x-ms-request-id", header_value(&request_id)),
         ("x-ms-correlation-request-id", header_value(&correlation)),
-        ("cache-control", header_value("no-cache")),
     ] {
         if let Some(value) = value {
             headers.insert(HeaderName::from_static(name), value);
         }
+    }
+    // ARM's default, unless a handler chose stricter (listsecrets answers `no-store`).
+    if !headers.contains_key(actix_web::http::header::CACHE_CONTROL) {
+        headers.insert(
+            actix_web::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
     }
     if let Some(client) = client_request_id {
         headers.insert(HeaderName::from_static("x-ms-client-request-id"), client);

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use aes_gcm::{Aes256Gcm, KeyInit};
 use base64::Engine as _;
@@ -148,7 +147,18 @@ impl KeySource {
 #[derive(Debug)]
 pub struct MasterKeys {
     source: KeySource,
-    state: RwLock<(Arc<Keyring>, Option<SystemTime>)>,
+    /// The keys, and the digest of the file text they were read from.
+    state: RwLock<(Arc<Keyring>, Option<Digest>)>,
+}
+
+/// SHA-256 of a keyring file's text: a change is noticed by content, since two writes within
+/// the clock's resolution (or a restored backup) can leave the mtime as it was.
+type Digest = [u8; 32];
+
+fn digest(text: &str) -> Digest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+    out
 }
 
 impl MasterKeys {
@@ -162,7 +172,8 @@ impl MasterKeys {
             ),
             KeySource::File(path) => {
                 ensure_file(path)?;
-                read_file(path)?
+                let text = Zeroizing::new(std::fs::read_to_string(path)?);
+                (parse(&text)?, Some(digest(&text)))
             }
         };
         Ok(Self {
@@ -178,10 +189,11 @@ impl MasterKeys {
     /// The keys in force now (a changed keyring file is read again first).
     pub fn current(&self) -> Result<Arc<Keyring>, SecretError> {
         if let KeySource::File(path) = &self.source {
-            let stamp = modified(path)?;
-            if self.state.read().1 != Some(stamp) {
-                let (keyring, stamp) = read_file(path)?;
-                *self.state.write() = (Arc::new(keyring), stamp);
+            // A few hundred bytes, read at each use: cheaper than trusting a timestamp.
+            let text = Zeroizing::new(std::fs::read_to_string(path)?);
+            let now = digest(&text);
+            if self.state.read().1 != Some(now) {
+                *self.state.write() = (Arc::new(parse(&text)?), Some(now));
             }
         }
         Ok(self.state.read().0.clone())
@@ -196,15 +208,8 @@ impl MasterKeys {
     }
 }
 
-fn modified(path: &Path) -> Result<SystemTime, SecretError> {
-    Ok(std::fs::metadata(path)?.modified()?)
-}
-
-fn read_file(path: &Path) -> Result<(Keyring, Option<SystemTime>), SecretError> {
-    let stamp = modified(path)?;
-    let text = Zeroizing::new(std::fs::read_to_string(path)?);
-    let keyring = Keyring::from_texts(key_lines(&text))?;
-    Ok((keyring, Some(stamp)))
+fn parse(text: &str) -> Result<Keyring, SecretError> {
+    Keyring::from_texts(key_lines(text))
 }
 
 fn key_lines(text: &str) -> impl Iterator<Item = &str> {
@@ -213,20 +218,40 @@ fn key_lines(text: &str) -> impl Iterator<Item = &str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
-/// Creates the keyring file with one new key when it does not exist.
+/// Creates the keyring file with one new key when it does not exist. Processes starting
+/// together race for it: the complete file is linked into place, which only one can do
+/// (`link` fails when the name exists), and the others use the winner's key.
 fn ensure_file(path: &Path) -> Result<(), SecretError> {
     if path.exists() {
         return Ok(());
     }
-    write_file(path, &[generate_base64()])
+    let tmp = write_temp(path, &[generate_base64()])?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Writes the keyring atomically (a temporary file renamed over it), readable by its owner only.
+/// Writes the keyring atomically (a complete temporary file renamed over it), readable by its
+/// owner only. Callers that change an existing keyring hold the rotation lock.
 pub fn write_file(path: &Path, keys: &[String]) -> Result<(), SecretError> {
+    let tmp = write_temp(path, keys)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    Ok(())
+}
+
+/// A complete keyring beside `path` under a name no other writer uses, mode 0600 set
+/// explicitly (the creation mode is subject to the umask), synced.
+fn write_temp(path: &Path, keys: &[String]) -> Result<PathBuf, SecretError> {
     use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
@@ -240,10 +265,20 @@ pub fn write_file(path: &Path, keys: &[String]) -> Result<(), SecretError> {
         text.push_str(key);
         text.push('\n');
     }
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let written = (|| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.into());
+    }
+    Ok(tmp)
 }
 
 /// The keys of a keyring file as written, active first.
@@ -293,5 +328,49 @@ mod tests {
         let now = keys.current().unwrap();
         assert_ne!(now.active.id, first);
         assert!(now.find(&first).is_some());
+    }
+
+    /// A rewrite within the clock's resolution keeps the mtime: the content decides.
+    #[test]
+    fn a_change_that_keeps_the_mtime_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEYRING_FILE);
+        let keys = MasterKeys::load(KeySource::File(path.clone())).unwrap();
+        let first = keys.current().unwrap().active.id.clone();
+        let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut texts = file_keys(&path).unwrap();
+        texts.insert(0, generate_base64());
+        write_file(&path, &texts).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(stamp)
+            .unwrap();
+        assert_ne!(keys.current().unwrap().active.id, first);
+    }
+
+    /// Processes starting together on a fresh data directory agree on one key.
+    #[test]
+    fn concurrent_creation_agrees_on_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(KEYRING_FILE);
+            let barrier = std::sync::Barrier::new(8);
+            let ids: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            let keys = MasterKeys::load(KeySource::File(path.clone())).unwrap();
+                            keys.current().unwrap().active.id.clone()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+            assert_eq!(file_keys(&path).unwrap().len(), 1);
+        }
     }
 }

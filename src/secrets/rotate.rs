@@ -3,7 +3,13 @@
 //! the secrets' ciphertexts stay as they are. Each row is updated only if it is still the one
 //! read (a concurrent write re-seals it under the active key anyway), so a rotation can be
 //! stopped and run again at any point.
+//!
+//! With a keyring file, one rotation runs at a time (a lock beside the file), and a key
+//! leaves the file only once no row names it: a key removed while a secret still needs it
+//! would lose that secret for good.
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
@@ -97,9 +103,9 @@ const SETTLE: Duration = Duration::from_secs(2);
 ///
 /// * `KILN_MASTER_KEY` (+ `KILN_MASTER_KEY_PREVIOUS`): the operator already made the new key
 ///   current everywhere; this re-wraps the rows, after which the previous keys can go.
-/// * The keyring file: a new key is put first in the file (running servers read the file
-///   again when it changes and wrap new secrets with it), the rows are re-wrapped, and once no
-///   row needs them the old keys are removed from the file.
+/// * The keyring file: under the rotation lock, a new key is put first in the file (running
+///   servers read the file again when it changes and wrap new secrets with it), the rows are
+///   re-wrapped, and the old keys no row names any more are removed from the file.
 pub async fn rotate(
     db: &DatabaseConnection,
     source: &KeySource,
@@ -111,11 +117,11 @@ pub async fn rotate(
             rewrap_all(db, &keys, batch).await
         }
         KeySource::File(path) => {
+            let _lock = lock(path).await?;
             // Creates the file when this is the first use.
             MasterKeys::load(source.clone())?;
             let mut texts = keyring::file_keys(path)?;
-            let new = keyring::generate_base64();
-            texts.insert(0, new.clone());
+            texts.insert(0, keyring::generate_base64());
             keyring::write_file(path, &texts)?;
             let keys = MasterKeys::load(source.clone())?;
             let mut report = rewrap_all(db, &keys, batch).await?;
@@ -123,10 +129,57 @@ pub async fn rotate(
             let second = rewrap_all(db, &keys, batch).await?;
             report.rewrapped += second.rewrapped;
             report.remaining = second.remaining;
-            if report.remaining == 0 {
-                keyring::write_file(path, &[new])?;
-            }
+            // Rows still under an old key (sealed by a server that had not yet seen the new
+            // keyring) keep that key in the file; the next rotation moves them.
+            prune(db, path).await?;
             Ok(report)
         }
     }
+}
+
+/// Holds the rotation lock of a keyring file (`master-keys.lock` beside it) until dropped,
+/// waiting for a rotation that holds it. The OS releases it if the process dies.
+async fn lock(path: &Path) -> Result<std::fs::File, SecretError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.with_extension("lock"))?;
+    match file.try_lock() {
+        Ok(()) => return Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!("another key rotation is running: waiting for it to finish");
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+    }
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| SecretError::Io(std::io::Error::other(e)))?
+        .map_err(SecretError::Io)
+}
+
+/// Removes from the keyring file every key but the active one and those a row still names;
+/// returns how many keys are left. The rows are read just before the file is written, so a
+/// secret sealed under an old key until then keeps its key. Call it under the rotation lock.
+pub async fn prune(db: &DatabaseConnection, path: &Path) -> Result<usize, SecretError> {
+    let in_use: HashSet<String> = resource_secret::Entity::find()
+        .select_only()
+        .column(resource_secret::Column::MasterKeyId)
+        .distinct()
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let texts = keyring::file_keys(path)?;
+    let mut kept = Vec::with_capacity(texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        if i == 0 || in_use.contains(&keyring::MasterKey::from_base64(text)?.id) {
+            kept.push(text.clone());
+        }
+    }
+    if kept.len() != texts.len() {
+        keyring::write_file(path, &kept)?;
+    }
+    Ok(kept.len())
 }

@@ -9,6 +9,7 @@
 
 mod auth_types;
 mod model;
+mod names;
 pub mod routes;
 mod rules;
 mod secret_part;

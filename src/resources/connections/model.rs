@@ -36,13 +36,15 @@ pub struct ConnectionProperties {
     pub target: Option<String>,
     /// On a hub: every project of the hub may read it.
     pub is_shared_to_all: Option<bool>,
-    /// On a hub: the projects (id, name or workspaceId) or principals it is shared with.
+    /// On a hub: the projects (full ARM id or workspaceId) or principals and groups (object
+    /// ids) it is shared with. Not shown when read through a project.
     pub shared_user_list: Option<Vec<String>>,
     pub metadata: Option<BTreeMap<String, String>>,
     pub expiry_time: Option<String>,
     pub use_workspace_managed_identity: Option<bool>,
     /// The shape depends on authType. Secret fields (keys, passwords, tokens, client
-    /// secrets) are write-only: only `listsecrets` returns them.
+    /// secrets) are write-only: only `listsecrets` returns them. A write that changes
+    /// `target` or `authUrl` must give them again.
     pub credentials: Option<serde_json::Value>,
     /// 2020-08-01 clients: the secret, write-only like credentials.
     #[schema(write_only)]

@@ -90,7 +90,9 @@ pub async fn get_connection(
     Ok(http::resource(StatusCode::OK, &etag, &body))
 }
 
-/// Merges `properties` (RFC 7396). Secret fields left out keep their stored values.
+/// Merges `properties` (RFC 7396). Secret fields left out keep their stored values, unless
+/// the change moves `target` or `authUrl`: then they must be given again (400
+/// `CredentialsRequired`).
 #[utoipa::path(tag = "Connections",
     params(ConnectionPath, ApiVersion),
     request_body = Connection,
@@ -158,7 +160,11 @@ pub async fn list_connection_secrets(
     let cx = req.context(&WORKSPACE_CONNECTIONS)?;
     let body =
         service::list_secrets(&engine, &WORKSPACE_HOST, &keys, &cx, &connection_id(&path)).await?;
-    Ok(HttpResponse::Ok().json(body))
+    // Secrets must not be kept by a cache on the way or in a browser.
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .insert_header(("pragma", "no-cache"))
+        .json(body))
 }
 
 /// A workspace's connections and, for a project, those its hub shares with it: all on one

@@ -1,6 +1,7 @@
 //! The rules of a connection, whatever its parent: `authType` is required, the secret
-//! credential fields are sealed beside the row (never in its body), and a project may not
-//! create a connection that hides one its hub shares with it.
+//! credential fields are sealed beside the row (never in its body), a stored secret is not
+//! sent to a new destination unless given again, and a project may not create a connection
+//! that hides one its hub shares.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Map, Value, json};
 
 use super::secret_part::{self, SealSecret, SecretPart};
-use super::{ConnectionHost, auth_types, sharing};
+use super::{ConnectionHost, auth_types, names, sharing};
 use crate::arm::envelope::Spec;
 use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
 use crate::error::ArmError;
@@ -72,9 +73,23 @@ fn check_sharing_shapes(properties: &Map<String, Value>) -> Result<(), ArmError>
     Ok(())
 }
 
+/// Where a connection sends its secrets: its `target`, and an OAuth2 `authUrl`.
+fn destination(properties: &Map<String, Value>, public: &Map<String, Value>) -> [Value; 2] {
+    let auth_url = public
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authUrl"))
+        .map(|(_, v)| v.clone());
+    [
+        properties.get("target").cloned().unwrap_or(Value::Null),
+        auth_url.unwrap_or(Value::Null),
+    ]
+}
+
 impl Connections {
-    /// A project cannot create a connection under the name of one its hub shares with it:
-    /// the shared one is read-only here, and two connections of one name would be ambiguous.
+    /// A project cannot create a connection under the name of a connection its hub shares:
+    /// one shared with this project is read-only here, and one shared with anyone else (a
+    /// person, another project) would be hidden from them by the project's own, whoever
+    /// writes it.
     async fn refuse_shadowing(&self, cx: &PrepareContext<'_>) -> Result<(), ArmError> {
         let Some(parent) = cx.id.parent() else {
             return Ok(());
@@ -85,12 +100,25 @@ impl Connections {
         else {
             return Ok(());
         };
-        match sharing::shared_connection(cx.tx, self.host, &parent_row, cx.id.name(), cx.caller)
-            .await?
-        {
-            Some(shared) => Err(sharing::read_only(&shared)),
-            None => Ok(()),
+        let Some(hub_connection) =
+            sharing::source_connection(cx.tx, self.host, &parent_row, cx.id.name()).await?
+        else {
+            return Ok(());
+        };
+        if sharing::shared_with(&hub_connection, &parent_row, cx.caller) {
+            return Err(sharing::read_only(&hub_connection));
         }
+        if sharing::is_shared(&hub_connection) {
+            return Err(ArmError::conflict(
+                "ConnectionNameSharedByHub",
+                format!(
+                    "'{}' shares a connection named '{}': a connection of this workspace may                      not take its name. Choose another name.",
+                    sharing::owner_id(&hub_connection),
+                    hub_connection.name
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -112,6 +140,7 @@ impl ResourceKind for Connections {
         existing: Option<&Spec>,
     ) -> Result<Prepared, ArmError> {
         let properties = &mut spec.properties;
+        names::canonicalize(properties)?;
         for key in READ_ONLY {
             properties.remove(*key);
         }
@@ -142,6 +171,22 @@ impl ResourceKind for Connections {
                 if same_auth
                     && let Some(stored) = secret_part::load(cx.tx, &self.keys, &cx.id.key()).await?
                 {
+                    // A writer who may not read the secrets must not be able to send them
+                    // to a server of theirs: a new destination needs them given again.
+                    let old_public = match old.properties.get("credentials") {
+                        Some(Value::Object(map)) => map.clone(),
+                        _ => Map::new(),
+                    };
+                    if destination(&old.properties, &old_public)
+                        != destination(properties, &split.public)
+                        && !part.covers(&stored)
+                    {
+                        return Err(invalid(
+                            "CredentialsRequired",
+                            "Changing the target (or authUrl) requires the credentials again:                              send every secret credential field (or value) with the change.",
+                            "properties.credentials",
+                        ));
+                    }
                     part.keep_missing(stored);
                 }
             }

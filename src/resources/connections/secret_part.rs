@@ -26,6 +26,16 @@ impl SecretPart {
         self.credentials.is_empty() && self.value.is_none()
     }
 
+    /// Whether this write gives every secret `stored` holds again (names compared ignoring
+    /// case, as ARM compares members).
+    pub fn covers(&self, stored: &SecretPart) -> bool {
+        stored.credentials.keys().all(|field| {
+            self.credentials
+                .keys()
+                .any(|given| given.eq_ignore_ascii_case(field))
+        }) && (stored.value.is_none() || self.value.is_some())
+    }
+
     /// A write that leaves a secret out keeps the stored one (a GET → PUT round trip, which
     /// never sees the secrets, must not erase them).
     pub fn keep_missing(&mut self, stored: SecretPart) {

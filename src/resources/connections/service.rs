@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 
 use super::secret_part;
-use super::{ConnectionHost, sharing};
+use super::{ConnectionHost, names, sharing};
 use crate::arm::engine::{CallContext, DeleteResult, Engine, Preconditions, WriteResult};
 use crate::arm::id::ResourceId;
 use crate::authz::{Readable, Target};
@@ -54,6 +54,21 @@ async fn resolve(
     Err(engine.absent(id).await?)
 }
 
+/// Renders `row` as read through `id`'s parent: a hub connection shared with it hides its
+/// sharing list.
+async fn render_through(
+    engine: &Engine,
+    id: &ResourceId,
+    row: resource::Model,
+) -> Result<Value, ArmError> {
+    let foreign = id.parent().is_some_and(|p| p.key() != row.parent_key);
+    let mut json = engine.render_one(row).await?;
+    if foreign {
+        sharing::hide_sharing(&mut json);
+    }
+    Ok(json)
+}
+
 /// The hub's connection shared with the parent of `id`, when the parent has none of that name.
 async fn shared_instead(
     engine: &Engine,
@@ -84,7 +99,7 @@ pub async fn get(
         .await?;
     let row = resolve(engine, host, cx, id).await?;
     let etag = row.etag.clone();
-    Ok((engine.render_one(row).await?, etag))
+    Ok((render_through(engine, id, row).await?, etag))
 }
 
 /// The connection with its credentials: the only way they leave the service. It needs its own
@@ -101,7 +116,7 @@ pub async fn list_secrets(
         .await?;
     let row = resolve(engine, host, cx, id).await?;
     let key = row.id_key.clone();
-    let mut json = engine.render_one(row).await?;
+    let mut json = render_through(engine, id, row).await?;
     if let Some(part) = secret_part::load(&engine.db, keys, &key).await? {
         part.reveal_into(&mut json);
     }
@@ -157,7 +172,14 @@ pub async fn list(
         Readable::Assigned { .. } => {}
     }
     rows.retain(|r| filter.admits(r));
-    engine.render(rows).await
+    let foreign: Vec<bool> = rows.iter().map(|r| r.parent_key != parent.key()).collect();
+    let mut items = engine.render(rows).await?;
+    for (item, foreign) in items.iter_mut().zip(foreign) {
+        if foreign {
+            sharing::hide_sharing(item);
+        }
+    }
+    Ok(items)
 }
 
 /// Authorizes a write (`write` or `delete`) and refuses it through a parent on a connection
@@ -203,5 +225,15 @@ pub async fn patch(
     pre: &Preconditions,
 ) -> Result<WriteResult, ArmError> {
     authorize_own_write(engine, host, cx, id, "write").await?;
-    engine.patch(cx, id, body, pre).await
+    // Spelled as stored before the merge: `Credentials` merged beside the stored
+    // `credentials` would be two members where one was meant. A body it refuses goes on
+    // as sent, for the engine to refuse (and record) after the merge.
+    let mut canonical = body.clone();
+    let renamed = canonical
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .is_none_or(|properties| names::canonicalize(properties).is_ok());
+    engine
+        .patch(cx, id, if renamed { &canonical } else { body }, pre)
+        .await
 }

@@ -1,6 +1,6 @@
 //! Which connections of a hub a project sees. A connection of the parent's sharing source (a
 //! project's hub) reaches the parent when it is `isSharedToAll`, or when its `sharedUserList`
-//! names the parent (by id, name or workspaceId) or the caller (principal or group). Shared
+//! names the parent (by full id or workspaceId) or the caller (principal or group). Shared
 //! connections are read-only from the project; a project's own connections reach nobody else.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -11,7 +11,9 @@ use crate::authz::Caller;
 use crate::error::ArmError;
 use crate::store::resource;
 
-/// Whether `connection` (of the source) is shared with `parent` for `caller`.
+/// Whether `connection` (of the source) is shared with `parent` for `caller`. A project is
+/// named by its full id or its workspaceId, never by its bare name: projects of one hub may
+/// share a name across resource groups.
 pub fn shared_with(
     connection: &resource::Model,
     parent: &resource::Model,
@@ -25,19 +27,42 @@ pub fn shared_with(
         return false;
     };
     let workspace_id = parent.body["properties"]["workspaceId"].as_str();
-    let names: Vec<&str> = [
-        Some(parent.id.as_str()),
-        Some(parent.name.as_str()),
-        workspace_id,
-    ]
-    .into_iter()
-    .flatten()
-    .chain(std::iter::once(caller.principal_id.as_str()))
-    .chain(caller.groups.iter().map(String::as_str))
-    .collect();
+    let names: Vec<&str> = [Some(parent.id.as_str()), workspace_id]
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(caller.principal_id.as_str()))
+        .chain(caller.groups.iter().map(String::as_str))
+        .filter(|n| !n.is_empty())
+        .collect();
     list.iter()
         .filter_map(Value::as_str)
         .any(|entry| names.iter().any(|n| n.eq_ignore_ascii_case(entry.trim())))
+}
+
+/// Whether `connection` is shared with anyone at all.
+pub fn is_shared(connection: &resource::Model) -> bool {
+    let properties = &connection.body["properties"];
+    properties["isSharedToAll"].as_bool() == Some(true)
+        || properties["sharedUserList"]
+            .as_array()
+            .is_some_and(|list| !list.is_empty())
+}
+
+/// The connection `name` of `parent`'s sharing source, shared or not.
+pub async fn source_connection(
+    db: &impl ConnectionTrait,
+    host: &ConnectionHost,
+    parent: &resource::Model,
+    name: &str,
+) -> Result<Option<resource::Model>, DbErr> {
+    let Some(source) = (host.sharing_source)(parent) else {
+        return Ok(None);
+    };
+    let key = format!("{source}/{}/{}", host.segment(), name.to_lowercase());
+    Ok(resource::Entity::find_by_id(key)
+        .one(db)
+        .await?
+        .filter(|row| row.type_key == host.descriptor.type_key()))
 }
 
 /// The connection `name` of `parent`'s sharing source, when it is shared with `parent`.
@@ -48,15 +73,20 @@ pub async fn shared_connection(
     name: &str,
     caller: &Caller,
 ) -> Result<Option<resource::Model>, DbErr> {
-    let Some(source) = (host.sharing_source)(parent) else {
-        return Ok(None);
-    };
-    let key = format!("{source}/{}/{}", host.segment(), name.to_lowercase());
-    Ok(resource::Entity::find_by_id(key)
-        .one(db)
+    Ok(source_connection(db, host, parent, name)
         .await?
-        .filter(|row| row.type_key == host.descriptor.type_key())
         .filter(|row| shared_with(row, parent, caller)))
+}
+
+/// A hub connection read through a project does not show whom else it is shared with (other
+/// projects' ids, principals): that is the hub's business.
+pub fn hide_sharing(connection: &mut Value) {
+    if let Some(properties) = connection
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    {
+        properties.remove("sharedUserList");
+    }
 }
 
 /// Every connection of `parent`'s sharing source shared with it.

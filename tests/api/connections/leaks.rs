@@ -85,13 +85,16 @@ async fn secrets_never_leak(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut events = app.broker.subscribe();
     hub_and_project(&app, "rg", "hub", "proj").await;
-    let m: Vec<String> = (0..12).map(|_| marker()).collect();
+    let m: Vec<String> = (0..17).map(|_| marker()).collect();
     let mut answers: Vec<(String, String)> = Vec::new();
     let hub_conn = connection_path(&app, "rg", "hub", "shared-key");
     let proj_sp = connection_path(&app, "rg", "proj", "sp-1");
     let proj_custom = connection_path(&app, "rg", "proj", "custom");
     let proj_legacy = connection_path(&app, "rg", "proj", "legacy");
     let proj_oauth = connection_path(&app, "rg", "proj", "oauth");
+    // Property names are matched ignoring case, as ARM does: other capitals still seal.
+    let proj_capitals = connection_path(&app, "rg", "proj", "capitals");
+    let proj_legacy_capitals = connection_path(&app, "rg", "proj", "legacy-capitals");
     let writes = [
         (
             with_api(&hub_conn),
@@ -113,6 +116,14 @@ async fn secrets_never_leak(backend: Backend) {
             with_api(&proj_oauth),
             json!({"authType": "OAuth2", "credentials": {"clientId": "6f1c4bb1-7c4c-4b7f-9bb8-0a3f2f7bd6a1", "refreshToken": m[4]}}),
         ),
+        (
+            with_api(&proj_capitals),
+            json!({"authType": "ApiKey", "Target": "https://capitals.example.com", "Credentials": {"key": m[12]}}),
+        ),
+        (
+            format!("{proj_legacy_capitals}?api-version=2020-08-01"),
+            json!({"authType": "PAT", "category": "Git", "VALUE": m[13], "valueFormat": "JSON"}),
+        ),
     ];
     for (url, properties) in &writes {
         let res = app.put(url, &json!({"properties": properties})).await;
@@ -121,14 +132,17 @@ async fn secrets_never_leak(backend: Backend) {
         assert_eq!(status, StatusCode::OK, "{url}: {text}");
         answers.push((format!("PUT {url}"), text));
     }
-    let res = app
-        .patch(
-            &with_api(&proj_sp),
-            &json!({"properties": {"credentials": {"clientSecret": m[5]}}}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    answers.push(("PATCH".into(), res.text().await.unwrap()));
+    let patches = [
+        (&proj_sp, json!({"credentials": {"clientSecret": m[5]}})),
+        (&proj_capitals, json!({"CREDENTIALS": {"key": m[14]}})),
+    ];
+    for (path, properties) in &patches {
+        let res = app
+            .patch(&with_api(path), &json!({"properties": properties}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "PATCH {path}");
+        answers.push((format!("PATCH {path}"), res.text().await.unwrap()));
+    }
     // Refused writes must not echo what they refuse.
     let bad_writes = [
         (
@@ -146,6 +160,16 @@ async fn secrets_never_leak(backend: Backend) {
         (
             with_api(&proj_sp),
             json!({"properties": {"authType": m[9]}, "unknownTopLevel": 1}),
+        ),
+        // Two spellings of one member are ambiguous: refused, whichever would have won.
+        (
+            with_api(&proj_capitals),
+            json!({"properties": {"authType": "ApiKey", "credentials": {"key": m[15]}, "Credentials": {"key": m[15]}}}),
+        ),
+        // A secret-bearing name outside `credentials` is refused, not stored in the clear.
+        (
+            with_api(&proj_capitals),
+            json!({"properties": {"authType": "ApiKey", "credential": {"key": m[16]}}}),
         ),
         (
             with_api(&connection_path(&app, "rg", "proj", "x")),
@@ -187,7 +211,15 @@ async fn secrets_never_leak(backend: Backend) {
     let res = super::list_secrets_as(&app, &as_reader, &proj_sp).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     answers.push(("reader listsecrets".into(), res.text().await.unwrap()));
-    for path in [&hub_conn, &proj_sp, &proj_custom, &proj_legacy, &proj_oauth] {
+    for path in [
+        &hub_conn,
+        &proj_sp,
+        &proj_custom,
+        &proj_legacy,
+        &proj_oauth,
+        &proj_capitals,
+        &proj_legacy_capitals,
+    ] {
         answers.push((
             format!("GET {path}"),
             app.get(&with_api(path)).await.text().await.unwrap(),
@@ -222,6 +254,14 @@ async fn secrets_never_leak(backend: Backend) {
     );
     let revealed = list_secrets(&app, &connection_path(&app, "rg", "proj", "shared-key")).await;
     assert_eq!(revealed["properties"]["credentials"]["key"], json!(m[0]));
+    let revealed = list_secrets(&app, &proj_capitals).await;
+    assert_eq!(revealed["properties"]["credentials"]["key"], json!(m[14]));
+    assert_eq!(
+        revealed["properties"]["target"],
+        "https://capitals.example.com"
+    );
+    let revealed = list_secrets(&app, &proj_legacy_capitals).await;
+    assert_eq!(revealed["properties"]["value"], json!(m[13]));
 
     // Events: every write published, none with a secret.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -1,6 +1,7 @@
 //! Master-key rotation under live traffic: reads and writes of secrets go on while every
 //! data key is re-wrapped; afterwards the old key is gone and nothing needs it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -15,11 +16,12 @@ use kiln::secrets::{KeySource, MasterKeys};
 
 const CONNECTIONS: usize = 12;
 
-async fn rotation_under_traffic(backend: Backend) {
-    let app = Arc::new(TestApp::spawn(backend).await);
+/// A hub with `count` connections `conn-{i}` holding `key-{i}`; their paths and the keyring.
+async fn hub_with_keys(backend: Backend, count: usize) -> (TestApp, Vec<String>, PathBuf) {
+    let app = TestApp::spawn(backend).await;
     app.create_group("rg").await;
     app.hub("rg", "hub").await;
-    let paths: Vec<String> = (0..CONNECTIONS)
+    let paths: Vec<String> = (0..count)
         .map(|i| connection_path(&app, "rg", "hub", &format!("conn-{i}")))
         .collect();
     for (i, path) in paths.iter().enumerate() {
@@ -34,6 +36,12 @@ async fn rotation_under_traffic(backend: Backend) {
         .data_dir
         .path()
         .join(kiln::secrets::keyring::KEYRING_FILE);
+    (app, paths, keyring)
+}
+
+async fn rotation_under_traffic(backend: Backend) {
+    let (app, paths, keyring) = hub_with_keys(backend, CONNECTIONS).await;
+    let app = Arc::new(app);
     let old_keys = kiln::secrets::keyring::file_keys(&keyring).unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -115,20 +123,8 @@ async fn rotation_under_traffic(backend: Backend) {
 /// With `KILN_MASTER_KEY`: the new key current, the old one previous, rotate, then the old
 /// one is not needed.
 async fn configured_keys_rotate(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_group("rg").await;
-    app.hub("rg", "hub").await;
-    let path = connection_path(&app, "rg", "hub", "conn-1");
-    put_connection(
-        &app,
-        &path,
-        json!({"authType": "ApiKey", "credentials": {"key": "k"}}),
-    )
-    .await;
-    let keyring = app
-        .data_dir
-        .path()
-        .join(kiln::secrets::keyring::KEYRING_FILE);
+    let (app, paths, keyring) = hub_with_keys(backend, 1).await;
+    let path = &paths[0];
     let old = kiln::secrets::keyring::file_keys(&keyring)
         .unwrap()
         .remove(0);
@@ -148,7 +144,67 @@ async fn configured_keys_rotate(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert!(String::from_utf8_lossy(&plain).contains("\"k\""));
+    assert!(String::from_utf8_lossy(&plain).contains("key-0"));
 }
 
-both_backends!(rotation_under_traffic, configured_keys_rotate);
+/// Two `kiln keys rotate` at once take turns: neither prunes the key the other wraps with,
+/// and every secret still opens with the keyring that is left.
+async fn concurrent_rotations_take_turns(backend: Backend) {
+    let (app, paths, keyring) = hub_with_keys(backend, 4).await;
+    let source = KeySource::File(keyring.clone());
+    let (a, b) = tokio::join!(
+        rotate::rotate(&app.engine.db, &source, 1),
+        rotate::rotate(&app.engine.db, &source, 1)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.active_key_id, b.active_key_id);
+    assert_eq!((a.remaining, b.remaining), (0, 0));
+    let left = kiln::secrets::keyring::file_keys(&keyring).unwrap();
+    assert_eq!(left.len(), 1, "the key no secret needs is gone");
+    let only_left = MasterKeys::load(KeySource::Configured {
+        current: left[0].clone(),
+        previous: vec![],
+    })
+    .unwrap();
+    for (i, path) in paths.iter().enumerate() {
+        let plain = kiln::secrets::store::get(&app.engine.db, &only_left, &path.to_lowercase())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&plain).contains(&format!("key-{i}")));
+        let res = list_secrets_as(&app, &app.token, path).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "the server follows the keyring"
+        );
+    }
+}
+
+/// Pruning keeps every key a row still names (a server that had not yet seen the new
+/// keyring may have sealed under the old one), and only drops the others.
+async fn pruning_keeps_keys_still_in_use(backend: Backend) {
+    let (app, paths, keyring) = hub_with_keys(backend, 1).await;
+    let in_use = kiln::secrets::keyring::file_keys(&keyring).unwrap();
+    let (new, unused) = (
+        kiln::secrets::keyring::generate_base64(),
+        kiln::secrets::keyring::generate_base64(),
+    );
+    kiln::secrets::keyring::write_file(&keyring, &[new.clone(), unused, in_use[0].clone()])
+        .unwrap();
+    let kept = rotate::prune(&app.engine.db, &keyring).await.unwrap();
+    assert_eq!(kept, 2);
+    assert_eq!(
+        kiln::secrets::keyring::file_keys(&keyring).unwrap(),
+        vec![new, in_use[0].clone()]
+    );
+    let res = list_secrets_as(&app, &app.token, &paths[0]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+both_backends!(
+    rotation_under_traffic,
+    configured_keys_rotate,
+    concurrent_rotations_take_turns,
+    pruning_keeps_keys_still_in_use
+);

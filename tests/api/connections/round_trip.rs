@@ -106,7 +106,11 @@ async fn every_auth_type_round_trips(backend: Backend) {
             got["properties"], created["properties"],
             "GET of {auth_type}"
         );
-        let revealed = list_secrets(&app, &path).await;
+        // Secrets must not stay in a cache on the way.
+        let res = super::list_secrets_as(&app, &app.token, &path).await;
+        assert_eq!(res.headers()["cache-control"], "no-store", "{auth_type}");
+        assert_eq!(res.headers()["pragma"], "no-cache");
+        let revealed: Value = res.json().await.unwrap();
         assert_eq!(revealed["id"], created["id"]);
         let expected = if credentials.is_null() {
             None
@@ -144,12 +148,43 @@ async fn every_auth_type_round_trips(backend: Backend) {
     assert_eq!(by_target["value"].as_array().unwrap().len(), 1);
     assert_eq!(by_target["value"][0]["name"], "conn-sas");
 
-    // PATCH and a GET → PUT round trip keep the secrets they do not mention.
+    // PATCH and a GET → PUT round trip keep the secrets they do not mention, but a key is
+    // never sent somewhere new without being given again: a writer who may not read it
+    // could otherwise point it at a server of theirs.
     let api_key = connection_path(&app, "rg", "hub", "conn-apikey");
+    for body in [
+        json!({"properties": {"authType": "ApiKey", "target": "https://attacker.example"}}),
+        json!({"properties": {"Target": "https://attacker.example"}}),
+    ] {
+        let res = app.patch(&with_api(&api_key), &body).await;
+        assert_eq!(
+            error_code(res, StatusCode::BAD_REQUEST).await,
+            "CredentialsRequired",
+            "{body}"
+        );
+    }
+    let mut moved: Value = app.get(&with_api(&api_key)).await.json().await.unwrap();
+    moved["properties"]["target"] = json!("https://attacker.example");
+    let res = app.put(&with_api(&api_key), &moved).await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "CredentialsRequired"
+    );
+    let oauth = connection_path(&app, "rg", "hub", "conn-oauth2");
+    let res = app
+        .patch(
+            &with_api(&oauth),
+            &json!({"properties": {"credentials": {"authUrl": "https://attacker.example/token"}}}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::BAD_REQUEST).await,
+        "CredentialsRequired"
+    );
     let res = app
         .patch(
             &with_api(&api_key),
-            &json!({"properties": {"authType": "ApiKey", "target": "https://moved.example.com"}}),
+            &json!({"properties": {"target": "https://moved.example.com", "credentials": {"key": "secret-api-key"}}}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -58,6 +58,27 @@ async fn assign_at(app: &TestApp, principal: &str, role: &str, scope: &str) {
     assert_eq!(app.put(&path, &body).await.status(), StatusCode::CREATED);
 }
 
+/// A new principal with Contributor on one project of "rg"; its token.
+async fn project_contributor(app: &TestApp, project: &str) -> String {
+    let user = uuid::Uuid::new_v4().to_string();
+    let scope = app.workspace_path("rg", project);
+    assign_at(app, &user, CONTRIBUTOR, &scope).await;
+    app.token_for(&user, &app.tenant)
+}
+
+/// GET of `path` (no query), as JSON.
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    app.get(&with_api(path)).await.json().await.unwrap()
+}
+
+/// `properties` with the members of `more` added.
+fn merged(mut properties: Value, more: Value) -> Value {
+    if let (Some(map), Value::Object(more)) = (properties.as_object_mut(), more) {
+        map.extend(more);
+    }
+    properties
+}
+
 async fn sharing_matrix(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (hub_id, p1_id) = hub_and_project(&app, "rg", "hub", "prj1").await;
@@ -75,13 +96,9 @@ async fn sharing_matrix(backend: Backend) {
         ("for-friend", json!({"sharedUserList": [friend]})),
         ("private", json!({})),
     ] {
-        let mut properties =
+        let properties =
             json!({"authType": "ApiKey", "category": "AzureOpenAI", "credentials": key(name)});
-        properties
-            .as_object_mut()
-            .unwrap()
-            .extend(sharing.as_object().unwrap().clone());
-        put_connection(&app, &hub_conn(name), properties).await;
+        put_connection(&app, &hub_conn(name), merged(properties, sharing)).await;
     }
     for project in ["prj1", "prj2"] {
         let name = format!("{project}-own");
@@ -126,12 +143,7 @@ async fn sharing_matrix(backend: Backend) {
 
     // GET through a project falls back to the hub's shared connection, with its real id.
     let through_p1 = |name: &str| connection_path(&app, "rg", "prj1", name);
-    let got: Value = app
-        .get(&with_api(&through_p1("all")))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&app, &through_p1("all")).await;
     assert_eq!(
         got["id"].as_str().unwrap().to_lowercase(),
         hub_conn("all").to_lowercase()
@@ -224,15 +236,7 @@ async fn sharing_matrix(backend: Backend) {
     );
 
     // A project's Contributor: its project's secrets and the shared ones, nobody else's.
-    let p1_user = uuid::Uuid::new_v4().to_string();
-    assign_at(
-        &app,
-        &p1_user,
-        CONTRIBUTOR,
-        &app.workspace_path("rg", "prj1"),
-    )
-    .await;
-    let as_p1 = app.token_for(&p1_user, &app.tenant);
+    let as_p1 = project_contributor(&app, "prj1").await;
     for (path, status) in [
         (through_p1("prj1-own"), StatusCode::OK),
         (through_p1("all"), StatusCode::OK),
@@ -262,4 +266,121 @@ async fn sharing_matrix(backend: Backend) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
-both_backends!(sharing_matrix);
+/// `sharedUserList` names a project by its full id or workspaceId: a bare name would reach
+/// every project of that name under the hub, in any group. Read through a project, a hub
+/// connection does not show whom else it is shared with.
+async fn sharing_names_one_project(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (hub_id, p1_id) = hub_and_project(&app, "rg", "hub", "prj1").await;
+    app.create_group("rg2").await;
+    app.create_workspace(
+        "rg2",
+        "prj1",
+        json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": hub_id}}),
+    )
+    .await;
+    let hub_conn = |name: &str| connection_path(&app, "rg", "hub", name);
+    let shared_list = json!([p1_id.to_uppercase(), "someone-else"]);
+    for (name, list) in [("by-name", json!(["prj1"])), ("by-id", shared_list.clone())] {
+        put_connection(
+            &app,
+            &hub_conn(name),
+            json!({"authType": "ApiKey", "credentials": {"key": "k"}, "sharedUserList": list}),
+        )
+        .await;
+    }
+    let in_rg = |name: &str| connection_path(&app, "rg", "prj1", name);
+    let in_rg2 = |name: &str| connection_path(&app, "rg2", "prj1", name);
+    for (path, status) in [
+        (in_rg("by-name"), StatusCode::NOT_FOUND),
+        (in_rg2("by-name"), StatusCode::NOT_FOUND),
+        (in_rg2("by-id"), StatusCode::NOT_FOUND),
+        (in_rg("by-id"), StatusCode::OK),
+    ] {
+        let res = app.get(&with_api(&path)).await;
+        assert_eq!(res.status(), status, "GET {path}");
+        let res = list_secrets_as(&app, &app.token, &path).await;
+        assert_eq!(res.status(), status, "listsecrets {path}");
+    }
+    let list = with_api(&format!(
+        "{}/connections",
+        app.workspace_path("rg2", "prj1")
+    ));
+    let body: Value = app.get(&list).await.json().await.unwrap();
+    assert_eq!(body["value"], json!([]), "nothing reaches the other prj1");
+
+    // Through the project: no sharedUserList (other projects' ids, principals).
+    let through: Value = get_json(&app, &in_rg("by-id")).await;
+    assert!(
+        through["properties"].get("sharedUserList").is_none(),
+        "{through}"
+    );
+    let revealed: Value = list_secrets_as(&app, &app.token, &in_rg("by-id"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        revealed["properties"].get("sharedUserList").is_none(),
+        "{revealed}"
+    );
+    assert_eq!(revealed["properties"]["credentials"]["key"], "k");
+    let list = with_api(&format!("{}/connections", app.workspace_path("rg", "prj1")));
+    let body: Value = app.get(&list).await.json().await.unwrap();
+    assert_eq!(body["value"].as_array().unwrap().len(), 1);
+    assert!(
+        body["value"][0]["properties"]
+            .get("sharedUserList")
+            .is_none(),
+        "{body}"
+    );
+    // Where it belongs, it does.
+    let own: Value = get_json(&app, &hub_conn("by-id")).await;
+    assert_eq!(own["properties"]["sharedUserList"], shared_list);
+}
+
+/// A project connection may not take the name of a hub connection shared with anyone: the
+/// project's own would hide the hub's from whoever it is shared with, whoever writes it.
+async fn shared_hub_names_cannot_be_shadowed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    hub_and_project(&app, "rg", "hub", "prj1").await;
+    let friend = uuid::Uuid::new_v4().to_string();
+    for (name, sharing) in [
+        ("for-friend", json!({"sharedUserList": [friend]})),
+        ("for-all", json!({"isSharedToAll": true})),
+        ("empty-list", json!({"sharedUserList": []})),
+        ("private", json!({"isSharedToAll": false})),
+    ] {
+        let properties = json!({"authType": "ApiKey", "credentials": {"key": "k"}});
+        let path = connection_path(&app, "rg", "hub", name);
+        put_connection(&app, &path, merged(properties, sharing)).await;
+    }
+    let as_p1 = project_contributor(&app, "prj1").await;
+    let body = json!({"properties": {"authType": "ApiKey", "target": "https://attacker.example", "credentials": {"key": "x"}}});
+    for token in [&as_p1, &app.token] {
+        let path = with_api(&connection_path(&app, "rg", "prj1", "For-Friend"));
+        let res = app.send_as(token, Method::PUT, &path, Some(&body)).await;
+        assert_eq!(
+            error_code(res, StatusCode::CONFLICT).await,
+            "ConnectionNameSharedByHub"
+        );
+    }
+    // One the caller sees is read-only, as before.
+    let path = with_api(&connection_path(&app, "rg", "prj1", "for-all"));
+    let res = app.send_as(&as_p1, Method::PUT, &path, Some(&body)).await;
+    assert_eq!(
+        error_code(res, StatusCode::FORBIDDEN).await,
+        "SharedConnectionReadOnly"
+    );
+    for name in ["empty-list", "private"] {
+        let path = with_api(&connection_path(&app, "rg", "prj1", name));
+        let res = app.send_as(&as_p1, Method::PUT, &path, Some(&body)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{name}");
+    }
+}
+
+both_backends!(
+    sharing_matrix,
+    sharing_names_one_project,
+    shared_hub_names_cannot_be_shadowed
+);

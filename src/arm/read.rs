@@ -71,17 +71,16 @@ pub fn decode_token(token: &str) -> Result<String, ArmError> {
 }
 
 /// The scope keys where a caller's unconditioned assignments grant the read, as a subquery
-/// over `role_assignments` (nothing for `Readable::All`, which needs no filter).
-pub fn granted_scopes(readable: &Readable) -> sea_orm::sea_query::SelectStatement {
-    let (subjects, roles) = match readable {
-        Readable::Assigned { subjects, roles } => (subjects.clone(), roles.clone()),
-        Readable::All => (Vec::new(), Vec::new()),
-    };
+/// over `role_assignments`.
+pub fn granted_scopes(
+    subjects: &[String],
+    roles: &[String],
+) -> sea_orm::sea_query::SelectStatement {
     role_assignment::Entity::find()
         .select_only()
         .column(role_assignment::Column::ScopeKey)
-        .filter(role_assignment::Column::PrincipalId.is_in(subjects))
-        .filter(role_assignment::Column::RoleDefinitionKey.is_in(roles))
+        .filter(role_assignment::Column::PrincipalId.is_in(subjects.to_vec()))
+        .filter(role_assignment::Column::RoleDefinitionKey.is_in(roles.to_vec()))
         .filter(role_assignment::Column::Condition.is_null())
         .into_query()
 }
@@ -90,10 +89,10 @@ pub fn granted_scopes(readable: &Readable) -> sea_orm::sea_query::SelectStatemen
 /// query condition: the row itself, its group, its parent or what it depends on (a project's
 /// hub) holds a granting assignment. `None` when everything is readable.
 pub fn readable_rows(readable: &Readable) -> Option<Condition> {
-    if matches!(readable, Readable::All) {
+    let Readable::Assigned { subjects, roles } = readable else {
         return None;
-    }
-    let granted = || granted_scopes(readable);
+    };
+    let granted = || granted_scopes(subjects, roles);
     Some(
         Condition::any()
             .add(resource::Column::IdKey.in_subquery(granted()))

@@ -333,7 +333,6 @@ pub async fn write(
         let row = active.update(tx).await?;
         let version = policy::bump_version(tx).await?;
         // The old link (with its condition token) goes, the new one comes: a rebuild-free swap.
-        let _ = version;
         let removed = to_assignment(
             &old,
             old.condition

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::Caller;
 use super::policy::{self, Change, Policy};
 use super::roles::{CUSTOM, RoleDefinition, RoleDefinitionProperties};
-use super::scope::{AuthzScope, properties_of};
+use super::scope::{AuthzScope, properties_of, within_any};
 use crate::arm::id::PathVocabulary;
 use crate::error::ArmError;
 use crate::store::{now_millis, role_assignment, role_definition};
@@ -122,11 +122,7 @@ pub fn not_found(name: &str) -> ArmError {
 /// Whether a custom role may be assigned at `scope_key`: at or below one of its assignable
 /// scopes. Built-in roles may be assigned anywhere.
 pub fn assignable_at(role: &RoleDefinition, scope_key: &str) -> bool {
-    role.is_built_in()
-        || role.properties.assignable_scopes.iter().any(|s| {
-            let key = s.trim_end_matches('/').to_lowercase();
-            scope_key == key || scope_key.starts_with(&format!("{key}/"))
-        })
+    role.is_built_in() || within_any(scope_key, &role.properties.assignable_scopes)
 }
 
 impl RoleDefinitions {
@@ -144,19 +140,7 @@ impl RoleDefinitions {
         let mut roles: Vec<&RoleDefinition> = snapshot
             .roles()
             .filter(|r| filter.admits(r))
-            .filter(|r| {
-                r.is_built_in()
-                    || r.properties.assignable_scopes.iter().any(|s| {
-                        let key = s.trim_end_matches('/').to_lowercase();
-                        key.is_empty()
-                            || AuthzScope {
-                                key,
-                                display: String::new(),
-                                resource: None,
-                            }
-                            .contains(&at.key)
-                    })
-            })
+            .filter(|r| assignable_at(r, &at.key))
             .collect();
         roles.sort_by(|a, b| a.properties.role_name.cmp(&b.properties.role_name));
         roles.into_iter().map(|r| render(r, at)).collect()
@@ -234,16 +218,7 @@ impl RoleDefinitions {
             }
             scopes.push(scope.display);
         }
-        if !props.assignable_scopes.iter().any(|s| {
-            let key = s.trim_end_matches('/').to_lowercase();
-            AuthzScope {
-                key,
-                display: String::new(),
-                resource: None,
-            }
-            .contains(&at.key)
-        }) && at.key != "/"
-        {
+        if !within_any(&at.key, &props.assignable_scopes) && at.key != "/" {
             return Err(invalid(
                 "InvalidRoleDefinitionScope",
                 format!(

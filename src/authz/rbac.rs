@@ -182,29 +182,26 @@ impl Authorizer for Rbac {
         action: &str,
         scope: Target<'_>,
     ) -> Result<Readable, ArmError> {
-        let denied = match self.authorize(caller, action, scope).await {
-            Ok(_) => return Ok(Readable::All),
-            Err(err) if err.status == actix_web::http::StatusCode::FORBIDDEN => err,
-            Err(err) => return Err(err),
-        };
-        if let Target::Resource(id) = scope
-            && let Some(sub) = self.subscriptions.find(&id.subscription).await?
-            && !sub.tenant_id.eq_ignore_ascii_case(&caller.tenant_id)
-        {
-            return Err(denied);
+        if let Target::Resource(id) = scope {
+            self.check_tenant(caller, action, id).await?;
         }
         let subjects = subjects_of(caller);
+        if self
+            .decide_for(&subjects, action, false, &scope, None)
+            .await?
+            .is_some()
+        {
+            return Ok(Readable::All);
+        }
+        let denied = ArmError::authorization_failed(&caller.principal_id, action, &scope.display());
         let snapshot = self.policy.snapshot();
-        let readable = Readable::Assigned {
-            roles: snapshot.roles_granting(action),
-            subjects: subjects.clone(),
-        };
+        let roles = snapshot.roles_granting(action);
         // Something under the list's scope is readable: the list shows it.
         if !snapshot
             .granted_scopes_below(&subjects, action, &scope.key())
             .is_empty()
         {
-            return Ok(readable);
+            return Ok(Readable::Assigned { subjects, roles });
         }
         // Or a project in it is reached through a readable hub elsewhere.
         let reached = match scope {
@@ -219,7 +216,7 @@ impl Authorizer for Rbac {
                     .filter(in_scope)
                     .filter(
                         resource::Column::DependsOnKey
-                            .in_subquery(crate::arm::read::granted_scopes(&readable)),
+                            .in_subquery(crate::arm::read::granted_scopes(&subjects, &roles)),
                     )
                     .into_tuple::<String>()
                     .one(&self.db)
@@ -228,6 +225,10 @@ impl Authorizer for Rbac {
             }
             Target::Root => false,
         };
-        if reached { Ok(readable) } else { Err(denied) }
+        if reached {
+            Ok(Readable::Assigned { subjects, roles })
+        } else {
+            Err(denied)
+        }
     }
 }

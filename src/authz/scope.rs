@@ -64,11 +64,15 @@ impl AuthzScope {
         };
         format!("{base}/providers/Microsoft.Authorization/{type_segment}/{name}")
     }
+}
 
-    /// Whether `other` is this scope or below it.
-    pub fn contains(&self, other_key: &str) -> bool {
-        self.key == "/" || other_key == self.key || other_key.starts_with(&format!("{}/", self.key))
-    }
+/// Whether `scope_key` is at or below one of `scopes` (ids as written: any casing, `/` for the
+/// root, trailing slashes allowed).
+pub fn within_any(scope_key: &str, scopes: &[String]) -> bool {
+    scopes.iter().any(|s| {
+        let key = s.trim_end_matches('/').to_lowercase();
+        scope_key == key || scope_key.starts_with(&format!("{key}/"))
+    })
 }
 
 /// The GUID at the end of a Microsoft.Authorization id, or a bare GUID.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod identity;
+pub mod lifecycle;
 pub mod metrics;
 pub mod ops;
 pub mod provisioners;

@@ -138,13 +138,18 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Serve(serve) => {
             let settings = Settings::from_args(&cli.store, &serve)?;
             kiln::telemetry::init(settings.log_format);
-            let app = Box::pin(Application::build(settings.clone())).await?;
+            let app = Box::pin(Application::build(
+                settings.clone(),
+                kiln::resources::registry(),
+            ))
+            .await?;
             print_banner(&app, &settings);
             app.run_until_stopped().await?;
         }
         Command::Worker(args) => {
             kiln::telemetry::init(args.log_format);
             kiln::startup::run_worker(
+                kiln::resources::registry(),
                 &open(&cli.store)?,
                 &args.broker,
                 &args.provisioning.worker_settings(&cli.store.data_dir, true),
@@ -159,7 +164,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("migrations applied");
         }
         Command::Openapi { out } => {
-            let json = serde_json::to_string_pretty(&openapi())? + "\n";
+            let json = serde_json::to_string_pretty(&openapi(&kiln::resources::registry()))? + "\n";
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }

@@ -17,6 +17,7 @@ use crate::arm::engine::Engine;
 use crate::arm::http::PublicBase;
 use crate::arm::id::PathVocabulary;
 use crate::arm::middleware::{arm_edge, not_served};
+use crate::arm::registry::Registry;
 use crate::authz::assignments::RoleAssignments;
 use crate::authz::definitions::RoleDefinitions;
 use crate::authz::policy::PolicyError;
@@ -65,12 +66,13 @@ const POLICY_POLL: Duration = Duration::from_millis(250);
 fn provisioning(
     db: &sea_orm::DatabaseConnection,
     settings: &WorkerSettings,
+    registry: &Registry,
     vocabulary: Arc<PathVocabulary>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
 ) -> Result<(Worker, Sweeper), StartupError> {
     let backends = Backends {
-        provisioners: Arc::new(resources::provisioners()),
+        provisioners: Arc::new(registry.provisioners()),
         storage: ObjectStorage::open(&settings.object_store)?,
     };
     tracing::info!(
@@ -107,13 +109,15 @@ fn provisioning(
 )]
 struct ApiDoc;
 
-/// The OpenAPI document, generated from the registered routes.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new()
+/// The OpenAPI document: the platform's routes and every registered type's, generated from
+/// the same declarations the routes are.
+pub fn openapi(registry: &Registry) -> utoipa::openapi::OpenApi {
+    let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
+    crate::arm::openapi::document(&mut api, registry);
     api
 }
 
@@ -166,6 +170,7 @@ pub async fn shutdown_signal() {
 /// is woken by provisioning requests; it also polls, so a lost message costs at most a poll
 /// interval. Stops, after the passes in progress, when `stop` resolves.
 pub async fn run_worker(
+    registry: Registry,
     database: &crate::config::DatabaseSettings,
     broker: &crate::config::BrokerArgs,
     settings: &WorkerSettings,
@@ -174,10 +179,11 @@ pub async fn run_worker(
     let db = store::connect(database).await?;
     Box::pin(store::migrate(&db)).await?;
     let outbox_wake = Arc::new(Notify::new());
-    let vocabulary = Arc::new(resources::vocabulary());
+    let vocabulary = Arc::new(resources::vocabulary(&registry));
     let (worker, sweeper) = provisioning(
         &db,
         settings,
+        &registry,
         vocabulary,
         Arc::new(Notify::new()),
         outbox_wake.clone(),
@@ -234,7 +240,9 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+    /// Builds the application serving the types in `registry` (`resources::registry()`, plus
+    /// whatever a program adds).
+    pub async fn build(settings: Settings, registry: Registry) -> Result<Self, StartupError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         std::fs::create_dir_all(&settings.data_dir)?;
         let db = store::connect(&settings.database).await?;
@@ -244,8 +252,8 @@ impl Application {
         let bootstrap = Box::pin(meta::ensure_bootstrap(&db, &settings.bootstrap)).await?;
 
         let master_keys = Arc::new(MasterKeys::load(settings.master_keys.clone())?);
-        let vocabulary = Arc::new(resources::vocabulary());
-        let registry = Arc::new(resources::registry(vocabulary.clone(), master_keys.clone()));
+        let vocabulary = Arc::new(resources::vocabulary(&registry));
+        let registry = Arc::new(registry);
         let subscriptions = SubscriptionDirectory::new(db.clone());
         let policy = Arc::new(Policy::load(db.clone()).await?);
         let rbac = Arc::new(Rbac::new(policy.clone(), subscriptions.clone(), db.clone()));
@@ -263,17 +271,19 @@ impl Application {
         let outbox_wake = Arc::new(Notify::new());
         let engine = Engine {
             db: db.clone(),
-            registry,
+            registry: registry.clone(),
             authorizer,
             subscriptions,
             vocabulary: vocabulary.clone(),
             wake: wake.clone(),
             outbox_wake: outbox_wake.clone(),
             worker: settings.worker.clone(),
+            keys: master_keys.clone(),
         };
         let (worker, sweeper) = provisioning(
             &db,
             &settings.worker,
+            &registry,
             vocabulary.clone(),
             wake,
             outbox_wake.clone(),
@@ -332,7 +342,7 @@ impl Application {
             &settings.auth.audience,
         ));
 
-        let api = openapi();
+        let api = openapi(&registry);
         let metrics = Metrics::new();
         metrics.track_pool(&db);
         let admin = PlatformAdmin(bootstrap.admin_principal.clone());
@@ -343,6 +353,8 @@ impl Application {
                 .into_utoipa_app()
                 .configure(routes)
                 .split_for_parts();
+            let types = registry.clone();
+            let app = app.configure(move |cfg| crate::arm::routes::configure(cfg, &types));
             let template = shared_engine.clone();
             let pool = worker_pool.clone();
             let pool_metrics = metrics.clone();

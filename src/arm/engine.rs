@@ -20,12 +20,10 @@ use crate::activity::{self, ActivityEntry};
 use crate::authz::{Authorizer, Caller, SubscriptionDirectory, Target, subscription_not_found};
 use crate::config::WorkerSettings;
 use crate::error::ArmError;
-use crate::events::{self, EventFacts};
+use crate::events;
+use crate::lifecycle::{self, Outcome, ProvisioningState, Verb};
+use crate::secrets::MasterKeys;
 use crate::store::{now_millis, operation, resource, role_assignment};
-
-pub const CREATING: &str = "Creating";
-pub const UPDATING: &str = "Updating";
-pub const DELETING: &str = "Deleting";
 
 /// Who is asking, and how to address them back.
 #[derive(Debug, Clone)]
@@ -72,19 +70,13 @@ pub enum DeleteResult {
     Accepted(OperationRef),
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Verb {
-    Put,
-    Patch,
-}
-
-impl Verb {
-    fn name(self) -> &'static str {
-        match self {
-            Verb::Put => "PUT",
-            Verb::Patch => "PATCH",
-        }
-    }
+/// A PUT or PATCH on its way into the transaction.
+struct Write<'a> {
+    verb: Verb,
+    body: &'a Value,
+    pre: &'a Preconditions,
+    /// The caller's authorization on each resource the body links to; required on create.
+    links: Vec<Result<(), ArmError>>,
 }
 
 #[derive(Clone)]
@@ -99,6 +91,8 @@ pub struct Engine {
     /// Wakes the outbox relay when events are committed.
     pub outbox_wake: Arc<Notify>,
     pub worker: WorkerSettings,
+    /// The master keys sealed secrets are written and read under.
+    pub keys: Arc<MasterKeys>,
 }
 
 fn etag() -> String {
@@ -240,20 +234,22 @@ impl Engine {
                     parent.name()
                 ),
             )),
-            Some(row) if row.provisioning_state == DELETING => Err(if is_group {
-                ArmError::conflict(
-                    "ResourceGroupBeingDeleted",
-                    format!(
-                        "The resource group '{}' is in deprovisioning state and cannot perform this operation.",
-                        parent.name()
-                    ),
-                )
-            } else {
-                ArmError::conflict(
-                    "ParentResourceBeingDeleted",
-                    format!("The parent resource '{}' is being deleted.", parent.name()),
-                )
-            }),
+            Some(row) if row.provisioning_state == ProvisioningState::Deleting.as_str() => {
+                Err(if is_group {
+                    ArmError::conflict(
+                        "ResourceGroupBeingDeleted",
+                        format!(
+                            "The resource group '{}' is in deprovisioning state and cannot perform this operation.",
+                            parent.name()
+                        ),
+                    )
+                } else {
+                    ArmError::conflict(
+                        "ParentResourceBeingDeleted",
+                        format!("The parent resource '{}' is being deleted.", parent.name()),
+                    )
+                })
+            }
             Some(_) => Ok(()),
         }
     }
@@ -268,24 +264,28 @@ impl Engine {
         let kind = self.kind_of(id)?;
         self.authorize(cx, id, &kind.descriptor().action("write"))
             .await?;
-        // Links are checked when they are made: an existing resource keeps its (immutable) links.
-        let linked = kind.linked(body);
-        if !linked.is_empty()
-            && resource::Entity::find_by_id(id.key())
-                .one(&self.db)
-                .await?
-                .is_none()
+        self.refuse_write_through(kind.as_ref(), cx, id).await?;
+        // What the caller may link to is decided here, whether the write needs it is decided
+        // from the row locked inside the transaction: a create needs every link, a replace keeps
+        // its (immutable) links. Deciding it from a read before the transaction let a create
+        // that raced a delete through without the check.
+        let mut links = Vec::new();
+        // A link out of the subscription is the type's own validation error.
+        for (target, action) in kind
+            .linked(body, &self.vocabulary)
+            .into_iter()
+            .filter(|(t, _)| t.subscription.eq_ignore_ascii_case(&id.subscription))
         {
-            // A link out of the subscription is the type's own validation error.
-            for (target, action) in linked
-                .into_iter()
-                .filter(|(t, _)| t.subscription.eq_ignore_ascii_case(&id.subscription))
-            {
-                self.authorize(cx, &target, &action).await?;
-            }
+            links.push(self.authorize(cx, &target, &action).await);
         }
         let spec = envelope::parse_put(body)?;
-        let result = self.write(cx, id, Verb::Put, body, pre, |_| Ok(spec)).await;
+        let write = Write {
+            verb: Verb::Put,
+            body,
+            pre,
+            links,
+        };
+        let result = self.write(cx, id, write, |_| Ok(spec)).await;
         self.log_refusal(cx, id, "write", "PUT", &result).await;
         result
     }
@@ -300,14 +300,39 @@ impl Engine {
         let kind = self.kind_of(id)?;
         self.authorize(cx, id, &kind.descriptor().action("write"))
             .await?;
+        self.refuse_write_through(kind.as_ref(), cx, id).await?;
+        let body = &kind.patch_body(body);
+        let write = Write {
+            verb: Verb::Patch,
+            body,
+            pre,
+            links: Vec::new(),
+        };
         let result = self
-            .write(cx, id, Verb::Patch, body, pre, |existing| match existing {
+            .write(cx, id, write, |existing| match existing {
                 Some(spec) => envelope::apply_patch(spec, body),
                 None => Err(not_found(id)),
             })
             .await;
         self.log_refusal(cx, id, "write", "PATCH", &result).await;
         result
+    }
+
+    /// A path that only shows a resource stored elsewhere (a hub connection shared into a
+    /// project) is read-only.
+    async fn refuse_write_through(
+        &self,
+        kind: &dyn ResourceKind,
+        cx: &CallContext,
+        id: &ResourceId,
+    ) -> Result<(), ArmError> {
+        let own = resource::Entity::find_by_id(id.key()).one(&self.db).await?;
+        if own.is_none()
+            && let Some(shown) = kind.read_through(self, cx, id).await?
+        {
+            return Err(kind.read_only_through(&shown));
+        }
+        Ok(())
     }
 
     /// A write that the engine refused still leaves an activity-log row.
@@ -348,11 +373,15 @@ impl Engine {
         &self,
         cx: &CallContext,
         id: &ResourceId,
-        verb: Verb,
-        body: &Value,
-        pre: &Preconditions,
+        write: Write<'_>,
         make_spec: impl FnOnce(Option<&Spec>) -> Result<Spec, ArmError>,
     ) -> Result<WriteResult, ArmError> {
+        let Write {
+            verb,
+            body,
+            pre,
+            links,
+        } = write;
         let kind = self.kind_of(id)?.clone();
         let descriptor = kind.descriptor();
         if !(descriptor.name_valid)(id.name()) {
@@ -366,7 +395,7 @@ impl Engine {
             ));
         }
         let tenant_id = self.tenant_of(&id.subscription).await?;
-        let request_hash = envelope::fingerprint(verb.name(), body);
+        let request_hash = envelope::fingerprint(verb.method(), body);
         let key = id.key();
         let tx = self.db.begin().await?;
         self.check_parent(&tx, id).await?;
@@ -396,6 +425,11 @@ impl Engine {
         check_preconditions(pre, existing.as_ref(), id)?;
         if running.is_some() {
             return Err(ArmError::another_operation(&id.display()));
+        }
+        if existing.is_none()
+            && let Some(denied) = links.into_iter().find_map(Result::err)
+        {
+            return Err(denied);
         }
 
         let existing_spec = existing
@@ -438,8 +472,18 @@ impl Engine {
             id,
             caller: &cx.caller,
             tenant_id: &tenant_id,
+            vocabulary: &self.vocabulary,
+            keys: &self.keys,
         };
         let prepared = kind.prepare(&cxp, spec, existing_spec.as_ref()).await?;
+        // What is stored is what the document publishes.
+        let properties = Value::Object(prepared.spec.properties.clone());
+        (descriptor.schema.check_properties.0)(&properties).map_err(|problem| {
+            ArmError::bad_request(
+                "InvalidRequestContent",
+                format!("The request content was invalid: {problem}"),
+            )
+        })?;
 
         let now = now_millis();
         let created = existing.is_none();
@@ -447,11 +491,11 @@ impl Engine {
         let generation = existing.as_ref().map_or(0, |r| r.generation) + 1;
         let (state, observed) = if descriptor.provisioned {
             (
-                if created { CREATING } else { UPDATING },
+                ProvisioningState::of_write(created),
                 existing.as_ref().map_or(0, |r| r.observed_generation),
             )
         } else {
-            (lro::SUCCEEDED, generation)
+            (ProvisioningState::Succeeded, generation)
         };
         let row = resource::Model {
             id_key: key.clone(),
@@ -468,7 +512,7 @@ impl Engine {
             managed_by_key: existing.as_ref().and_then(|r| r.managed_by_key.clone()),
             body: envelope::to_body(&prepared.spec, &system_data),
             etag: etag(),
-            provisioning_state: state.to_owned(),
+            provisioning_state: state.as_str().to_owned(),
             generation,
             observed_generation: observed,
             created_at: existing.as_ref().map_or(now, |r| r.created_at),
@@ -479,14 +523,13 @@ impl Engine {
             companion.store(&tx).await?;
         }
 
-        let action = descriptor.action("write");
         let operation = if descriptor.provisioned {
             Some(
                 self.start_operation(
                     &tx,
                     cx,
                     id,
-                    verb.name(),
+                    verb.method(),
                     generation,
                     &request_hash,
                     row.location.as_deref(),
@@ -496,42 +539,23 @@ impl Engine {
         } else {
             None
         };
-        let facts = EventFacts {
-            id,
+        let (event, status, status_code) = match (&operation, created) {
+            (Some(_), _) => (events::PROVISIONING_REQUESTED, lifecycle::ACCEPTED, 202),
+            (None, true) => (events::WRITE_SUCCESS, lro::SUCCEEDED, 201),
+            (None, false) => (events::WRITE_SUCCESS, lro::SUCCEEDED, 200),
+        };
+        let outcome = Outcome {
+            event,
+            status,
+            status_code,
+            verb,
             generation,
             operation_id: operation.as_ref().map(|o| o.id.as_str()),
-            operation_name: &action,
             caller: &cx.caller.principal_id,
             correlation_id: &cx.correlation_id,
             traceparent: cx.traceparent.as_deref(),
         };
-        let event = if operation.is_some() {
-            events::PROVISIONING_REQUESTED
-        } else {
-            events::WRITE_SUCCESS
-        };
-        events::enqueue(&tx, event, &facts).await?;
-        let (status, code) = match (&operation, created) {
-            (Some(_), _) => ("Accepted", 202),
-            (None, true) => (lro::SUCCEEDED, 201),
-            (None, false) => (lro::SUCCEEDED, 200),
-        };
-        activity::record(
-            &tx,
-            &ActivityEntry {
-                subscription_key: &row.subscription_key,
-                resource_key: &key,
-                resource_id: &row.id,
-                operation_name: &action,
-                operation_id: operation.as_ref().map(|o| o.id.as_str()),
-                status,
-                status_code: code,
-                caller: &cx.caller.principal_id,
-                correlation_id: &cx.correlation_id,
-                method: verb.name(),
-            },
-        )
-        .await?;
+        lifecycle::record(&tx, id, &outcome).await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
         let outcome = match operation {
@@ -615,11 +639,10 @@ impl Engine {
         pre: &Preconditions,
     ) -> Result<DeleteResult, ArmError> {
         let kind = self.kind_of(id)?.clone();
-        let action = kind.descriptor().action("delete");
-        self.authorize(cx, id, &action).await?;
-        let result = self
-            .delete_authorized(cx, id, pre, kind.as_ref(), &action)
-            .await;
+        self.authorize(cx, id, &kind.descriptor().action("delete"))
+            .await?;
+        self.refuse_write_through(kind.as_ref(), cx, id).await?;
+        let result = self.delete_authorized(cx, id, pre, kind.as_ref()).await;
         self.log_refusal(cx, id, "delete", "DELETE", &result).await;
         result
     }
@@ -630,7 +653,6 @@ impl Engine {
         id: &ResourceId,
         pre: &Preconditions,
         kind: &dyn ResourceKind,
-        action: &str,
     ) -> Result<DeleteResult, ArmError> {
         let key = id.key();
         let tx = self.db.begin().await?;
@@ -664,8 +686,14 @@ impl Engine {
             return Err(ArmError::another_operation(&id.display()));
         }
         kind.check_delete(&tx, &row).await?;
-        if kind.deletes_at_once() {
-            return self.delete_now(tx, cx, id, &row, action).await;
+        if kind
+            .descriptor()
+            .verbs
+            .delete
+            .as_ref()
+            .is_some_and(|d| d.default.at_once)
+        {
+            return self.delete_now(tx, cx, id, &row).await;
         }
         let generation = row.generation + 1;
         let operation = self
@@ -680,7 +708,10 @@ impl Engine {
             )
             .await?;
         let updated = resource::Entity::update_many()
-            .col_expr(resource::Column::ProvisioningState, Expr::value(DELETING))
+            .col_expr(
+                resource::Column::ProvisioningState,
+                Expr::value(ProvisioningState::Deleting.as_str()),
+            )
             .col_expr(resource::Column::Generation, Expr::value(generation))
             .col_expr(resource::Column::Etag, Expr::value(etag()))
             .col_expr(resource::Column::UpdatedAt, Expr::value(now_millis()))
@@ -691,14 +722,18 @@ impl Engine {
         if updated.rows_affected != 1 {
             return Err(ArmError::another_operation(&id.display()));
         }
-        let outcome = DeleteOutcome {
+        let outcome = Outcome {
             event: events::PROVISIONING_REQUESTED,
-            status: "Accepted",
+            status: lifecycle::ACCEPTED,
             status_code: 202,
+            verb: Verb::Delete,
             generation,
             operation_id: Some(&operation.id),
+            caller: &cx.caller.principal_id,
+            correlation_id: &cx.correlation_id,
+            traceparent: cx.traceparent.as_deref(),
         };
-        record_delete(&tx, cx, id, &row, action, &outcome).await?;
+        lifecycle::record(&tx, id, &outcome).await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
         self.wake.notify_one();
@@ -714,7 +749,6 @@ impl Engine {
         cx: &CallContext,
         id: &ResourceId,
         row: &resource::Model,
-        action: &str,
     ) -> Result<DeleteResult, ArmError> {
         resource::Entity::delete_by_id(row.id_key.clone())
             .exec(&tx)
@@ -726,14 +760,18 @@ impl Engine {
         if assignments.rows_affected > 0 {
             crate::authz::policy::bump_version(&tx).await?;
         }
-        let outcome = DeleteOutcome {
+        let outcome = Outcome {
             event: events::DELETE_SUCCESS,
             status: lro::SUCCEEDED,
             status_code: 200,
+            verb: Verb::Delete,
             generation: row.generation + 1,
             operation_id: None,
+            caller: &cx.caller.principal_id,
+            correlation_id: &cx.correlation_id,
+            traceparent: cx.traceparent.as_deref(),
         };
-        record_delete(&tx, cx, id, row, action, &outcome).await?;
+        lifecycle::record(&tx, id, &outcome).await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
         Ok(DeleteResult::Deleted)
@@ -765,53 +803,6 @@ impl Engine {
     }
 }
 
-/// How a delete ended, for its event and activity-log row.
-struct DeleteOutcome<'a> {
-    event: &'a str,
-    status: &'a str,
-    status_code: u16,
-    generation: i64,
-    operation_id: Option<&'a str>,
-}
-
-/// The event and the activity-log row of a delete, in its transaction.
-async fn record_delete(
-    tx: &DatabaseTransaction,
-    cx: &CallContext,
-    id: &ResourceId,
-    row: &resource::Model,
-    action: &str,
-    outcome: &DeleteOutcome<'_>,
-) -> Result<(), ArmError> {
-    let facts = EventFacts {
-        id,
-        generation: outcome.generation,
-        operation_id: outcome.operation_id,
-        operation_name: action,
-        caller: &cx.caller.principal_id,
-        correlation_id: &cx.correlation_id,
-        traceparent: cx.traceparent.as_deref(),
-    };
-    events::enqueue(tx, outcome.event, &facts).await?;
-    activity::record(
-        tx,
-        &ActivityEntry {
-            subscription_key: &row.subscription_key,
-            resource_key: &row.id_key,
-            resource_id: &row.id,
-            operation_name: action,
-            operation_id: outcome.operation_id,
-            status: outcome.status,
-            status_code: outcome.status_code,
-            caller: &cx.caller.principal_id,
-            correlation_id: &cx.correlation_id,
-            method: "DELETE",
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// The running operation of a resource. Only a resource in a non-terminal state has one, so
 /// the common case (absent or settled) costs no query.
 async fn in_flight(
@@ -828,11 +819,7 @@ async fn in_flight(
         .await?)
 }
 
-pub fn is_terminal(state: &str) -> bool {
-    [lro::SUCCEEDED, lro::FAILED, lro::CANCELED]
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(state))
-}
+pub use crate::lifecycle::is_terminal;
 
 /// Inserts a new row, or replaces the row we read if nobody changed it meanwhile.
 async fn store_row(

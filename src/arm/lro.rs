@@ -7,10 +7,12 @@ use utoipa::ToSchema;
 use crate::error::ErrorDetail;
 use crate::store::operation;
 
-pub const IN_PROGRESS: &str = "InProgress";
-pub const SUCCEEDED: &str = "Succeeded";
-pub const FAILED: &str = "Failed";
-pub const CANCELED: &str = "Canceled";
+use crate::lifecycle::OperationStatus as Status;
+
+pub const IN_PROGRESS: &str = Status::InProgress.as_str();
+pub const SUCCEEDED: &str = Status::Succeeded.as_str();
+pub const FAILED: &str = Status::Failed.as_str();
+pub const CANCELED: &str = Status::Canceled.as_str();
 
 /// Where a client follows an operation. Subscription-scoped so it outlives the resource.
 #[derive(Debug, Clone)]

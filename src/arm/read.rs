@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::engine::{CallContext, Engine, not_found};
 use super::id::ResourceId;
 use super::lro::{self, OperationRef};
+use super::registry::{ActionAnswer, ActionTarget, Listing, ResourceKind};
 use crate::authz::{Readable, Target};
 use crate::error::ArmError;
 use crate::store::{operation, resource, role_assignment};
@@ -43,6 +44,24 @@ pub enum ListScope {
 pub struct ListFilter {
     pub kind_key: Option<String>,
     pub type_key: Option<String>,
+}
+
+/// The query parameters of a list request: paging and the declared filters (non-empty
+/// values only).
+#[derive(Debug, Default)]
+pub struct ListParams {
+    pub top: Option<u64>,
+    pub skip_token: Option<String>,
+    pub filters: Vec<(String, String)>,
+}
+
+impl ListParams {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.filters
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Debug)]
@@ -102,6 +121,11 @@ pub fn readable_rows(readable: &Readable) -> Option<Condition> {
     )
 }
 
+/// Whether `row` is stored under another parent than the path that shows it.
+fn is_foreign(parent: Option<&ResourceId>, row: &resource::Model) -> bool {
+    parent.is_some_and(|p| p.key() != row.parent_key)
+}
+
 impl Engine {
     pub async fn get(
         &self,
@@ -111,16 +135,77 @@ impl Engine {
         let kind = self.kind_of(id)?;
         self.authorize(cx, id, &kind.descriptor().action("read"))
             .await?;
-        // A row of another type at the same key is not this resource.
-        let row = resource::Entity::find_by_id(id.key())
+        let row = self.resolve(kind.as_ref(), cx, id).await?;
+        let etag = row.etag.clone();
+        Ok((self.render_through(kind.as_ref(), id, row).await?, etag))
+    }
+
+    /// The row a path names: the one stored there (of its type: a row of another type at the
+    /// same key is not this resource), or one the type shows there from elsewhere.
+    pub(crate) async fn resolve(
+        &self,
+        kind: &dyn ResourceKind,
+        cx: &CallContext,
+        id: &ResourceId,
+    ) -> Result<resource::Model, ArmError> {
+        let own = resource::Entity::find_by_id(id.key())
             .one(&self.db)
             .await?
             .filter(|r| r.type_key == id.type_key());
-        let Some(row) = row else {
-            return Err(self.absent(id).await?);
+        if let Some(row) = own {
+            return Ok(row);
+        }
+        if let Some(shown) = kind.read_through(self, cx, id).await? {
+            return Ok(shown);
+        }
+        Err(self.absent(id).await?)
+    }
+
+    /// Renders `row` as read through `id`: a resource stored under another parent is shown as
+    /// its type shows it there.
+    pub(crate) async fn render_through(
+        &self,
+        kind: &dyn ResourceKind,
+        id: &ResourceId,
+        row: resource::Model,
+    ) -> Result<Value, ArmError> {
+        let foreign = is_foreign(id.parent().as_ref(), &row);
+        let mut json = self.render_one(row).await?;
+        if foreign {
+            kind.shown_through(&mut json);
+        }
+        Ok(json)
+    }
+
+    /// Runs a declared action on a resource, authorized by the action's own RBAC action.
+    pub async fn action(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        name: &str,
+        body: &Value,
+    ) -> Result<ActionAnswer, ArmError> {
+        let kind = self.kind_of(id)?.clone();
+        let Some(action) = kind.descriptor().action_decl(name) else {
+            return Err(ArmError::not_found(
+                "InvalidResourceType",
+                format!(
+                    "The action '{name}' is not served for '{}'.",
+                    kind.descriptor().full_type()
+                ),
+            ));
         };
-        let etag = row.etag.clone();
-        Ok((self.render_one(row).await?, etag))
+        self.authorize(cx, id, &kind.descriptor().action(action.rbac))
+            .await?;
+        let row = self.resolve(kind.as_ref(), cx, id).await?;
+        let rendered = self.render_through(kind.as_ref(), id, row.clone()).await?;
+        let target = ActionTarget {
+            id,
+            row: &row,
+            rendered,
+            body,
+        };
+        kind.invoke(self, action, target).await
     }
 
     /// The 404 of an absent resource names the missing group when the group is what's missing.
@@ -218,6 +303,95 @@ impl Engine {
             items: self.render(rows).await?,
             next,
         })
+    }
+
+    /// The list of one type under `parent`, as the type declares it: keyset pages, or all on
+    /// one page with the rows its `listed_through` hook adds and its property filters.
+    /// `params` are the request's query parameters.
+    pub async fn list_children(
+        &self,
+        cx: &CallContext,
+        kind: &dyn ResourceKind,
+        parent: &ResourceId,
+        params: &ListParams,
+    ) -> Result<Page, ArmError> {
+        let descriptor = kind.descriptor();
+        let listing = descriptor.verbs.list.unwrap_or(Listing::PAGED);
+        let filter = ListFilter {
+            kind_key: params
+                .get("kind")
+                .filter(|_| listing.filters.contains(&"kind"))
+                .map(str::to_lowercase),
+            type_key: None,
+        };
+        let action = descriptor.action("read");
+        let scope = ListScope::Parent {
+            parent: parent.clone(),
+            type_key: descriptor.type_key(),
+        };
+        if listing.paged {
+            return self
+                .list(
+                    cx,
+                    &scope,
+                    &filter,
+                    &action,
+                    params.top,
+                    params.skip_token.as_deref(),
+                )
+                .await;
+        }
+        let readable = self
+            .authorizer
+            .readable(&cx.caller, &action, Target::Resource(parent))
+            .await?;
+        let Some(parent_row) = resource::Entity::find_by_id(parent.key())
+            .one(&self.db)
+            .await?
+        else {
+            return Err(self.absent(parent).await?);
+        };
+        let mut query = resource::Entity::find()
+            .filter(resource::Column::ParentKey.eq(parent.key()))
+            .filter(resource::Column::TypeKey.eq(descriptor.type_key()));
+        if let Some(kind_key) = &filter.kind_key {
+            query = query.filter(resource::Column::KindKey.eq(kind_key.clone()));
+        }
+        if let Some(only) = readable_rows(&readable) {
+            query = query.filter(only);
+        }
+        let mut rows: Vec<resource::Model> = query
+            .order_by_asc(resource::Column::IdKey)
+            .all(&self.db)
+            .await?;
+        // Rows shown from elsewhere need the parent itself readable.
+        if listing.through_parent && matches!(readable, Readable::All) {
+            let own: Vec<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
+            let shown = kind.listed_through(self, cx, &parent_row).await?;
+            // A name the parent has itself is its own resource.
+            rows.extend(
+                shown
+                    .into_iter()
+                    .filter(|s| !own.contains(&s.name.to_lowercase())),
+            );
+        }
+        for name in listing.filters.iter().filter(|f| **f != "kind") {
+            if let Some(wanted) = params.get(name) {
+                rows.retain(|r| {
+                    r.body["properties"][*name]
+                        .as_str()
+                        .is_some_and(|v| v.eq_ignore_ascii_case(wanted))
+                });
+            }
+        }
+        let foreign: Vec<bool> = rows.iter().map(|r| is_foreign(Some(parent), r)).collect();
+        let mut items = self.render(rows).await?;
+        for (item, foreign) in items.iter_mut().zip(foreign) {
+            if foreign {
+                kind.shown_through(item);
+            }
+        }
+        Ok(Page { items, next: None })
     }
 
     /// An operation of a subscription, for its monitors. Only a caller who may read the

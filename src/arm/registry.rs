@@ -1,98 +1,27 @@
 //! The seam between the generic engine and the per-type modules: a type is a
-//! [`TypeDescriptor`] (what the engine needs to know) plus a [`ResourceKind`] (its rules).
+//! [`TypeDescriptor`] (its declaration: what the engine serves) plus a [`ResourceKind`] (its
+//! rules and hooks), registered in one [`Registry`] that `Application::build` takes.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::Value;
 
+use super::engine::{CallContext, Engine};
 use super::envelope::Spec;
-use super::id::ResourceId;
+use super::id::{PathVocabulary, ResourceId};
 use crate::authz::Caller;
 use crate::error::ArmError;
+use crate::provisioners::{Provisioner, Provisioners};
+use crate::secrets::MasterKeys;
 use crate::store::resource;
 
-/// Static facts about a resource type.
-#[derive(Debug)]
-pub struct TypeDescriptor {
-    /// `Microsoft.MachineLearningServices`.
-    pub namespace: &'static str,
-    /// Type segments under the namespace: `["workspaces"]`, `["workspaces", "connections"]`.
-    pub type_path: &'static [&'static str],
-    /// Accepted api-versions, oldest first.
-    pub api_versions: &'static [&'static str],
-    /// Tracked resources carry `location` and `tags`.
-    pub tracked: bool,
-    /// Writes go through an operation that a provisioner completes (PUT answers 202).
-    pub provisioned: bool,
-    /// Human description of the name rule, for the error message.
-    pub name_rule: &'static str,
-    pub name_valid: fn(&str) -> bool,
-}
-
-impl TypeDescriptor {
-    /// `Microsoft.MachineLearningServices/workspaces`.
-    pub fn full_type(&self) -> String {
-        let mut out = self.namespace.to_owned();
-        for segment in self.type_path {
-            out.push('/');
-            out.push_str(segment);
-        }
-        out
-    }
-
-    pub fn type_key(&self) -> String {
-        self.full_type().to_lowercase()
-    }
-
-    /// The RBAC action of a verb on this type (`…/workspaces/write`).
-    /// Resource groups are the exception ARM makes: their actions live under subscriptions.
-    pub fn action(&self, verb: &str) -> String {
-        if self.namespace == "Microsoft.Resources" && self.type_path == ["resourceGroups"] {
-            return format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}");
-        }
-        format!("{}/{verb}", self.full_type())
-    }
-
-    /// ARM itself answers for Microsoft.Resources (and Microsoft.Authorization) with
-    /// `InvalidApiVersionParameter`; resource providers' types get `NoRegisteredProviderFound`.
-    pub fn is_arm_owned(&self) -> bool {
-        matches!(
-            self.namespace,
-            "Microsoft.Resources" | "Microsoft.Authorization"
-        )
-    }
-
-    pub fn check_api_version(&self, version: &str) -> Result<(), ArmError> {
-        if self
-            .api_versions
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case(version))
-        {
-            return Ok(());
-        }
-        let supported = self.api_versions.join(", ");
-        Err(if self.is_arm_owned() {
-            ArmError::bad_request(
-                "InvalidApiVersionParameter",
-                format!(
-                    "The api-version '{version}' is invalid. The supported versions are '{supported}'."
-                ),
-            )
-        } else {
-            ArmError::bad_request(
-                "NoRegisteredProviderFound",
-                format!(
-                    "No registered resource provider found for location 'global' and API version '{version}' for type \
-                     '{}'. The supported api-versions are '{supported}'.",
-                    self.type_path.join("/")
-                ),
-            )
-        })
-    }
-}
+pub use super::declaration::{
+    ActionDecl, ActionReturns, ByVersion, DeleteAnswer, Listing, Running, SchemaFn, TypeDescriptor,
+    TypeSchema, Verbs, WriteAnswer,
+};
 
 /// What the engine hands a type when it validates a write.
 pub struct PrepareContext<'a> {
@@ -100,6 +29,9 @@ pub struct PrepareContext<'a> {
     pub id: &'a ResourceId,
     pub caller: &'a Caller,
     pub tenant_id: &'a str,
+    pub vocabulary: &'a PathVocabulary,
+    /// Sealed secrets are written under these.
+    pub keys: &'a Arc<MasterKeys>,
 }
 
 /// The spec a type accepted, and what it depends on.
@@ -135,15 +67,35 @@ pub struct Rendered {
     pub json: Value,
 }
 
-/// The rules of one resource type. Every method has the engine's generic behaviour as default.
+/// What an action answered.
+pub struct ActionAnswer {
+    pub status: u16,
+    pub body: Option<Value>,
+}
+
+/// What an action is invoked on: the resource as a GET through the same path shows it.
+pub struct ActionTarget<'a> {
+    pub id: &'a ResourceId,
+    pub row: &'a resource::Model,
+    pub rendered: Value,
+    pub body: &'a Value,
+}
+
+/// The rules and hooks of one resource type. Every method has the engine's generic behaviour
+/// as default; a type overrides only what is its own.
 #[async_trait]
 pub trait ResourceKind: Send + Sync {
     fn descriptor(&self) -> &'static TypeDescriptor;
 
+    /// What creates and removes the real things behind a resource, if anything does.
+    fn provisioner(&self) -> Option<Arc<dyn Provisioner>> {
+        None
+    }
+
     /// Other resources a PUT body links this one to, each with the action the caller needs
-    /// on it (a project joining its hub). The engine authorizes them before the write.
-    fn linked(&self, body: &serde_json::Value) -> Vec<(super::id::ResourceId, String)> {
-        let _ = body;
+    /// on it (a project joining its hub). Required when the write creates the resource.
+    fn linked(&self, body: &Value, vocabulary: &PathVocabulary) -> Vec<(ResourceId, String)> {
+        let _ = (body, vocabulary);
         Vec::new()
     }
 
@@ -159,10 +111,9 @@ pub trait ResourceKind: Send + Sync {
         Ok(Prepared::spec(spec))
     }
 
-    /// Whether a delete removes the row at once (200) instead of through an operation (202).
-    /// Only for types with nothing behind them and no children (connections).
-    fn deletes_at_once(&self) -> bool {
-        false
+    /// A PATCH body as the type wants it merged (spelled as stored).
+    fn patch_body(&self, body: &Value) -> Value {
+        body.clone()
     }
 
     /// Refuses a delete the type does not allow (a hub that still has projects).
@@ -175,7 +126,7 @@ pub trait ResourceKind: Send + Sync {
         Ok(())
     }
 
-    /// Fills derived, read-only properties for a batch (one query per batch, not per item).
+    /// Read hook: fills derived, read-only properties for a batch (one query per batch).
     async fn decorate(
         &self,
         db: &DatabaseConnection,
@@ -184,21 +135,84 @@ pub trait ResourceKind: Send + Sync {
         let _ = (db, items);
         Ok(())
     }
+
+    /// Visibility hook: a resource stored elsewhere that `id`'s path shows when nothing is
+    /// stored at `id` (a hub connection shared into a project). Read-only there.
+    async fn read_through(
+        &self,
+        engine: &Engine,
+        cx: &CallContext,
+        id: &ResourceId,
+    ) -> Result<Option<resource::Model>, ArmError> {
+        let _ = (engine, cx, id);
+        Ok(None)
+    }
+
+    /// Visibility hook: resources stored elsewhere that the list under `parent` shows too
+    /// (declared with `Listing::through_parent`).
+    async fn listed_through(
+        &self,
+        engine: &Engine,
+        cx: &CallContext,
+        parent: &resource::Model,
+    ) -> Result<Vec<resource::Model>, ArmError> {
+        let _ = (engine, cx, parent);
+        Ok(Vec::new())
+    }
+
+    /// How a resource stored elsewhere is shown through another path (hides what only its
+    /// owner sees).
+    fn shown_through(&self, json: &mut Value) {
+        let _ = json;
+    }
+
+    /// The refusal of a write through a path that only shows `row` (stored elsewhere).
+    fn read_only_through(&self, row: &resource::Model) -> ArmError {
+        ArmError::conflict(
+            "ReadOnlyResource",
+            format!("'{}' is read-only here.", row.id),
+        )
+    }
+
+    /// Runs one of the declared actions; the engine has authorized it and resolved the target.
+    async fn invoke(
+        &self,
+        engine: &Engine,
+        action: &ActionDecl,
+        target: ActionTarget<'_>,
+    ) -> Result<ActionAnswer, ArmError> {
+        let _ = (engine, target);
+        Err(ArmError::bad_request(
+            "InvalidAction",
+            format!("The action '{}' is not implemented.", action.name),
+        ))
+    }
 }
 
 /// All types Kiln serves, by lower-cased full type.
 #[derive(Clone, Default)]
 pub struct Registry {
-    kinds: HashMap<String, Arc<dyn ResourceKind>>,
+    kinds: BTreeMap<String, Arc<dyn ResourceKind>>,
 }
 
 impl Registry {
-    pub fn register(&mut self, kind: Arc<dyn ResourceKind>) {
-        self.kinds.insert(kind.descriptor().type_key(), kind);
+    /// Adds a type. A declaration that is not whole is a programming error, found at start.
+    pub fn register(&mut self, kind: Arc<dyn ResourceKind>) -> &mut Self {
+        let descriptor = kind.descriptor();
+        if let Err(problem) = descriptor.validate() {
+            panic!("invalid resource type declaration: {problem}");
+        }
+        self.kinds.insert(descriptor.type_key(), kind);
+        self
     }
 
     pub fn get(&self, type_key: &str) -> Option<&Arc<dyn ResourceKind>> {
         self.kinds.get(type_key)
+    }
+
+    /// Every type, in the order of their type keys.
+    pub fn kinds(&self) -> impl Iterator<Item = &Arc<dyn ResourceKind>> + '_ {
+        self.kinds.values()
     }
 
     pub fn descriptors(&self) -> impl Iterator<Item = &'static TypeDescriptor> + '_ {
@@ -211,5 +225,28 @@ impl Registry {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// The provisioner of each type that has one.
+    pub fn provisioners(&self) -> Provisioners {
+        let mut out = Provisioners::default();
+        for kind in self.kinds() {
+            if let Some(provisioner) = kind.provisioner() {
+                out.register(kind.descriptor().type_key(), provisioner);
+            }
+        }
+        out
+    }
+
+    /// The fixed path segments of every route (the platform's and each type's), for
+    /// case-insensitive matching.
+    pub fn vocabulary(&self, platform_words: &[&str]) -> PathVocabulary {
+        let mut words: Vec<&str> = platform_words.to_vec();
+        for descriptor in self.descriptors() {
+            words.push(descriptor.namespace);
+            words.extend(descriptor.type_path.iter().copied());
+            words.extend(descriptor.actions.iter().map(|a| a.name));
+        }
+        PathVocabulary::new(words)
     }
 }

@@ -17,11 +17,11 @@ use sea_orm::{
 };
 use tokio::sync::{Notify, watch};
 
-use crate::arm::engine::{CREATING, DELETING, UPDATING};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::lro;
 use crate::config::WorkerSettings;
 use crate::events::{self, EventFacts};
+use crate::lifecycle::{ProvisioningState, Verb, action_of};
 use crate::store::{now_millis, operation, resource};
 
 /// The caller recorded on what the sweeper starts.
@@ -153,12 +153,8 @@ impl Sweeper {
         let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
             return Ok(());
         };
-        let verb = if op.verb == "DELETE" {
-            "delete"
-        } else {
-            "write"
-        };
-        let action = format!("{}/{verb}", id.type_name());
+        let verb = Verb::parse(&op.verb).unwrap_or(Verb::Put);
+        let action = action_of(&id.type_name(), verb.rbac());
         let facts = EventFacts::of_operation(op, &id, &action);
         events::enqueue(tx, events::PROVISIONING_REQUESTED, &facts).await
     }
@@ -168,7 +164,10 @@ impl Sweeper {
         let pending = resource::Entity::find()
             .select_only()
             .column(resource::Column::IdKey)
-            .filter(resource::Column::ProvisioningState.is_in([CREATING, UPDATING, DELETING]))
+            .filter(
+                resource::Column::ProvisioningState
+                    .is_in(ProvisioningState::RUNNING.map(ProvisioningState::as_str)),
+            )
             .limit(BATCH)
             .into_tuple::<String>()
             .all(&self.db)
@@ -212,13 +211,13 @@ impl Sweeper {
         let Some(id) = ResourceId::parse(&row.id, &self.vocabulary) else {
             return Ok(false);
         };
-        if running.is_some() || crate::arm::engine::is_terminal(&row.provisioning_state) {
+        if running.is_some() || crate::lifecycle::is_terminal(&row.provisioning_state) {
             return Ok(false);
         }
-        let verb = if row.provisioning_state == DELETING {
-            "DELETE"
+        let verb = if row.provisioning_state == ProvisioningState::Deleting.as_str() {
+            Verb::Delete.method()
         } else {
-            "PUT"
+            Verb::Put.method()
         };
         let op = operation::Model {
             id: uuid::Uuid::new_v4().to_string(),

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::worker::Worker;
 use super::{Applied, Dependent};
-use crate::activity::{self, ActivityEntry};
 use crate::arm::id::ResourceId;
 use crate::arm::lro;
-use crate::events::{self, EventFacts};
+use crate::events;
+use crate::lifecycle::{self, Verb};
 use crate::store::{now_millis, operation, resource, role_assignment};
 
 /// What a finished operation reports: its event, RBAC verb and activity-log status.
@@ -91,22 +91,24 @@ impl Worker {
         id: &ResourceId,
         outcome: &Outcome,
     ) -> Result<(), DbErr> {
-        let action = format!("{}/{}", id.type_name(), outcome.verb);
-        let facts = EventFacts::of_operation(op, id, &action);
-        events::enqueue(tx, outcome.event, &facts).await?;
-        activity::record(
+        let verb = if outcome.verb == "delete" {
+            Verb::Delete
+        } else {
+            Verb::parse(&op.verb).unwrap_or(Verb::Put)
+        };
+        lifecycle::record(
             tx,
-            &ActivityEntry {
-                subscription_key: &op.subscription_key,
-                resource_key: &id.key(),
-                resource_id: &id.display(),
-                operation_name: &action,
-                operation_id: Some(&op.id),
+            id,
+            &lifecycle::Outcome {
+                event: outcome.event,
                 status: outcome.status,
                 status_code: outcome.code,
+                verb,
+                generation: op.target_generation,
+                operation_id: Some(&op.id),
                 caller: &op.caller,
                 correlation_id: &op.correlation_id,
-                method: &op.verb,
+                traceparent: op.traceparent.as_deref(),
             },
         )
         .await

@@ -1,11 +1,18 @@
-//! One module per resource type. Each declares its descriptor and rules and registers its
-//! routes; the engine knows none of them by name.
+//! One module per resource type. Each declares its type (a [`TypeDescriptor`] and its
+//! [`ResourceKind`] hooks); [`registry`] is the one list that registers them all, and the engine
+//! serves each from its declaration. The platform endpoints that are not resource types
+//! (subscriptions, providers, admin, activity log, the generic `…/resources` lists,
+//! Microsoft.Authorization) keep their own routes.
+//!
+//! [`TypeDescriptor`]: crate::arm::registry::TypeDescriptor
+//! [`ResourceKind`]: crate::arm::registry::ResourceKind
 
 pub mod activity_log;
 pub mod authorization;
 pub mod connections;
 pub mod dependents;
 pub mod resource_groups;
+pub mod resource_lists;
 pub mod subscriptions;
 pub mod workspaces;
 
@@ -13,74 +20,47 @@ use std::sync::Arc;
 
 use crate::arm::id::PathVocabulary;
 use crate::arm::registry::Registry;
-use crate::provisioners::Provisioners;
-use crate::secrets::MasterKeys;
 
-/// Every type Kiln serves. Connections seal their secrets under `master_keys`.
-pub fn registry(vocabulary: Arc<PathVocabulary>, master_keys: Arc<MasterKeys>) -> Registry {
+/// Every type Kiln serves. A program (or a test) may register more before building the app.
+pub fn registry() -> Registry {
     let mut registry = Registry::default();
-    registry.register(Arc::new(resource_groups::ResourceGroups));
-    registry.register(Arc::new(workspaces::Workspaces { vocabulary }));
-    registry.register(Arc::new(dependents::Dependents(
-        &dependents::STORAGE_ACCOUNT,
-    )));
-    registry.register(Arc::new(dependents::Dependents(&dependents::KEY_VAULT)));
-    registry.register(Arc::new(connections::WORKSPACE_HOST.kind(master_keys)));
+    registry
+        .register(Arc::new(resource_groups::ResourceGroups))
+        .register(Arc::new(workspaces::Workspaces))
+        .register(Arc::new(connections::WORKSPACE_HOST.kind()))
+        .register(Arc::new(dependents::StorageAccounts))
+        .register(Arc::new(dependents::KeyVaults));
     registry
 }
 
-/// The provisioner of each type that has real things behind it.
-pub fn provisioners() -> Provisioners {
-    let mut provisioners = Provisioners::default();
-    provisioners.register(
-        workspaces::DESCRIPTOR.type_key(),
-        Arc::new(workspaces::WorkspaceProvisioner),
-    );
-    provisioners.register(
-        dependents::STORAGE_ACCOUNT.type_key(),
-        Arc::new(dependents::StorageAccountProvisioner),
-    );
-    provisioners
-}
+/// The fixed path segments of the platform's own routes.
+const PLATFORM_WORDS: &[&str] = &[
+    "subscriptions",
+    "resourceGroups",
+    "providers",
+    "resources",
+    "locations",
+    "operationStatuses",
+    "operationResults",
+    "register",
+    "Microsoft.Resources",
+    "Microsoft.Insights",
+    "eventtypes",
+    "management",
+    "values",
+];
 
 /// The fixed path segments of every route, for case-insensitive matching.
-pub fn vocabulary() -> PathVocabulary {
-    let mut words: Vec<&str> = vec![
-        "subscriptions",
-        "resourceGroups",
-        "providers",
-        "resources",
-        "locations",
-        "operationStatuses",
-        "operationResults",
-        "register",
-        "Microsoft.Resources",
-        "Microsoft.Insights",
-        "eventtypes",
-        "management",
-        "values",
-        "listsecrets",
-    ];
+pub fn vocabulary(registry: &Registry) -> PathVocabulary {
+    let mut words: Vec<&str> = PLATFORM_WORDS.to_vec();
     words.extend(authorization::WORDS);
-    for descriptor in [
-        &resource_groups::DESCRIPTOR,
-        &workspaces::DESCRIPTOR,
-        &connections::WORKSPACE_CONNECTIONS,
-        &dependents::STORAGE_ACCOUNT,
-        &dependents::KEY_VAULT,
-    ] {
-        words.push(descriptor.namespace);
-        words.extend(descriptor.type_path.iter().copied());
-    }
-    PathVocabulary::new(words)
+    registry.vocabulary(&words)
 }
 
+/// The platform endpoints; the types' routes come from the registry.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(subscriptions::configure)
-        .configure(resource_groups::configure)
-        .configure(workspaces::configure)
-        .configure(connections::routes::configure)
-        .configure(dependents::configure)
+        .configure(resource_lists::configure)
         .configure(activity_log::configure)
         .configure(authorization::configure)
         .configure(crate::arm::operations::configure);

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
-use crate::arm::registry::TypeDescriptor;
+use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
 use crate::authz::{Caller, SubscriptionInfo, subscription_not_found};
 use crate::error::{ArmError, ErrorResponse};
 use crate::store::{now_millis, subscription, tenant};
@@ -25,6 +25,13 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     provisioned: false,
     name_rule: "Subscription ids are GUIDs.",
     name_valid: |name| uuid::Uuid::parse_str(name).is_ok(),
+    // Not a registered type: the platform serves subscriptions with its own routes, and this
+    // declaration only checks their api-versions.
+    name_params: &["subscriptionId"],
+    verbs: Verbs::READ_ONLY,
+    actions: &[],
+    schema: TypeSchema::of::<Subscription, serde_json::Map<String, Value>>(),
+    tag: "Subscriptions",
 };
 
 /// The platform administrator: the principal `kiln token` mints for.

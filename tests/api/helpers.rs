@@ -80,6 +80,8 @@ pub struct Options {
     pub jwks_min_refresh: Duration,
     /// Share this PostgreSQL database (another replica's) instead of creating one.
     pub database: Option<String>,
+    /// Serve these types instead of `kiln::resources::registry()`.
+    pub registry: Option<kiln::arm::registry::Registry>,
 }
 
 impl Options {
@@ -105,6 +107,7 @@ impl Default for Options {
             jwks: None,
             jwks_min_refresh: AuthSettings::default().jwks_min_refresh,
             database: None,
+            registry: None,
         }
     }
 }
@@ -207,7 +210,11 @@ impl TestApp {
             log_format: LogFormat::Text,
             master_keys: kiln::secrets::KeySource::from_settings(None, None, data_dir.path()),
         };
-        let app = Box::pin(Application::build(settings))
+        let registry = options
+            .registry
+            .clone()
+            .unwrap_or_else(kiln::resources::registry);
+        let app = Box::pin(Application::build(settings, registry))
             .await
             .expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.http_port.unwrap());

@@ -10,24 +10,32 @@
 mod auth_types;
 mod model;
 mod names;
-pub mod routes;
 mod rules;
 mod secret_part;
-pub mod service;
 pub mod sharing;
 
-use std::sync::Arc;
-
 pub use auth_types::KNOWN as AUTH_TYPES;
-pub use model::{Connection, ConnectionList, ConnectionProperties};
+pub use model::{Connection, ConnectionProperties};
 pub use rules::Connections;
 
-use crate::arm::registry::TypeDescriptor;
-use crate::secrets::MasterKeys;
+use crate::arm::registry::{
+    ActionDecl, ActionReturns, ByVersion, DeleteAnswer, Listing, TypeDescriptor, TypeSchema, Verbs,
+    WriteAnswer,
+};
 use crate::store::resource;
 
 /// The action `listsecrets` needs, under the connection type (`…/connections/listsecrets/action`).
 pub const LIST_SECRETS: &str = "listsecrets/action";
+
+/// `POST …/connections/{name}/listsecrets`: the connection with its credentials, the only
+/// way they leave the service. Reading does not grant it.
+pub const LIST_SECRETS_ACTION: ActionDecl = ActionDecl {
+    name: "listsecrets",
+    rbac: LIST_SECRETS,
+    summary: "The connection with its credentials.",
+    returns: ActionReturns::Resource,
+    secret: true,
+};
 
 /// A parent type of connections.
 pub struct ConnectionHost {
@@ -48,20 +56,39 @@ impl ConnectionHost {
     }
 
     /// The resource kind the registry serves for this parent.
-    pub fn kind(&'static self, keys: Arc<MasterKeys>) -> Connections {
-        Connections { host: self, keys }
+    pub fn kind(&'static self) -> Connections {
+        Connections { host: self }
     }
 }
 
-/// `Microsoft.MachineLearningServices/workspaces/connections`.
+/// `Microsoft.MachineLearningServices/workspaces/connections`: synchronous (PUT and PATCH
+/// 200, DELETE 200 or 204 when absent), listed on one page (the 2020-08-01 client does not
+/// follow nextLink) with `?category=` and `?target=`, and a project's list shows the
+/// connections its hub shares with it.
 pub static WORKSPACE_CONNECTIONS: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.MachineLearningServices",
     type_path: &["workspaces", "connections"],
+    name_params: &["workspaceName", "connectionName"],
     api_versions: super::workspaces::API_VERSIONS,
     tracked: false,
     provisioned: false,
     name_rule: "Connection names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
     name_valid: super::workspaces::valid_name,
+    verbs: Verbs {
+        put: Some(ByVersion::always(WriteAnswer::OK)),
+        patch: Some(ByVersion::always(WriteAnswer::OK)),
+        delete: Some(ByVersion::always(DeleteAnswer::AT_ONCE)),
+        head: false,
+        list: Some(Listing {
+            paged: false,
+            filters: &["category", "target"],
+            through_parent: true,
+        }),
+        list_by_subscription: false,
+    },
+    actions: &[LIST_SECRETS_ACTION],
+    schema: TypeSchema::of::<Connection, ConnectionProperties>(),
+    tag: "WorkspaceConnections",
 };
 
 /// Workspaces: a project sees the connections its hub shares with it.

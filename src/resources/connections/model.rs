@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 /// A connection (`WorkspaceConnectionPropertiesV2BasicResource`).
@@ -55,10 +56,7 @@ pub struct ConnectionProperties {
     pub created_by_workspace_arm_id: Option<String>,
     #[schema(read_only)]
     pub provisioning_state: Option<String>,
-}
-
-/// All connections of a workspace, on one page.
-#[derive(Serialize, ToSchema)]
-pub struct ConnectionList {
-    pub value: Vec<Connection>,
+    /// Properties of other api-versions and categories, kept as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }

@@ -3,18 +3,20 @@
 //! sent to a new destination unless given again, and a project may not create a connection
 //! that hides one its hub shares.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Map, Value, json};
 
 use super::secret_part::{self, SealSecret, SecretPart};
 use super::{ConnectionHost, auth_types, names, sharing};
+use crate::arm::engine::{CallContext, Engine};
 use crate::arm::envelope::Spec;
-use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
+use crate::arm::id::ResourceId;
+use crate::arm::registry::{
+    ActionAnswer, ActionDecl, ActionTarget, PrepareContext, Prepared, Rendered, ResourceKind,
+    TypeDescriptor,
+};
 use crate::error::ArmError;
-use crate::secrets::MasterKeys;
 use crate::store::resource;
 
 /// Server-set properties: a client's values are ignored.
@@ -23,7 +25,6 @@ const READ_ONLY: &[&str] = &["group", "createdByWorkspaceArmId", "provisioningSt
 /// Connections under one parent type.
 pub struct Connections {
     pub host: &'static ConnectionHost,
-    pub keys: Arc<MasterKeys>,
 }
 
 fn invalid(code: &str, message: &str, target: &str) -> ArmError {
@@ -128,9 +129,74 @@ impl ResourceKind for Connections {
         self.host.descriptor
     }
 
-    /// Nothing is provisioned behind a connection: ARM answers its DELETE with 200.
-    fn deletes_at_once(&self) -> bool {
-        true
+    /// Spelled as stored before the merge: `Credentials` merged beside the stored
+    /// `credentials` would be two members where one was meant. A body it refuses goes on as
+    /// sent, for `prepare` to refuse (and the engine to record) after the merge.
+    fn patch_body(&self, body: &Value) -> Value {
+        let mut canonical = body.clone();
+        let renamed = canonical
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+            .is_none_or(|properties| names::canonicalize(properties).is_ok());
+        if renamed { canonical } else { body.clone() }
+    }
+
+    /// Through a project, a connection its hub shares with it answers too, with its own id
+    /// (under the hub).
+    async fn read_through(
+        &self,
+        engine: &Engine,
+        cx: &CallContext,
+        id: &ResourceId,
+    ) -> Result<Option<resource::Model>, ArmError> {
+        let Some(parent) = id.parent() else {
+            return Ok(None);
+        };
+        let Some(parent_row) = resource::Entity::find_by_id(parent.key())
+            .one(&engine.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(
+            sharing::shared_connection(&engine.db, self.host, &parent_row, id.name(), &cx.caller)
+                .await?,
+        )
+    }
+
+    async fn listed_through(
+        &self,
+        engine: &Engine,
+        cx: &CallContext,
+        parent: &resource::Model,
+    ) -> Result<Vec<resource::Model>, ArmError> {
+        Ok(sharing::shared_connections(&engine.db, self.host, parent, &cx.caller).await?)
+    }
+
+    /// Read through a project, a hub connection hides whom else it is shared with.
+    fn shown_through(&self, json: &mut Value) {
+        sharing::hide_sharing(json);
+    }
+
+    fn read_only_through(&self, row: &resource::Model) -> ArmError {
+        sharing::read_only(row)
+    }
+
+    /// `listsecrets`: the connection as read through the same path, with its credentials.
+    async fn invoke(
+        &self,
+        engine: &Engine,
+        _action: &ActionDecl,
+        target: ActionTarget<'_>,
+    ) -> Result<ActionAnswer, ArmError> {
+        let mut json = target.rendered;
+        if let Some(part) = secret_part::load(&engine.db, &engine.keys, &target.row.id_key).await? {
+            part.reveal_into(&mut json);
+        }
+        Ok(ActionAnswer {
+            status: 200,
+            body: Some(json),
+        })
     }
 
     async fn prepare(
@@ -169,7 +235,7 @@ impl ResourceKind for Connections {
                     .as_str()
                     .is_some_and(|a| a.eq_ignore_ascii_case(&auth_type));
                 if same_auth
-                    && let Some(stored) = secret_part::load(cx.tx, &self.keys, &cx.id.key()).await?
+                    && let Some(stored) = secret_part::load(cx.tx, cx.keys, &cx.id.key()).await?
                 {
                     // A writer who may not read the secrets must not be able to send them
                     // to a server of theirs: a new destination needs them given again.
@@ -195,7 +261,7 @@ impl ResourceKind for Connections {
             properties.insert("credentials".into(), Value::Object(split.public));
         }
         let companion = SealSecret {
-            keys: self.keys.clone(),
+            keys: cx.keys.clone(),
             resource_key: cx.id.key(),
             part,
         };

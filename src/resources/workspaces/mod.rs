@@ -2,24 +2,47 @@
 
 mod model;
 mod provisioner;
-mod routes;
 mod rules;
 
-pub use model::{Workspace, WorkspaceList};
+pub use model::{Workspace, WorkspaceProperties};
 pub use provisioner::{PROJECT_CONTAINERS, WorkspaceProvisioner, dependent_names};
-pub use routes::configure;
 pub use rules::Workspaces;
 
-use crate::arm::registry::TypeDescriptor;
+use crate::arm::registry::{
+    ByVersion, DeleteAnswer, Listing, TypeDescriptor, TypeSchema, Verbs, WriteAnswer,
+};
 
+/// Hubs, projects and default workspaces. Every write runs as an operation the workspace
+/// provisioner completes: PUT and PATCH answer 202 with monitors (never 201), except PATCH at
+/// 2020-08-01, whose client does not poll: it waits and answers 200. DELETE answers 202, 204
+/// when absent.
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.MachineLearningServices",
     type_path: &["workspaces"],
+    name_params: &["workspaceName"],
     api_versions: API_VERSIONS,
     tracked: true,
     provisioned: true,
     name_rule: "Workspace names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
     name_valid: valid_name,
+    verbs: Verbs {
+        put: Some(ByVersion::always(WriteAnswer::ACCEPTED)),
+        patch: Some(ByVersion {
+            default: WriteAnswer::ACCEPTED,
+            at: &[(SYNC_PATCH_VERSION, WriteAnswer::OK)],
+        }),
+        delete: Some(ByVersion::always(DeleteAnswer::ACCEPTED)),
+        head: false,
+        list: Some(Listing {
+            paged: true,
+            filters: &["kind"],
+            through_parent: false,
+        }),
+        list_by_subscription: true,
+    },
+    actions: &[],
+    schema: TypeSchema::of::<Workspace, WorkspaceProperties>(),
+    tag: "Workspaces",
 };
 
 /// The api-versions of Microsoft.MachineLearningServices Kiln serves, oldest first.

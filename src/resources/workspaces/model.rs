@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 /// A workspace: hub, project or default.
@@ -56,12 +57,7 @@ pub struct WorkspaceProperties {
     /// Creating, Updating, Deleting, Succeeded, Failed or Canceled.
     #[schema(read_only)]
     pub provisioning_state: Option<String>,
-}
-
-/// A page of workspaces.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WorkspaceList {
-    pub value: Vec<Workspace>,
-    #[serde(rename = "nextLink", skip_serializing_if = "Option::is_none")]
-    pub next_link: Option<String>,
+    /// Properties of other api-versions, kept as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }

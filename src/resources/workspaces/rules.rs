@@ -12,6 +12,8 @@ use crate::arm::envelope::Spec;
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
 use crate::error::ArmError;
+use crate::lifecycle::ProvisioningState;
+use crate::provisioners::Provisioner;
 use crate::store::resource;
 
 const KINDS: &[&str] = &["Default", "Hub", "Project", "FeatureStore"];
@@ -37,9 +39,7 @@ const INHERITED: &[&str] = &["storageAccount", "keyVault", "managedNetwork"];
 /// Hub properties fixed once set.
 const IMMUTABLE_ONCE_SET: &[&str] = &["storageAccount", "keyVault"];
 
-pub struct Workspaces {
-    pub vocabulary: std::sync::Arc<PathVocabulary>,
-}
+pub struct Workspaces;
 
 fn is_kind(spec: &Spec, kind: &str) -> bool {
     spec.kind
@@ -86,7 +86,7 @@ impl Workspaces {
                 .with_target("properties.hubResourceId"));
             }
         };
-        let hub_id = ResourceId::parse(raw, &self.vocabulary)
+        let hub_id = ResourceId::parse(raw, cx.vocabulary)
             .filter(|id| id.is_top_level() && id.type_key() == DESCRIPTOR.type_key())
             .ok_or_else(|| {
                 ArmError::bad_request(
@@ -134,8 +134,8 @@ impl Workspaces {
             .one(cx.tx)
             .await?;
         let group_deleting =
-            hub_group.is_some_and(|g| g.provisioning_state == crate::arm::engine::DELETING);
-        if hub.provisioning_state == crate::arm::engine::DELETING || group_deleting {
+            hub_group.is_some_and(|g| g.provisioning_state == ProvisioningState::Deleting.as_str());
+        if hub.provisioning_state == ProvisioningState::Deleting.as_str() || group_deleting {
             return Err(ArmError::conflict(
                 "HubBeingDeleted",
                 format!("The hub '{raw}' (or its resource group) is being deleted."),
@@ -156,14 +156,18 @@ impl ResourceKind for Workspaces {
 
     /// A project joins its hub: the caller needs `hubs/join/action` there, checked before the
     /// hub is looked up, so a hub elsewhere is neither revealed nor bound to.
-    fn linked(&self, body: &Value) -> Vec<(ResourceId, String)> {
+    fn provisioner(&self) -> Option<std::sync::Arc<dyn Provisioner>> {
+        Some(std::sync::Arc::new(super::WorkspaceProvisioner))
+    }
+
+    fn linked(&self, body: &Value, vocabulary: &PathVocabulary) -> Vec<(ResourceId, String)> {
         let is_project = body["kind"]
             .as_str()
             .is_some_and(|k| k.eq_ignore_ascii_case("project"));
         body["properties"]["hubResourceId"]
             .as_str()
             .filter(|_| is_project)
-            .and_then(|raw| ResourceId::parse(raw, &self.vocabulary))
+            .and_then(|raw| ResourceId::parse(raw, vocabulary))
             .map(|hub| vec![(hub, HUB_JOIN.to_owned())])
             .unwrap_or_default()
     }

@@ -1,0 +1,365 @@
+//! The HTTP routes of every registered type, generated from its declaration: PUT, GET, PATCH,
+//! DELETE and HEAD on a resource, the list under its parent, the list by subscription and its
+//! POST actions. Each handler only extracts, calls the engine's in-process API, and answers
+//! with the status codes the declaration names for the request's api-version.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::engine::{DeleteResult, Engine, WriteOutcome, WriteResult, not_found};
+use super::http::{self, ArmRequest, JsonBody};
+use super::id::ResourceId;
+use super::lro::OperationRef;
+use super::middleware::not_served;
+use super::read::{ListFilter, ListParams, ListScope, Page};
+use super::registry::{Registry, ResourceKind, Running, TypeDescriptor, WriteAnswer};
+use crate::error::ArmError;
+
+/// How long a request waits for an operation its clients do not poll.
+const WAIT: Duration = Duration::from_secs(30);
+
+type Kind = Arc<dyn ResourceKind>;
+
+fn param(req: &HttpRequest, name: &str) -> String {
+    req.match_info().get(name).unwrap_or_default().to_owned()
+}
+
+/// The id a resource route names.
+fn item_id(descriptor: &TypeDescriptor, req: &HttpRequest) -> ResourceId {
+    let subscription = param(req, "subscriptionId");
+    let group = param(req, "resourceGroupName");
+    if descriptor.is_resource_group() {
+        return ResourceId::resource_group(&subscription, &group);
+    }
+    let names: Vec<String> = descriptor
+        .name_params
+        .iter()
+        .map(|p| param(req, p))
+        .collect();
+    let segments: Vec<(&str, &str)> = descriptor
+        .type_path
+        .iter()
+        .copied()
+        .zip(names.iter().map(String::as_str))
+        .collect();
+    ResourceId::resource(&subscription, &group, descriptor.namespace, &segments)
+}
+
+/// The parent a list route names: the subscription of resource groups, the group of a
+/// top-level type, the parent resource of a child type.
+fn parent_id(descriptor: &TypeDescriptor, req: &HttpRequest) -> ResourceId {
+    let subscription = param(req, "subscriptionId");
+    if descriptor.is_resource_group() {
+        return ResourceId::subscription(&subscription);
+    }
+    let group = param(req, "resourceGroupName");
+    let depth = descriptor.type_path.len() - 1;
+    if depth == 0 {
+        return ResourceId::resource_group(&subscription, &group);
+    }
+    let names: Vec<String> = descriptor.name_params[..depth]
+        .iter()
+        .map(|p| param(req, p))
+        .collect();
+    let segments: Vec<(&str, &str)> = descriptor.type_path[..depth]
+        .iter()
+        .copied()
+        .zip(names.iter().map(String::as_str))
+        .collect();
+    ResourceId::resource(&subscription, &group, descriptor.namespace, &segments)
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
+}
+
+/// The monitors of a running operation on a response that is not a 202.
+fn with_async_operation(
+    mut builder: actix_web::HttpResponseBuilder,
+    op: &OperationRef,
+    base: &str,
+) -> actix_web::HttpResponseBuilder {
+    if let Some(url) = op.status_url(base) {
+        builder.insert_header(("Azure-AsyncOperation", url));
+    }
+    builder.insert_header(("Retry-After", "1"));
+    builder
+}
+
+/// Answers a PUT or PATCH as `answer` says. A write whose clients do not poll is waited for.
+async fn answer_write(
+    engine: &Engine,
+    req: &ArmRequest,
+    id: &ResourceId,
+    answer: &WriteAnswer,
+    result: WriteResult,
+) -> Result<HttpResponse, ArmError> {
+    let done = status(if result.created {
+        answer.created
+    } else {
+        answer.replaced
+    });
+    let cx = req.context_unchecked(req.api_version()?);
+    match (&result.outcome, answer.running) {
+        (WriteOutcome::Completed, _) => Ok(http::resource(done, &result.etag, &result.resource)),
+        (WriteOutcome::Accepted(_), Running::Accepted) => {
+            Ok(http::write(&result, StatusCode::OK, &cx.base_url))
+        }
+        (WriteOutcome::Accepted(op), Running::AsyncOperation) => {
+            let mut builder = with_async_operation(HttpResponse::build(done), op, &cx.base_url);
+            builder.insert_header(("ETag", result.etag.as_str()));
+            Ok(builder.json(&result.resource))
+        }
+        (WriteOutcome::Accepted(op), Running::Wait) => {
+            engine.wait_for(&op.id, WAIT).await?;
+            let (body, etag) = engine.get(&cx, id).await?;
+            Ok(http::resource(done, &etag, &body))
+        }
+    }
+}
+
+async fn put(
+    kind: Kind,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    body: JsonBody,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let descriptor = kind.descriptor();
+    let cx = req.context(descriptor)?;
+    let id = item_id(descriptor, &hreq);
+    let result = engine.put(&cx, &id, &body.0, &req.preconditions).await?;
+    let policy = descriptor
+        .verbs
+        .put
+        .as_ref()
+        .expect("routed only when served");
+    answer_write(&engine, &req, &id, policy.get(&cx.api_version), result).await
+}
+
+async fn patch(
+    kind: Kind,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    body: JsonBody,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let descriptor = kind.descriptor();
+    let cx = req.context(descriptor)?;
+    let id = item_id(descriptor, &hreq);
+    let result = engine.patch(&cx, &id, &body.0, &req.preconditions).await?;
+    let policy = descriptor
+        .verbs
+        .patch
+        .as_ref()
+        .expect("routed only when served");
+    answer_write(&engine, &req, &id, policy.get(&cx.api_version), result).await
+}
+
+async fn delete(
+    kind: Kind,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let descriptor = kind.descriptor();
+    let cx = req.context(descriptor)?;
+    let id = item_id(descriptor, &hreq);
+    let answer = descriptor
+        .verbs
+        .delete
+        .as_ref()
+        .expect("routed only when served")
+        .get(&cx.api_version);
+    Ok(match engine.delete(&cx, &id, &req.preconditions).await? {
+        DeleteResult::Absent if answer.absent == 404 => return Err(not_found(&id)),
+        DeleteResult::Absent => HttpResponse::build(status(answer.absent)).finish(),
+        DeleteResult::Deleted => HttpResponse::build(status(answer.deleted)).finish(),
+        DeleteResult::Accepted(op) if answer.running == Running::Wait => {
+            engine.wait_for(&op.id, WAIT).await?;
+            HttpResponse::build(status(answer.deleted)).finish()
+        }
+        DeleteResult::Accepted(op) => http::accepted(&op, &cx.base_url),
+    })
+}
+
+async fn get(
+    kind: Kind,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let cx = req.context(kind.descriptor())?;
+    let (body, etag) = engine.get(&cx, &item_id(kind.descriptor(), &hreq)).await?;
+    Ok(http::resource(StatusCode::OK, &etag, &body))
+}
+
+/// 204 when the resource exists, 404 when not (the SDKs' `check_existence`).
+async fn head(
+    kind: Kind,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let cx = req.context(kind.descriptor())?;
+    match engine.get(&cx, &item_id(kind.descriptor(), &hreq)).await {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(err) if err.status == StatusCode::NOT_FOUND => Ok(HttpResponse::NotFound().finish()),
+        Err(err) => Err(err),
+    }
+}
+
+fn list_params(req: &ArmRequest, descriptor: &TypeDescriptor) -> Result<ListParams, ArmError> {
+    let filters = descriptor
+        .verbs
+        .list
+        .map(|l| l.filters)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|name| {
+            req.param(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| ((*name).to_owned(), v.to_owned()))
+        })
+        .collect();
+    Ok(ListParams {
+        top: req.top()?,
+        skip_token: req.skip_token().map(str::to_owned),
+        filters,
+    })
+}
+
+fn answer_page(req: &ArmRequest, hreq: &HttpRequest, page: Page) -> HttpResponse {
+    http::list(
+        page.items,
+        page.next.map(|token| req.next_link(hreq, &token)),
+    )
+}
+
+async fn list(
+    kind: Kind,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let descriptor = kind.descriptor();
+    let cx = req.context(descriptor)?;
+    let params = list_params(&req, descriptor)?;
+    let parent = parent_id(descriptor, &hreq);
+    let page = engine
+        .list_children(&cx, kind.as_ref(), &parent, &params)
+        .await?;
+    Ok(answer_page(&req, &hreq, page))
+}
+
+async fn list_by_subscription(
+    kind: Kind,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let descriptor = kind.descriptor();
+    let cx = req.context(descriptor)?;
+    let params = list_params(&req, descriptor)?;
+    let scope = ListScope::Subscription {
+        subscription: param(&hreq, "subscriptionId"),
+        type_key: descriptor.type_key(),
+    };
+    let filter = ListFilter {
+        kind_key: params.get("kind").map(str::to_lowercase),
+        type_key: None,
+    };
+    let page = engine
+        .list(
+            &cx,
+            &scope,
+            &filter,
+            &descriptor.action("read"),
+            params.top,
+            params.skip_token.as_deref(),
+        )
+        .await?;
+    Ok(answer_page(&req, &hreq, page))
+}
+
+async fn action(
+    kind: Kind,
+    name: &'static str,
+    req: ArmRequest,
+    hreq: HttpRequest,
+    body: JsonBody,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let descriptor = kind.descriptor();
+    let cx = req.context(descriptor)?;
+    let id = item_id(descriptor, &hreq);
+    let answer = engine.action(&cx, &id, name, &body.0).await?;
+    let mut builder = HttpResponse::build(status(answer.status));
+    if descriptor.action_decl(name).is_some_and(|a| a.secret) {
+        // Secrets must not be kept by a cache on the way or in a browser.
+        builder
+            .insert_header(("cache-control", "no-store"))
+            .insert_header(("pragma", "no-cache"));
+    }
+    Ok(match answer.body {
+        Some(body) => builder.json(body),
+        None => builder.finish(),
+    })
+}
+
+/// Registers the routes of every type in `registry`. Methods a route does not serve answer 405
+/// with an ARM error body.
+pub fn configure(cfg: &mut web::ServiceConfig, registry: &Registry) {
+    for kind in registry.kinds() {
+        let descriptor = kind.descriptor();
+        let verbs = &descriptor.verbs;
+        let mut item = web::resource(descriptor.item_path()).default_service(web::to(not_served));
+        let k = kind.clone();
+        item = item.route(web::get().to(move |r, h, e| get(k.clone(), r, h, e)));
+        if verbs.put.is_some() {
+            let k = kind.clone();
+            item = item.route(web::put().to(move |r, h, b, e| put(k.clone(), r, h, b, e)));
+        }
+        if verbs.patch.is_some() {
+            let k = kind.clone();
+            item = item.route(web::patch().to(move |r, h, b, e| patch(k.clone(), r, h, b, e)));
+        }
+        if verbs.delete.is_some() {
+            let k = kind.clone();
+            item = item.route(web::delete().to(move |r, h, e| delete(k.clone(), r, h, e)));
+        }
+        if verbs.head {
+            let k = kind.clone();
+            item = item.route(web::head().to(move |r, h, e| head(k.clone(), r, h, e)));
+        }
+        cfg.service(item);
+        if verbs.list.is_some() {
+            let k = kind.clone();
+            cfg.service(
+                web::resource(descriptor.list_path())
+                    .default_service(web::to(not_served))
+                    .route(web::get().to(move |r, h, e| list(k.clone(), r, h, e))),
+            );
+        }
+        if verbs.list_by_subscription {
+            let k = kind.clone();
+            cfg.service(
+                web::resource(descriptor.subscription_list_path())
+                    .default_service(web::to(not_served))
+                    .route(web::get().to(move |r, h, e| list_by_subscription(k.clone(), r, h, e))),
+            );
+        }
+        for decl in descriptor.actions {
+            let k = kind.clone();
+            let name = decl.name;
+            cfg.service(
+                web::resource(format!("{}/{name}", descriptor.item_path()))
+                    .default_service(web::to(not_served))
+                    .route(web::post().to(move |r, h, b, e| action(k.clone(), name, r, h, b, e))),
+            );
+        }
+    }
+}

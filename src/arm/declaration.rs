@@ -132,6 +132,13 @@ impl WriteAnswer {
         replaced: 200,
         running: Running::Wait,
     };
+    /// 201 when created, 200 when replaced, with `Azure-AsyncOperation` while the operation
+    /// runs and the body in its running state; never 202.
+    pub const CREATED_ASYNC: WriteAnswer = WriteAnswer {
+        created: 201,
+        replaced: 200,
+        running: Running::AsyncOperation,
+    };
     /// Synchronous, 201 when created, 200 when replaced.
     pub const CREATED_OR_OK: WriteAnswer = WriteAnswer {
         created: 201,
@@ -201,8 +208,9 @@ pub struct Listing {
     /// Query parameters that filter the list. `kind` filters by the resource's kind; any
     /// other name compares `properties.{name}` ignoring case (one-page lists only).
     pub filters: &'static [&'static str],
-    /// Whether the type's `listed_through` hook adds rows stored elsewhere (a hub's shared
-    /// connections in a project's list).
+    /// Whether the type shows rows stored elsewhere: its `listed_through` hook adds them to
+    /// the list (a hub's shared connections in a project's list) and `read_through` serves
+    /// them at their paths there, read-only.
     pub through_parent: bool,
 }
 
@@ -212,6 +220,15 @@ impl Listing {
         filters: &[],
         through_parent: false,
     };
+
+    /// Everything on one page, filtered by these query parameters.
+    pub const fn one_page(filters: &'static [&'static str]) -> Listing {
+        Listing {
+            paged: false,
+            filters,
+            through_parent: false,
+        }
+    }
 }
 
 /// A POST verb on one resource: `{resource id}/{name}`.

@@ -319,13 +319,21 @@ impl Engine {
     }
 
     /// A path that only shows a resource stored elsewhere (a hub connection shared into a
-    /// project) is read-only.
+    /// project) is read-only. Only types declared to show such rows pay for the check.
     async fn refuse_write_through(
         &self,
         kind: &dyn ResourceKind,
         cx: &CallContext,
         id: &ResourceId,
     ) -> Result<(), ArmError> {
+        let shows_others = kind
+            .descriptor()
+            .verbs
+            .list
+            .is_some_and(|listing| listing.through_parent);
+        if !shows_others {
+            return Ok(());
+        }
         let own = resource::Entity::find_by_id(id.key()).one(&self.db).await?;
         if own.is_none()
             && let Some(shown) = kind.read_through(self, cx, id).await?

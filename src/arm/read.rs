@@ -377,11 +377,7 @@ impl Engine {
         }
         for name in listing.filters.iter().filter(|f| **f != "kind") {
             if let Some(wanted) = params.get(name) {
-                rows.retain(|r| {
-                    r.body["properties"][*name]
-                        .as_str()
-                        .is_some_and(|v| v.eq_ignore_ascii_case(wanted))
-                });
+                rows.retain(|r| property_matches(&r.body["properties"][*name], wanted));
             }
         }
         let foreign: Vec<bool> = rows.iter().map(|r| is_foreign(Some(parent), r)).collect();
@@ -499,5 +495,15 @@ impl Engine {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+    }
+}
+
+/// A string property equals the query value ignoring case; a number or boolean, its text.
+fn property_matches(value: &Value, wanted: &str) -> bool {
+    match value {
+        Value::String(v) => v.eq_ignore_ascii_case(wanted),
+        Value::Number(number) => number.to_string() == wanted,
+        Value::Bool(flag) => wanted == if *flag { "true" } else { "false" },
+        _ => false,
     }
 }

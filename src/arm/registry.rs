@@ -73,6 +73,16 @@ pub struct ActionAnswer {
     pub body: Option<Value>,
 }
 
+impl ActionAnswer {
+    /// 200 with a body.
+    pub fn ok(body: Value) -> Self {
+        Self {
+            status: 200,
+            body: Some(body),
+        }
+    }
+}
+
 /// What an action is invoked on: the resource as a GET through the same path shows it.
 pub struct ActionTarget<'a> {
     pub id: &'a ResourceId,
@@ -186,6 +196,15 @@ pub trait ResourceKind: Send + Sync {
             "InvalidAction",
             format!("The action '{}' is not implemented.", action.name),
         ))
+    }
+}
+
+/// A type served with every default of the engine: its declaration is all there is.
+pub struct Plain(pub &'static TypeDescriptor);
+
+impl ResourceKind for Plain {
+    fn descriptor(&self) -> &'static TypeDescriptor {
+        self.0
     }
 }
 

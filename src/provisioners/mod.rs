@@ -91,6 +91,14 @@ pub struct Applied {
     pub role_assignments: Vec<crate::authz::assignments::NewAssignment>,
 }
 
+impl Applied {
+    /// Sets one server-set property.
+    pub fn property(mut self, name: &str, value: Value) -> Self {
+        self.properties.insert(name.to_owned(), value);
+        self
+    }
+}
+
 /// Creates and removes the real things behind one resource type. Both calls are idempotent
 /// (names are deterministic), because an attempt may be repeated after a crash.
 #[async_trait]

@@ -120,16 +120,6 @@ impl ResourceKind for StorageAccounts {
     }
 }
 
-/// Key vaults: the engine's defaults.
-pub struct KeyVaults;
-
-#[async_trait]
-impl ResourceKind for KeyVaults {
-    fn descriptor(&self) -> &'static TypeDescriptor {
-        &KEY_VAULT
-    }
-}
-
 /// A storage account's backend is its root in the object store.
 pub struct StorageAccountProvisioner;
 

@@ -19,7 +19,7 @@ pub mod workspaces;
 use std::sync::Arc;
 
 use crate::arm::id::PathVocabulary;
-use crate::arm::registry::Registry;
+use crate::arm::registry::{Plain, Registry};
 
 /// Every type Kiln serves. A program (or a test) may register more before building the app.
 pub fn registry() -> Registry {
@@ -29,7 +29,7 @@ pub fn registry() -> Registry {
         .register(Arc::new(workspaces::Workspaces))
         .register(Arc::new(connections::WORKSPACE_HOST.kind()))
         .register(Arc::new(dependents::StorageAccounts))
-        .register(Arc::new(dependents::KeyVaults));
+        .register(Arc::new(Plain(&dependents::KEY_VAULT)));
     registry
 }
 

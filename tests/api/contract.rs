@@ -611,28 +611,10 @@ async fn concurrent_operations_conflict_and_identical_retries_join(backend: Back
     // While it runs, GET shows Creating; the monitor says InProgress.
     let body: Value = app.get(&url).await.json().await.unwrap();
     assert_eq!(body["properties"]["provisioningState"], "Creating");
-    let status: Value = app
-        .client
-        .get(&op)
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = app.get_absolute(&op).await;
     assert_eq!(status["status"], "InProgress");
     assert_eq!(app.worker.run_once().await.unwrap(), 1);
-    let status: Value = app
-        .client
-        .get(&op)
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = app.get_absolute(&op).await;
     assert_eq!(status["status"], "Succeeded");
     assert_eq!(status["percentComplete"], 100.0);
     let res = app.patch(&url, &json!({"tags": {"a": "b"}})).await;

@@ -386,6 +386,12 @@ impl TestApp {
         .await
     }
 
+    /// GETs an absolute URL (a monitor Kiln handed out) as the administrator, as JSON.
+    pub async fn get_absolute(&self, url: &str) -> Value {
+        let res = self.client.get(url).bearer_auth(&self.token).send().await;
+        res.unwrap().json().await.expect("a JSON body")
+    }
+
     /// Follows a Location URL until it stops answering 202, driving the worker when it is off.
     pub async fn poll_location(&self, location: &str) -> Response {
         for _ in 0..200 {

@@ -16,4 +16,6 @@ mod provisioning;
 mod rabbitmq;
 mod resource_groups;
 mod subscriptions;
+mod type_contract;
+mod widgets;
 mod workspaces;

@@ -88,16 +88,7 @@ async fn collect_pages(app: &TestApp, first: &str) -> (Vec<String>, usize) {
     let mut pages = 0;
     let mut next = Some(app.url(first));
     while let Some(url) = next {
-        let body: Value = app
-            .client
-            .get(&url)
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.get_absolute(&url).await;
         pages += 1;
         names.extend(
             body["value"]

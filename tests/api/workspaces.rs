@@ -62,16 +62,7 @@ async fn put_answers_202_with_monitors_then_the_workspace(backend: Backend) {
             .status(),
         StatusCode::ACCEPTED
     );
-    let status: Value = app
-        .client
-        .get(&status_url)
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = app.get_absolute(&status_url).await;
     for member in ["id", "name", "status", "startTime", "percentComplete"] {
         assert!(!status[member].is_null(), "{member} in {status}");
     }
@@ -123,16 +114,7 @@ async fn put_answers_202_with_monitors_then_the_workspace(backend: Backend) {
     let body: Value = done.json().await.unwrap();
     assert_eq!(body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(body["kind"], "hub");
-    let status: Value = app
-        .client
-        .get(&status_url)
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = app.get_absolute(&status_url).await;
     assert_eq!(status["status"], "Succeeded");
     assert!(status["endTime"].is_string());
 }
@@ -230,16 +212,7 @@ async fn lists_filter_by_kind_and_page(backend: Backend) {
     let mut url = Some(app.url(&format!("{by_group}&kind=Project&$top=2")));
     let mut seen = Vec::new();
     while let Some(next) = url {
-        let body: Value = app
-            .client
-            .get(&next)
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.get_absolute(&next).await;
         seen.extend(
             body["value"]
                 .as_array()

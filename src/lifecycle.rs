@@ -2,11 +2,13 @@
 //! operations, the verbs that start them, and the one place an outcome is recorded (its event
 //! and its activity-log row). The engine, the worker and the sweeper all speak these types.
 
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QuerySelect};
 
 use crate::activity::{self, ActivityEntry};
 use crate::arm::id::ResourceId;
+use crate::error::ArmError;
 use crate::events::{self, EventFacts};
+use crate::store::resource;
 
 /// `properties.provisioningState` of a stored resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,5 +214,66 @@ mod tests {
             action_of("Microsoft.MachineLearningServices/workspaces", "write"),
             "Microsoft.MachineLearningServices/workspaces/write"
         );
+    }
+}
+
+/// What a row that must stay is to the write that needs it, for the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The enclosing resource of a write below it.
+    Parent,
+    /// The scope a role assignment is written at.
+    Scope,
+}
+
+/// The resource group or resource at `id` must exist and not be being deleted for a write
+/// that depends on it to go on. Read with FOR KEY SHARE on PostgreSQL (the lightest lock that
+/// still conflicts with the FOR UPDATE a delete takes): a concurrent delete waits for this
+/// write and then sees (and cascades) it, or has marked the row Deleting first and this write
+/// is refused. SQLite's single connection serializes writers anyway.
+pub async fn require_live(
+    tx: &DatabaseTransaction,
+    id: &ResourceId,
+    holder: Holder,
+) -> Result<resource::Model, ArmError> {
+    let row = resource::Entity::find_by_id(id.key())
+        .lock(sea_orm::sea_query::LockType::KeyShare)
+        .one(tx)
+        .await?;
+    let is_group = id.provider.is_none();
+    let name = id.name();
+    match row {
+        None if is_group => Err(ArmError::not_found(
+            "ResourceGroupNotFound",
+            format!("Resource group '{name}' could not be found."),
+        )),
+        None if holder == Holder::Parent => Err(ArmError::not_found(
+            "ParentResourceNotFound",
+            format!(
+                "Can not perform requested operation on nested resource. Parent resource '{name}' not found."
+            ),
+        )),
+        None => Err(crate::arm::engine::not_found(id)),
+        Some(row) if row.provisioning_state == ProvisioningState::Deleting.as_str() => {
+            Err(if is_group {
+                ArmError::conflict(
+                    "ResourceGroupBeingDeleted",
+                    format!(
+                        "The resource group '{name}' is in deprovisioning state and cannot perform this operation."
+                    ),
+                )
+            } else if holder == Holder::Parent {
+                ArmError::conflict(
+                    "ParentResourceBeingDeleted",
+                    format!("The parent resource '{name}' is being deleted."),
+                )
+            } else {
+                ArmError::conflict(
+                    "ResourceBeingDeleted",
+                    format!("The resource '{}' is being deleted.", id.display()),
+                )
+            })
+        }
+        Some(row) => Ok(row),
     }
 }

@@ -21,7 +21,7 @@ use crate::authz::{Authorizer, Caller, SubscriptionDirectory, Target, subscripti
 use crate::config::WorkerSettings;
 use crate::error::ArmError;
 use crate::events;
-use crate::lifecycle::{self, Outcome, ProvisioningState, Verb};
+use crate::lifecycle::{self, Holder, Outcome, ProvisioningState, Verb};
 use crate::secrets::MasterKeys;
 use crate::store::{now_millis, operation, resource, role_assignment};
 
@@ -217,41 +217,9 @@ impl Engine {
         if parent.resource_group.is_none() {
             return Ok(()); // the subscription: the authorizer has checked it exists
         }
-        // FOR KEY SHARE on PostgreSQL (the lightest lock that still conflicts with the FOR UPDATE a
-        // delete takes): a concurrent delete of the parent waits for this write, and
-        // then sees it (SQLite's single connection serializes writers anyway).
-        let row = resource::Entity::find_by_id(parent.key())
-            .lock(sea_orm::sea_query::LockType::KeyShare)
-            .one(tx)
-            .await?;
-        let is_group = parent.provider.is_none();
-        match row {
-            None if is_group => Err(group_not_found(parent.name())),
-            None => Err(ArmError::not_found(
-                "ParentResourceNotFound",
-                format!(
-                    "Can not perform requested operation on nested resource. Parent resource '{}' not found.",
-                    parent.name()
-                ),
-            )),
-            Some(row) if row.provisioning_state == ProvisioningState::Deleting.as_str() => {
-                Err(if is_group {
-                    ArmError::conflict(
-                        "ResourceGroupBeingDeleted",
-                        format!(
-                            "The resource group '{}' is in deprovisioning state and cannot perform this operation.",
-                            parent.name()
-                        ),
-                    )
-                } else {
-                    ArmError::conflict(
-                        "ParentResourceBeingDeleted",
-                        format!("The parent resource '{}' is being deleted.", parent.name()),
-                    )
-                })
-            }
-            Some(_) => Ok(()),
-        }
+        crate::lifecycle::require_live(tx, &parent, Holder::Parent)
+            .await
+            .map(|_| ())
     }
 
     pub async fn put(

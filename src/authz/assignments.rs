@@ -448,6 +448,18 @@ impl ListFilter {
 impl RoleAssignments {
     pub async fn put(&self, caller: &Caller, new: NewAssignment) -> Result<Written, ArmError> {
         let tx = self.db.begin().await?;
+        // The scope is checked, and held, in the assignment's own transaction: a group being
+        // deleted refuses it (409), and a delete that starts now waits and then cascades it.
+        // Checked before the transaction, an assignment raced past the cascade and survived
+        // into a group created later under the same name.
+        if let Some(id) = new
+            .scope
+            .resource
+            .as_ref()
+            .filter(|id| id.resource_group.is_some())
+        {
+            crate::lifecycle::require_live(&tx, id, crate::lifecycle::Holder::Scope).await?;
+        }
         let mut written = write(&tx, &caller.principal_id, new).await?;
         tx.commit().await?;
         if let Some((change, version)) = written.change.take() {

@@ -10,9 +10,9 @@ use crate::both_backends;
 use crate::helpers::{RG_API, TestApp, WS_API, error_code};
 use kiln::authz::roles::{RoleDefinition, built_in_named};
 
-const AUTHZ_API: &str = "2022-04-01";
+pub const AUTHZ_API: &str = "2022-04-01";
 
-fn guid() -> String {
+pub fn guid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -23,14 +23,14 @@ fn role_id(app: &TestApp, role: &str) -> String {
     )
 }
 
-fn assignment_path(scope: &str, name: &str) -> String {
+pub fn assignment_path(scope: &str, name: &str) -> String {
     format!(
         "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={AUTHZ_API}"
     )
 }
 
 /// Assigns a role as the bootstrap administrator (the subscription's Owner).
-async fn assign(
+pub async fn assign(
     app: &TestApp,
     principal: &str,
     role: &str,
@@ -1093,7 +1093,7 @@ async fn two_replicas_share_one_policy() {
     );
 }
 
-const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 const UAA: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
 

@@ -15,6 +15,7 @@ mod process;
 mod provisioning;
 mod rabbitmq;
 mod resource_groups;
+mod security;
 mod subscriptions;
 mod type_contract;
 mod widgets;

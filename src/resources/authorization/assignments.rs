@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, delete, get, put, web};
-use sea_orm::EntityTrait;
 
 use super::scope_of;
 use crate::arm::engine::Engine;
@@ -16,7 +15,6 @@ use crate::authz::assignments::{
 };
 use crate::authz::scope::{AuthzScope, check_api_version};
 use crate::error::{ArmError, ErrorResponse};
-use crate::store::resource;
 
 /// Role assignments need this api-version or a later one.
 pub const OLDEST_API_VERSION: &str = "2022-04-01";
@@ -31,24 +29,6 @@ fn checked(req: &ArmRequest) -> Result<(), ArmError> {
         OLDEST_API_VERSION,
         assignments::TYPE,
     )
-}
-
-/// A group or resource scope must exist to hold an assignment.
-async fn check_scope_exists(engine: &Engine, scope: &AuthzScope) -> Result<(), ArmError> {
-    let Some(id) = &scope.resource else {
-        return Ok(());
-    };
-    if id.resource_group.is_none() {
-        return Ok(()); // the subscription: the authorizer has checked it exists
-    }
-    if resource::Entity::find_by_id(id.key())
-        .one(&engine.db)
-        .await?
-        .is_none()
-    {
-        return Err(crate::arm::engine::not_found(id));
-    }
-    Ok(())
 }
 
 async fn put_at(
@@ -87,7 +67,6 @@ async fn put_at(
         &new.request_attributes(WRITE),
     )
     .await?;
-    check_scope_exists(engine, &scope).await?;
     let written = service.put(&req.caller, new).await?;
     let status = if written.created { 201 } else { 200 };
     Ok(

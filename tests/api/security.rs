@@ -1,0 +1,190 @@
+//! The security review's findings (issue 11), each reproduced: races as bounded hammers, limits
+//! as the requests that used to cost seconds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::authorization::{AUTHZ_API, OWNER, assign, assignment_path, guid};
+use crate::both_backends;
+use crate::helpers::{Backend, RG_API, TestApp, WS_API};
+use crate::type_contract::finish;
+
+both_backends!(
+    a_project_cannot_join_a_hub_its_creator_may_not_touch_even_racing_a_delete,
+    assignments_written_while_their_group_is_deleted_do_not_survive_it,
+);
+
+fn project_body(hub: &str) -> Value {
+    json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": hub}})
+}
+
+/// Finding 1: the join check was decided from a read before the write's transaction, so a
+/// create racing the delete of the same name skipped it.
+async fn a_project_cannot_join_a_hub_its_creator_may_not_touch_even_racing_a_delete(
+    backend: Backend,
+) {
+    let app = Arc::new(TestApp::spawn(backend).await);
+    app.create_group("rg1").await;
+    let foreign_hub = app.hub("rg1", "hub1").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.create_group("rg2").await;
+    let owner = guid();
+    assign(&app, &owner, OWNER, &app.group_path("rg2"), None).await;
+    let token = Arc::new(app.token_for(&owner, &app.tenant));
+    let hub2 = format!("{}?api-version={WS_API}", app.workspace_path("rg2", "hub2"));
+    let res = app
+        .send_as(
+            &token,
+            Method::PUT,
+            &hub2,
+            Some(&json!({"location": "eastus", "kind": "Hub"})),
+        )
+        .await;
+    assert_eq!(finish(&app, &res).await, "Succeeded");
+    let own_hub = app.workspace_path("rg2", "hub2");
+    let project = format!("{}?api-version={WS_API}", app.workspace_path("rg2", "proj"));
+    for cycle in 0..6 {
+        let res = app
+            .send_as(&token, Method::PUT, &project, Some(&project_body(&own_hub)))
+            .await;
+        assert!(res.status().is_success(), "cycle {cycle}: {}", res.status());
+        assert_eq!(finish(&app, &res).await, "Succeeded");
+        let deleted = app.send_as(&token, Method::DELETE, &project, None).await;
+        assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let (app, token, project) = (app.clone(), token.clone(), project.clone());
+                let body = project_body(&foreign_hub);
+                tokio::spawn(async move {
+                    let res = app
+                        .send_as(&token, Method::PUT, &project, Some(&body))
+                        .await;
+                    let status = res.status();
+                    if status.is_success() {
+                        finish(&app, &res).await;
+                    }
+                    status
+                })
+            })
+            .collect();
+        for racer in racers {
+            let status = racer.await.unwrap();
+            assert!(
+                !status.is_success(),
+                "cycle {cycle}: a PUT naming a hub the caller may not join answered {status}"
+            );
+            assert!(status.is_client_error(), "{status}");
+        }
+        finish(&app, &deleted).await;
+        let res = app.get(&project).await;
+        if res.status() == StatusCode::OK {
+            let body: Value = res.json().await.unwrap();
+            assert_ne!(body["properties"]["hubResourceId"], foreign_hub.as_str());
+        }
+    }
+    // The foreign hub never gained a project.
+    let list: Value = app
+        .get(&format!(
+            "{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}",
+            app.group_path("rg2")
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for workspace in list["value"].as_array().unwrap() {
+        assert_ne!(
+            workspace["properties"]["hubResourceId"],
+            foreign_hub.as_str()
+        );
+    }
+}
+
+/// Finding 2: a role assignment PUT checked its scope before its transaction, so one written
+/// while the group's delete cascaded survived into a group created later under that name.
+async fn assignments_written_while_their_group_is_deleted_do_not_survive_it(backend: Backend) {
+    let app = Arc::new(TestApp::spawn(backend).await);
+    let group = app.group_path("doomed");
+    let group_url = format!("{group}?api-version={RG_API}");
+    for cycle in 0..3 {
+        app.create_group("doomed").await;
+        // A few resources make the cascade take a moment.
+        for i in 0..3 {
+            app.hub("doomed", &format!("hub{i}")).await;
+        }
+        let owner = guid();
+        assign(&app, &owner, OWNER, &group, None).await;
+        let token = app.token_for(&owner, &app.tenant);
+        let done = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (app, done, group) = (app.clone(), done.clone(), group.clone());
+            tokio::spawn(async move {
+                let mut created = 0;
+                while !done.load(Ordering::SeqCst) {
+                    let body = json!({"properties": {
+                        "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}", app.subscription),
+                        "principalId": guid(),
+                    }});
+                    let res = app
+                        .send_as(
+                            &token,
+                            Method::PUT,
+                            &assignment_path(&group, &guid()),
+                            Some(&body),
+                        )
+                        .await;
+                    let status = res.status();
+                    assert!(
+                        status == StatusCode::CREATED || status.is_client_error(),
+                        "an assignment PUT answered {status}"
+                    );
+                    if status == StatusCode::CONFLICT {
+                        let body: Value = res.json().await.unwrap();
+                        assert_eq!(body["error"]["code"], "ResourceGroupBeingDeleted", "{body}");
+                    }
+                    created += u32::from(status == StatusCode::CREATED);
+                }
+                created
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        let res = app.delete(&group_url).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        assert_eq!(finish(&app, &res).await, "Succeeded");
+        done.store(true, Ordering::SeqCst);
+        let created = writer.await.unwrap();
+        assert!(
+            created > 0,
+            "cycle {cycle}: the hammer wrote nothing before the delete"
+        );
+        // Created again under the same name, the group inherits nothing.
+        app.create_group("doomed").await;
+        let list: Value = app
+            .get(&format!("{group}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}&$filter=atScope()"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let at_group: Vec<&Value> = list["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| {
+                a["properties"]["scope"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&group))
+            })
+            .collect();
+        assert!(
+            at_group.is_empty(),
+            "cycle {cycle}: assignments survived their group: {at_group:?}"
+        );
+        let res = app.delete(&group_url).await;
+        finish(&app, &res).await;
+    }
+}

@@ -144,9 +144,21 @@ impl ResourceId {
             .is_some_and(|p| p.segments.len() == 1)
     }
 
+    /// The namespace of this id when Kiln serves nothing in it: such ids are refused before
+    /// anything is looked up for them.
+    pub fn unserved_namespace(&self, vocabulary: &PathVocabulary) -> Option<&str> {
+        self.provider
+            .as_ref()
+            .map(|p| p.namespace.as_str())
+            .filter(|namespace| !vocabulary.contains(namespace))
+    }
+
     /// Parses an id written by a client (for example `properties.hubResourceId`), canonicalizing
     /// the fixed segments it knows.
     pub fn parse(raw: &str, vocabulary: &PathVocabulary) -> Option<ResourceId> {
+        if raw.len() > MAX_ID_LENGTH {
+            return None;
+        }
         let segments: Vec<&str> = raw.trim_end_matches('/').split('/').collect();
         let rest = segments.strip_prefix(&[""])?;
         let [subs, subscription, rest @ ..] = rest else {
@@ -177,7 +189,7 @@ impl ResourceId {
             }
             _ => return None,
         };
-        if rest.is_empty() || rest.len() % 2 != 0 {
+        if rest.is_empty() || rest.len() % 2 != 0 || rest.len() / 2 > MAX_TYPE_DEPTH {
             return None;
         }
         let provider = id.provider.as_mut()?;
@@ -192,6 +204,13 @@ impl ResourceId {
         Some(id)
     }
 }
+
+/// Longest resource id accepted, in bytes. Azure's deepest published ids are a few hundred
+/// characters; the bound keeps every walk, key and lookup of an id cheap.
+pub const MAX_ID_LENGTH: usize = 2048;
+/// Most type segments under a namespace (`storageAccounts/blobServices/containers` is 3; the
+/// deepest in Azure's published specs are 5 or 6).
+pub const MAX_TYPE_DEPTH: usize = 12;
 
 /// The fixed path segments Kiln serves (namespaces, type names, `resourceGroups`, …), by their
 /// lower-cased form. ARM matches them case-insensitively: `az` sends `/resourcegroups/`.

@@ -31,6 +31,7 @@
 //!   [`AccessRequest::sub_operation`] when the caller has no such attribute.
 //! - `AND` and `OR` may not be mixed in one chain without parentheses, as Azure requires.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -38,6 +39,28 @@ use std::fmt;
 const MAX_LEN: usize = 8192;
 /// Deepest nesting of parentheses and `NOT`s; keeps the recursive parser far from the stack limit.
 const MAX_DEPTH: usize = 64;
+
+/// Steps one evaluation may take (a character compared, a pattern position tried). Conditions
+/// are bounded in length, but the attributes they meet come from requests: an 8 KB pattern
+/// against a 200 KB attribute is billions of steps. Past the budget the condition is false:
+/// the assignment does not grant, whatever the `NOT`s around the expensive part would say.
+pub const EVALUATION_BUDGET: u64 = 200_000;
+
+/// What is left of one evaluation's budget.
+struct Budget(Cell<u64>);
+
+impl Budget {
+    /// Takes `steps`; false once the budget is spent.
+    fn spend(&self, steps: u64) -> bool {
+        let left = self.0.get();
+        self.0.set(left.saturating_sub(steps));
+        left >= steps
+    }
+
+    fn exhausted(&self) -> bool {
+        self.0.get() == 0
+    }
+}
 
 /// Why a condition was rejected, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +163,12 @@ impl Condition {
         &self.text
     }
 
+    /// Whether the condition holds for `request`; false when it costs more than
+    /// [`EVALUATION_BUDGET`] (fails closed).
     pub fn evaluate(&self, request: &dyn AccessRequest) -> bool {
-        self.root.evaluate(request)
+        let budget = Budget(Cell::new(EVALUATION_BUDGET));
+        let holds = self.root.evaluate(request, &budget);
+        holds && !budget.exhausted()
     }
 
     /// true when the condition names this action in some ActionMatches (so control-plane code
@@ -199,17 +226,20 @@ enum Node {
 }
 
 impl Node {
-    fn evaluate(&self, request: &dyn AccessRequest) -> bool {
+    fn evaluate(&self, request: &dyn AccessRequest, budget: &Budget) -> bool {
+        if !budget.spend(1) {
+            return false;
+        }
         match self {
-            Node::All(nodes) => nodes.iter().all(|n| n.evaluate(request)),
-            Node::Any(nodes) => nodes.iter().any(|n| n.evaluate(request)),
-            Node::Not(node) => !node.evaluate(request),
+            Node::All(nodes) => nodes.iter().all(|n| n.evaluate(request, budget)),
+            Node::Any(nodes) => nodes.iter().any(|n| n.evaluate(request, budget)),
+            Node::Not(node) => !node.evaluate(request, budget),
             Node::ActionMatches(pattern) => action_matches(pattern, request.action()),
             Node::SubOperationMatches(sub) => request
                 .sub_operation()
                 .is_some_and(|s| s.eq_ignore_ascii_case(sub)),
             Node::Exists(attribute) => !attribute.values(request).is_empty(),
-            Node::Compare(comparison) => comparison.evaluate(request),
+            Node::Compare(comparison) => comparison.evaluate(request, budget),
         }
     }
 
@@ -274,7 +304,7 @@ enum Quantifier {
 }
 
 impl Comparison {
-    fn evaluate(&self, request: &dyn AccessRequest) -> bool {
+    fn evaluate(&self, request: &dyn AccessRequest, budget: &Budget) -> bool {
         let op = self.op;
         let typed = |attribute: &Attribute, right: bool| -> Vec<Scalar> {
             let values = attribute.values(request);
@@ -292,10 +322,11 @@ impl Comparison {
         if left.is_empty() || right.is_empty() {
             return op.negated;
         }
-        let pair = |l: &Scalar, r: &Scalar| op.holds(l, r) != op.negated;
+        let holds = |l: &Scalar, r: &Scalar| op.holds(l, r, budget);
+        let pair = |l: &Scalar, r: &Scalar| holds(l, r) != op.negated;
         let (l, r) = (left.iter(), right.iter());
         match self.quantifier {
-            None => l.clone().any(|l| r.clone().any(|r| op.holds(l, r))) != op.negated,
+            None => l.clone().any(|l| r.clone().any(|r| holds(l, r))) != op.negated,
             Some(Quantifier::AnyOfAny) => l.clone().any(|l| r.clone().any(|r| pair(l, r))),
             Some(Quantifier::AllOfAny) => l.clone().all(|l| r.clone().any(|r| pair(l, r))),
             Some(Quantifier::AnyOfAll) => l.clone().any(|l| r.clone().all(|r| pair(l, r))),
@@ -418,12 +449,20 @@ impl Operator {
     }
 
     /// The positive form of the test; callers apply `negated`.
-    fn holds(self, left: &Scalar, right: &Scalar) -> bool {
+    fn holds(self, left: &Scalar, right: &Scalar, budget: &Budget) -> bool {
         use Scalar::{Int, Pattern, Text};
+        // A comparison reads its text once; a pattern pays per step below.
+        let text_cost = match left {
+            Text(l) => l.len() as u64,
+            _ => 1,
+        };
+        if !budget.spend(text_cost) {
+            return false;
+        }
         match (self.test, left, right) {
             (Test::Equals, l, r) => l == r,
             (Test::StartsWith, Text(l), Text(r)) => l.starts_with(r.as_str()),
-            (Test::Like, Text(l), Pattern(p)) => like_matches(p, l),
+            (Test::Like, Text(l), Pattern(p)) => like_matches(p, l, budget),
             // Date-times are normalised to fixed-width text, so text order is time order.
             (test, Int(l), Int(r)) => test.accepts(l.cmp(r)),
             (test, Text(l), Text(r)) => test.accepts(l.cmp(r)),
@@ -481,11 +520,14 @@ fn compile_like(pattern: &str) -> Vec<Glob> {
 
 /// Same backtrack-to-last-star algorithm as [`action_matches`], over characters so that `?`
 /// consumes a whole character.
-fn like_matches(pattern: &[Glob], text: &str) -> bool {
+fn like_matches(pattern: &[Glob], text: &str, budget: &Budget) -> bool {
     let s: Vec<char> = text.chars().collect();
     let (mut pi, mut si) = (0, 0);
     let mut resume: Option<(usize, usize)> = None;
     while si < s.len() {
+        if !budget.spend(1) {
+            return false;
+        }
         match pattern.get(pi) {
             Some(Glob::AnyRun) => {
                 pi += 1;
@@ -1478,5 +1520,23 @@ mod tests {
         let value = "a".repeat(3000);
         assert!(!check("StringLike '*a*a*a*a*a*a*a*a*a*a*b'", &[&value]));
         assert!(!action_matches("*a*a*a*a*a*a*a*a*a*a*b", &value));
+    }
+
+    /// The review's case: an 8 KB pattern against a 200 KB attribute took 15 s a call. The
+    /// budget stops it and the condition fails closed, under a NOT too (unbounded, the NOT of a
+    /// non-match would have granted).
+    #[test]
+    fn an_evaluation_past_its_budget_fails_closed() {
+        let pattern = "*a".repeat(4000) + "b";
+        let value = "a".repeat(200_000);
+        let like = format!("@Resource[x] StringLike '{pattern}'");
+        let request = Req::new("a").with(Resource, "x", &[&value]);
+        assert!(!parse(&like).evaluate(&request));
+        assert!(!parse(&format!("NOT ({like})")).evaluate(&request));
+        assert!(!parse(&format!("@Resource[x] StringNotLike '{pattern}'")).evaluate(&request));
+        // Cheap conditions on short values are untouched by the budget.
+        let short = Req::new("a").with(Resource, "x", &["aab"]);
+        assert!(parse(&like.replace(&pattern, "*a*b")).evaluate(&short));
+        assert!(parse("NOT (@Resource[x] StringLike '*c')").evaluate(&short));
     }
 }

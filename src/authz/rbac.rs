@@ -49,44 +49,67 @@ impl Rbac {
         }
     }
 
-    /// The resource `key` depends on for authorization (a project's hub), if it exists.
-    async fn depends_on(&self, key: &str) -> Result<Option<String>, ArmError> {
-        if let Some((at, found)) = self.depends_on.lock().get(key)
-            && at.elapsed() < DEPENDS_ON_TTL
+    /// What each of `keys` depends on for authorization (a project's hub), for those that
+    /// exist: remembered ones from the cache, the rest in one query.
+    async fn depends_on(&self, keys: &[String]) -> Result<HashMap<String, String>, ArmError> {
+        let mut found = HashMap::new();
+        let mut unknown = Vec::new();
         {
-            return Ok(found.clone());
+            let cache = self.depends_on.lock();
+            for key in keys {
+                match cache.get(key) {
+                    Some((at, hub)) if at.elapsed() < DEPENDS_ON_TTL => {
+                        if let Some(hub) = hub {
+                            found.insert(key.clone(), hub.clone());
+                        }
+                    }
+                    _ => unknown.push(key.clone()),
+                }
+            }
         }
-        let row: Option<Option<String>> = resource::Entity::find_by_id(key.to_owned())
+        if unknown.is_empty() {
+            return Ok(found);
+        }
+        let rows: Vec<(String, Option<String>)> = resource::Entity::find()
             .select_only()
+            .column(resource::Column::IdKey)
             .column(resource::Column::DependsOnKey)
+            .filter(resource::Column::IdKey.is_in(unknown))
             .into_tuple()
-            .one(&self.db)
+            .all(&self.db)
             .await?;
         // Absent resources are not remembered: one may be created in the next instant.
-        let Some(found) = row else {
-            return Ok(None);
-        };
         let mut cache = self.depends_on.lock();
         if cache.len() > 100_000 {
             cache.clear();
         }
-        cache.insert(key.to_owned(), (Instant::now(), found.clone()));
+        for (key, hub) in rows {
+            cache.insert(key.clone(), (Instant::now(), hub.clone()));
+            if let Some(hub) = hub {
+                found.insert(key, hub);
+            }
+        }
         Ok(found)
     }
 
     /// The scope keys an assignment may sit at to reach `target`: the resource, its parent
     /// resources each followed by what it depends on (a project's hub), its resource group,
-    /// its subscription, the tenant root.
+    /// its subscription, the tenant root. Ids are bounded in depth (`ResourceId::parse`), and
+    /// what the levels depend on is read in one query.
     pub async fn walk(&self, target: &Target<'_>) -> Result<Vec<String>, ArmError> {
         let mut walk = Vec::with_capacity(6);
         if let Target::Resource(id) = target {
+            let mut levels = Vec::new();
             let mut current = Some((*id).clone());
             while let Some(r) = current.take().filter(|r| r.provider.is_some()) {
-                let key = r.key();
-                let hub = self.depends_on(&key).await?;
+                levels.push(r.key());
+                current = r.parent();
+            }
+            let hubs = self.depends_on(&levels).await?;
+            for key in levels {
+                let hub = hubs.get(&key).cloned();
                 walk.push(key);
                 walk.extend(hub);
-                current = r.parent();
             }
             if let Some(group) = id.group_id() {
                 walk.push(group.key());
@@ -146,14 +169,25 @@ impl Rbac {
         request: Option<&(dyn AccessRequest + Sync)>,
     ) -> Result<Option<Grant>, ArmError> {
         let walk = self.walk(target).await?;
-        let snapshot = self.policy.snapshot();
-        Ok(snapshot.decide(&Query {
+        Ok(self.decide_on(subjects, action, data, &walk, request))
+    }
+
+    /// A decision on a walk already made (checkAccess decides many actions on one).
+    pub fn decide_on(
+        &self,
+        subjects: &[String],
+        action: &str,
+        data: bool,
+        walk: &[String],
+        request: Option<&(dyn AccessRequest + Sync)>,
+    ) -> Option<Grant> {
+        self.policy.snapshot().decide(&Query {
             subjects,
             action,
             data,
-            walk: &walk,
+            walk,
             request: request.map(|r| r as &dyn AccessRequest),
-        }))
+        })
     }
 }
 

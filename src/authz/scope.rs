@@ -38,14 +38,19 @@ impl AuthzScope {
         if trimmed.is_empty() {
             return Ok(Self::root());
         }
-        ResourceId::parse(&format!("/{trimmed}"), vocabulary)
-            .map(|id| Self::of(&id))
-            .ok_or_else(|| {
-                ArmError::bad_request(
-                    "InvalidScope",
-                    format!("The scope '/{trimmed}' is not a valid scope: it must be '/', a subscription, a resource group or a resource id."),
-                )
-            })
+        let id = ResourceId::parse(&format!("/{trimmed}"), vocabulary).ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidScope",
+                format!("The scope '/{trimmed}' is not a valid scope: it must be '/', a subscription, a resource group or a resource id."),
+            )
+        })?;
+        if let Some(namespace) = id.unserved_namespace(vocabulary) {
+            return Err(ArmError::not_found(
+                "InvalidResourceNamespace",
+                format!("The resource namespace '{namespace}' is invalid."),
+            ));
+        }
+        Ok(Self::of(&id))
     }
 
     pub fn target(&self) -> Target<'_> {

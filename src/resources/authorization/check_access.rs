@@ -87,6 +87,47 @@ pub struct CheckAccessResponse {
     pub value: Vec<AccessDecision>,
 }
 
+/// Attributes one map (the resource's, the principal's, one action's request) may carry.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Values one attribute may carry (a list of tags, of groups).
+pub const MAX_VALUES: usize = 64;
+/// Characters one attribute value may have.
+pub const MAX_VALUE_LEN: usize = 1024;
+
+/// Refuses attribute maps past the limits above, naming where: what a condition is evaluated
+/// against comes from the body, and its cost grows with it.
+fn check_attributes(map: &HashMap<String, Value>, target: &str) -> Result<(), ArmError> {
+    let too_big = |what: String| {
+        Err(ArmError::bad_request("InvalidRequestContent", what).with_target(target))
+    };
+    if map.len() > MAX_ATTRIBUTES {
+        return too_big(format!(
+            "'{target}' has {} attributes; at most {MAX_ATTRIBUTES} are allowed.",
+            map.len()
+        ));
+    }
+    for (name, value) in map {
+        let values = values(value);
+        if name.chars().count() > MAX_VALUE_LEN {
+            return too_big(format!(
+                "An attribute name in '{target}' is longer than {MAX_VALUE_LEN} characters."
+            ));
+        }
+        if values.len() > MAX_VALUES {
+            return too_big(format!(
+                "'{target}.{name}' has {} values; at most {MAX_VALUES} are allowed.",
+                values.len()
+            ));
+        }
+        if values.iter().any(|v| v.chars().count() > MAX_VALUE_LEN) {
+            return too_big(format!(
+                "A value of '{target}.{name}' is longer than {MAX_VALUE_LEN} characters."
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn values(v: &Value) -> Vec<String> {
     match v {
         Value::Null => vec![],
@@ -167,6 +208,23 @@ pub async fn check_access(
             "'actions' must have 1 to 200 entries.",
         ));
     }
+    check_attributes(&request.resource.attributes, "resource.attributes")?;
+    check_attributes(&request.subject.attributes.other, "subject.attributes")?;
+    if request.subject.attributes.groups.len() > MAX_VALUES {
+        return Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            format!("'subject.attributes.groups' may have at most {MAX_VALUES} entries."),
+        ));
+    }
+    for (i, action) in request.actions.iter().enumerate() {
+        check_attributes(&action.attributes, &format!("actions[{i}].attributes"))?;
+        if action.id.len() > MAX_VALUE_LEN {
+            return Err(ArmError::bad_request(
+                "InvalidRequestContent",
+                format!("'actions[{i}].id' is longer than {MAX_VALUE_LEN} characters."),
+            ));
+        }
+    }
     let subject = uuid::Uuid::parse_str(&request.subject.attributes.object_id)
         .map_err(|_| {
             ArmError::bad_request(
@@ -185,6 +243,13 @@ pub async fn check_access(
         )
         .with_target("resource.id")
     })?;
+    if let Some(namespace) = resource.unserved_namespace(&vocabulary) {
+        return Err(ArmError::bad_request(
+            "InvalidResourceNamespace",
+            format!("The resource namespace '{namespace}' is invalid."),
+        )
+        .with_target("resource.id"));
+    }
     let target = Target::Resource(&resource);
     let about_self = subject.eq_ignore_ascii_case(&req.caller.principal_id);
     // About oneself, the token says who one is: its groups, and no attributes from the body.
@@ -212,6 +277,8 @@ pub async fn check_access(
     if let Some(name) = container_name(&request.resource.id) {
         resource_attributes.insert(CONTAINER_NAME.into(), vec![name]);
     }
+    // One walk for every action: the scopes above the resource do not depend on the action.
+    let walk = rbac.walk(&target).await?;
     let mut value = Vec::with_capacity(request.actions.len());
     for action in &request.actions {
         let attributes = Attributes {
@@ -220,15 +287,13 @@ pub async fn check_access(
             request: lowered(&action.attributes),
             principal: &principal,
         };
-        let grant = rbac
-            .decide_for(
-                &subjects,
-                &action.id,
-                action.is_data_action,
-                &target,
-                Some(&attributes),
-            )
-            .await?;
+        let grant = rbac.decide_on(
+            &subjects,
+            &action.id,
+            action.is_data_action,
+            &walk,
+            Some(&attributes),
+        );
         value.push(AccessDecision {
             action_id: action.id.clone(),
             is_data_action: action.is_data_action,

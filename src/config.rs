@@ -234,6 +234,10 @@ pub struct ServeArgs {
     /// stands for the token's `tid` (e.g. https://login.microsoftonline.com/{tenantid}/v2.0).
     #[arg(long = "jwt-issuer", env = "KILN_JWT_ISSUER", value_delimiter = ',')]
     pub jwt_issuers: Vec<String>,
+    /// Accept dev tokens (HS256 with the dev key, what `kiln token` prints). On by default
+    /// only on the embedded default (SQLite); turn it off in production.
+    #[arg(long = "dev-tokens", env = "KILN_DEV_TOKENS")]
+    pub dev_tokens: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -294,6 +298,8 @@ pub struct AuthSettings {
     pub jwks_min_refresh: Duration,
     /// How often a JWKS URL is read again regardless.
     pub jwks_refresh_every: Duration,
+    /// `KILN_DEV_TOKENS`: whether HS256 dev tokens are accepted.
+    pub dev_tokens: bool,
 }
 
 impl Default for AuthSettings {
@@ -304,12 +310,19 @@ impl Default for AuthSettings {
             issuers: vec![],
             jwks_min_refresh: Duration::from_secs(30),
             jwks_refresh_every: Duration::from_secs(3600),
+            dev_tokens: true,
         }
     }
 }
 
 impl ServeArgs {
-    pub fn auth_settings(&self, audience: &str) -> Result<AuthSettings, SettingsError> {
+    /// `embedded`: the database is the embedded default (SQLite), where dev tokens are on
+    /// unless turned off.
+    pub fn auth_settings(
+        &self,
+        audience: &str,
+        embedded: bool,
+    ) -> Result<AuthSettings, SettingsError> {
         let jwks = self
             .jwks
             .as_deref()
@@ -329,6 +342,7 @@ impl ServeArgs {
             audience: audience.to_owned(),
             jwks,
             issuers,
+            dev_tokens: self.dev_tokens.unwrap_or(embedded),
             ..AuthSettings::default()
         })
     }
@@ -461,6 +475,7 @@ impl Settings {
         };
         let mut database = store.database()?;
         database.migrate_on_start = !serve.no_migrate;
+        let embedded = matches!(database.kind, DatabaseKind::Sqlite);
         Ok(Self {
             data_dir: store.data_dir.clone(),
             database,
@@ -474,7 +489,7 @@ impl Settings {
                     .filter(|n| *n > 0)
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             },
-            auth: serve.auth_settings(&store.jwt_audience)?,
+            auth: serve.auth_settings(&store.jwt_audience, embedded)?,
             bootstrap: BootstrapSettings {
                 tenant: store.bootstrap_tenant,
                 subscription: store.bootstrap_subscription,

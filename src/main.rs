@@ -257,7 +257,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn open(store: &StoreArgs) -> Result<kiln::config::DatabaseSettings, Box<dyn std::error::Error>> {
-    std::fs::create_dir_all(&store.data_dir)?;
+    kiln::store::private_files::prepare_data_dir(&store.data_dir)?;
     Ok(store.database()?)
 }
 
@@ -271,7 +271,8 @@ async fn bootstrapped(
         tenant: store.bootstrap_tenant,
         subscription: store.bootstrap_subscription,
     };
-    let bootstrap = meta::ensure_bootstrap(&db, &settings).await?;
+    let master = kiln::secrets::MasterKeys::load(store.key_source())?;
+    let bootstrap = meta::ensure_bootstrap(&db, &settings, &master).await?;
     Ok((db, bootstrap))
 }
 

@@ -244,14 +244,18 @@ impl Application {
     /// whatever a program adds).
     pub async fn build(settings: Settings, registry: Registry) -> Result<Self, StartupError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        std::fs::create_dir_all(&settings.data_dir)?;
+        store::private_files::prepare_data_dir(&settings.data_dir)?;
         let db = store::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             Box::pin(store::migrate(&db)).await?;
         }
-        let bootstrap = Box::pin(meta::ensure_bootstrap(&db, &settings.bootstrap)).await?;
-
         let master_keys = Arc::new(MasterKeys::load(settings.master_keys.clone())?);
+        let bootstrap = Box::pin(meta::ensure_bootstrap(
+            &db,
+            &settings.bootstrap,
+            &master_keys,
+        ))
+        .await?;
         let vocabulary = Arc::new(resources::vocabulary(&registry));
         let registry = Arc::new(registry);
         let subscriptions = SubscriptionDirectory::new(db.clone());
@@ -331,6 +335,7 @@ impl Application {
             &db,
             &settings.auth,
             &bootstrap.dev_key,
+            master_keys.clone(),
             origins,
             public_url.clone(),
         )

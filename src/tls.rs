@@ -50,14 +50,15 @@ pub fn ensure_certificate(
         return Ok((cert, key));
     }
     let dir = cert.parent().unwrap_or(data_dir);
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    crate::store::private_files::private_dir(dir).map_err(io_err(dir))?;
     let generated = rcgen::generate_simple_self_signed(vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ])?;
     std::fs::write(&cert, generated.cert.pem()).map_err(io_err(&cert))?;
-    std::fs::write(&key, generated.key_pair.serialize_pem()).map_err(io_err(&key))?;
+    crate::store::private_files::write_private(&key, generated.key_pair.serialize_pem().as_bytes())
+        .map_err(io_err(&key))?;
     Ok((cert, key))
 }
 

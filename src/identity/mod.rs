@@ -60,12 +60,14 @@ impl Identity {
         db: &DatabaseConnection,
         settings: &AuthSettings,
         dev_key: &[u8],
+        master: Arc<crate::secrets::MasterKeys>,
         origins: Vec<String>,
         public_url: Option<String>,
     ) -> Result<Self, IdentityError> {
-        let keys = Arc::new(SigningKeys::ensure(db).await?);
+        let keys = Arc::new(SigningKeys::ensure(db, &master).await?);
+        let dev_key = settings.dev_tokens.then_some(dev_key);
         let mut validator = TokenValidator::new(dev_key, &settings.audience, origins)
-            .with_kiln_keys(keys.clone(), db.clone(), settings.jwks_min_refresh);
+            .with_kiln_keys(keys.clone(), db.clone(), master, settings.jwks_min_refresh);
         let external = match &settings.jwks {
             Some(source) => {
                 let external = Arc::new(ExternalKeys::new(

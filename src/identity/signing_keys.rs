@@ -1,6 +1,10 @@
 //! Kiln's own token-signing keys: ES256 key pairs generated on first start and kept in the
 //! database, so every replica signs with the same key and accepts tokens any replica issued.
 //!
+//! Private keys are sealed with the master key (as connection secrets are): a copy of the
+//! database alone does not let anyone mint Kiln's tokens. Keys stored before sealing existed
+//! are sealed at the next start.
+//!
 //! The key Kiln signs with is the one `meta.token_signing_kid` names. Replicas that start on an
 //! empty database together may each generate a key; only one of them wins that row, and the
 //! others' keys stay published (and accepted) but are never used to sign.
@@ -13,11 +17,16 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, sea_query::Expr,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 use thiserror::Error;
 
+use crate::secrets::sealed::{self, StoredText};
+use crate::secrets::{MasterKeys, SecretError};
 use crate::store::identity::signing_key;
 use crate::store::{meta_kv, now_millis};
 
@@ -34,6 +43,13 @@ pub enum SigningKeyError {
     Corrupt(String),
     #[error("the signing key '{0}' named in meta is not in signing_keys")]
     Missing(String),
+    #[error("sealing: {0}")]
+    Secret(#[from] SecretError),
+}
+
+/// What a signing key's private half is sealed for.
+fn subject(kid: &str) -> String {
+    format!("kiln-signing-key:{kid}")
 }
 
 /// A public key Kiln accepts its own tokens under.
@@ -56,11 +72,15 @@ pub struct SigningKeys {
 
 impl SigningKeys {
     /// Loads the keys, generating and storing the first one on first start.
-    pub async fn ensure(db: &DatabaseConnection) -> Result<Self, SigningKeyError> {
-        if let Some(keys) = Self::load(db).await? {
+    pub async fn ensure(
+        db: &DatabaseConnection,
+        master: &MasterKeys,
+    ) -> Result<Self, SigningKeyError> {
+        seal_plain_rows(db, master).await?;
+        if let Some(keys) = Self::load(db, master).await? {
             return Ok(keys);
         }
-        let (row, kid) = generate()?;
+        let (row, kid) = generate(master)?;
         signing_key::Entity::insert(row).exec(db).await?;
         // Whoever names their key first signs; a replica that lost keeps its key published.
         meta_kv::Entity::insert(meta_kv::ActiveModel {
@@ -74,11 +94,16 @@ impl SigningKeys {
         )
         .exec_without_returning(db)
         .await?;
-        Self::load(db).await?.ok_or(SigningKeyError::Missing(kid))
+        Self::load(db, master)
+            .await?
+            .ok_or(SigningKeyError::Missing(kid))
     }
 
     /// Reads every stored key; `None` before the first key is chosen.
-    pub async fn load(db: &impl ConnectionTrait) -> Result<Option<Self>, SigningKeyError> {
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        master: &MasterKeys,
+    ) -> Result<Option<Self>, SigningKeyError> {
         let Some(current) = meta_kv::Entity::find_by_id(CURRENT_KID.to_owned())
             .one(db)
             .await?
@@ -94,9 +119,15 @@ impl SigningKeys {
         for row in rows {
             let key = public_key(&row)?;
             if row.kid == current.value {
-                let der = STANDARD
-                    .decode(&row.private_key)
-                    .map_err(|_| SigningKeyError::Corrupt(row.kid.clone()))?;
+                let der = match sealed::open_text(master, &subject(&row.kid), &row.private_key)? {
+                    StoredText::Sealed(der) => der,
+                    // Not sealed yet (another replica of an older version wrote it).
+                    StoredText::Plain => zeroize::Zeroizing::new(
+                        STANDARD
+                            .decode(&row.private_key)
+                            .map_err(|_| SigningKeyError::Corrupt(row.kid.clone()))?,
+                    ),
+                };
                 signer = Some(EncodingKey::from_ec_der(&der));
             }
             public.insert(row.kid.clone(), key);
@@ -137,8 +168,68 @@ impl SigningKeys {
     }
 }
 
-/// A fresh P-256 key pair as a row, and its key id.
-fn generate() -> Result<(signing_key::ActiveModel, String), SigningKeyError> {
+/// Seals the private keys stored in plain text (by a version before sealing).
+async fn seal_plain_rows(
+    db: &DatabaseConnection,
+    master: &MasterKeys,
+) -> Result<(), SigningKeyError> {
+    for row in signing_key::Entity::find().all(db).await? {
+        if sealed::Sealed::from_text(&row.private_key).is_some() {
+            continue;
+        }
+        let der = zeroize::Zeroizing::new(
+            STANDARD
+                .decode(&row.private_key)
+                .map_err(|_| SigningKeyError::Corrupt(row.kid.clone()))?,
+        );
+        let text = sealed::seal_text(master, &subject(&row.kid), &der)?;
+        replace_private_key(db, &row, text).await?;
+    }
+    Ok(())
+}
+
+/// Writes a row's new private-key text if nobody changed it meanwhile; true when written.
+async fn replace_private_key(
+    db: &impl ConnectionTrait,
+    row: &signing_key::Model,
+    text: String,
+) -> Result<bool, SigningKeyError> {
+    let updated = signing_key::Entity::update_many()
+        .col_expr(signing_key::Column::PrivateKey, Expr::value(text))
+        .filter(signing_key::Column::Kid.eq(row.kid.clone()))
+        .filter(signing_key::Column::PrivateKey.eq(row.private_key.clone()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Re-wraps every sealed private key with the active master key (`kiln keys rotate`):
+/// (re-wrapped, still under another key).
+pub async fn rewrap_all(
+    db: &DatabaseConnection,
+    master: &MasterKeys,
+) -> Result<(u64, u64), SigningKeyError> {
+    seal_plain_rows(db, master).await?;
+    let mut rewrapped = 0;
+    for row in signing_key::Entity::find().all(db).await? {
+        if let Some(text) = sealed::rewrap_text(master, &subject(&row.kid), &row.private_key)? {
+            rewrapped += u64::from(replace_private_key(db, &row, text).await?);
+        }
+    }
+    let active = master.current()?.active.id.clone();
+    let remaining = signing_key::Entity::find()
+        .all(db)
+        .await?
+        .iter()
+        .filter(|row| {
+            sealed::Sealed::from_text(&row.private_key).is_none_or(|s| s.master_key_id != active)
+        })
+        .count() as u64;
+    Ok((rewrapped, remaining))
+}
+
+/// A fresh P-256 key pair as a row (its private half sealed), and its key id.
+fn generate(master: &MasterKeys) -> Result<(signing_key::ActiveModel, String), SigningKeyError> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .map_err(|_| SigningKeyError::Generate)?;
@@ -155,7 +246,7 @@ fn generate() -> Result<(signing_key::ActiveModel, String), SigningKeyError> {
     let row = signing_key::ActiveModel {
         kid: Set(kid.clone()),
         algorithm: Set("ES256".into()),
-        private_key: Set(STANDARD.encode(pkcs8.as_ref())),
+        private_key: Set(sealed::seal_text(master, &subject(&kid), pkcs8.as_ref())?),
         public_jwk: Set(jwk.to_string()),
         created_at: Set(now_millis()),
     };

@@ -24,6 +24,7 @@ use super::principal::TokenClaims;
 use super::signing_keys::SigningKeys;
 use crate::authz::Caller;
 use crate::error::ArmError;
+use crate::secrets::MasterKeys;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
@@ -82,7 +83,8 @@ enum Signer {
 
 /// Checks bearer tokens. Shared as app data.
 pub struct TokenValidator {
-    dev_key: DecodingKey,
+    /// `None` when dev tokens are off (`KILN_DEV_TOKENS=false`).
+    dev_key: Option<DecodingKey>,
     audience: String,
     /// Origins Kiln's own issuer may name besides the one the request came in on.
     origins: Vec<String>,
@@ -95,6 +97,7 @@ pub struct TokenValidator {
 struct KilnKeys {
     keys: RwLock<Arc<SigningKeys>>,
     db: DatabaseConnection,
+    master: Arc<MasterKeys>,
     last_read: tokio::sync::Mutex<Instant>,
     min_refresh: Duration,
 }
@@ -106,13 +109,13 @@ struct ExternalProvider {
 
 impl TokenValidator {
     /// A validator accepting the dev key's tokens only.
-    pub fn new(dev_key: &[u8], audience: &str, extra_origins: Vec<String>) -> Self {
+    pub fn new(dev_key: Option<&[u8]>, audience: &str, extra_origins: Vec<String>) -> Self {
         let origins = extra_origins
             .into_iter()
             .map(|o| o.trim_end_matches('/').to_owned())
             .collect();
         Self {
-            dev_key: DecodingKey::from_secret(dev_key),
+            dev_key: dev_key.map(DecodingKey::from_secret),
             audience: audience.to_owned(),
             origins,
             kiln_keys: None,
@@ -125,11 +128,13 @@ impl TokenValidator {
         mut self,
         keys: Arc<SigningKeys>,
         db: DatabaseConnection,
+        master: Arc<MasterKeys>,
         min_refresh: Duration,
     ) -> Self {
         self.kiln_keys = Some(KilnKeys {
             keys: RwLock::new(keys),
             db,
+            master,
             last_read: tokio::sync::Mutex::new(Instant::now()),
             min_refresh,
         });
@@ -156,7 +161,10 @@ impl TokenValidator {
         let token = bearer(header)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
         let (key, signer) = match header.alg {
-            Algorithm::HS256 => (self.dev_key.clone(), Signer::Kiln),
+            Algorithm::HS256 => match &self.dev_key {
+                Some(key) => (key.clone(), Signer::Kiln),
+                None => return Err(AuthError::Algorithm("HS256 (dev tokens are off)".into())),
+            },
             Algorithm::RS256 | Algorithm::ES256 => {
                 self.find_key(header.alg, header.kid.as_deref()).await?
             }
@@ -278,7 +286,7 @@ impl KilnKeys {
             return false;
         }
         *last_read = Instant::now();
-        match SigningKeys::load(&self.db).await {
+        match SigningKeys::load(&self.db, &self.master).await {
             Ok(Some(keys)) => {
                 if let Ok(mut slot) = self.keys.write() {
                     *slot = Arc::new(keys);

@@ -84,10 +84,20 @@ pub async fn rewrap_all(
         }
         tx.commit().await?;
     }
-    let remaining = resource_secret::Entity::find()
+    let mut remaining = resource_secret::Entity::find()
         .filter(resource_secret::Column::MasterKeyId.ne(active.clone()))
         .count(db)
         .await?;
+    // Kiln's own keys are sealed the same way: the token-signing keys and the dev key.
+    let (signing, signing_left) = crate::identity::signing_keys::rewrap_all(db, keys)
+        .await
+        .map_err(|err| match err {
+            crate::identity::signing_keys::SigningKeyError::Secret(err) => err,
+            other => SecretError::Database(sea_orm::DbErr::Custom(other.to_string())),
+        })?;
+    let (dev, dev_left) = crate::store::meta::rewrap_dev_key(db, keys).await?;
+    rewrapped += signing + dev;
+    remaining += signing_left + dev_left;
     Ok(RotateReport {
         active_key_id: active,
         rewrapped,

@@ -127,6 +127,69 @@ pub fn rewrap(
     }))
 }
 
+/// How a sealed value is kept in one text column (signing keys, the dev key): the prefix, then
+/// the master key id, the wrapped key and the ciphertext, separated by `:` (none of them
+/// contains one: ids are `mk-` + hex, the rest base64).
+const TEXT_PREFIX: &str = "kiln-sealed-v1:";
+
+impl Sealed {
+    pub fn to_text(&self) -> String {
+        format!(
+            "{TEXT_PREFIX}{}:{}:{}",
+            self.master_key_id, self.wrapped_key, self.ciphertext
+        )
+    }
+
+    /// `None` for text that is not a sealed value (a value stored before sealing existed).
+    pub fn from_text(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix(TEXT_PREFIX)?;
+        let mut parts = rest.splitn(3, ':');
+        let (id, wrapped, ciphertext) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Self {
+            master_key_id: id.to_owned(),
+            wrapped_key: wrapped.to_owned(),
+            ciphertext: ciphertext.to_owned(),
+        })
+    }
+}
+
+/// Seals a value kept in a text column for `subject`.
+pub fn seal_text(
+    keys: &MasterKeys,
+    subject: &str,
+    plaintext: &[u8],
+) -> Result<String, SecretError> {
+    let keyring = keys.current()?;
+    Ok(seal(&keyring, subject, plaintext)?.to_text())
+}
+
+/// A value kept in a text column: opened when sealed; `Plain` when it was stored before
+/// sealing existed (the caller seals it now).
+pub enum StoredText {
+    Sealed(Zeroizing<Vec<u8>>),
+    Plain,
+}
+
+pub fn open_text(keys: &MasterKeys, subject: &str, text: &str) -> Result<StoredText, SecretError> {
+    match Sealed::from_text(text) {
+        Some(sealed) => Ok(StoredText::Sealed(open(keys, subject, &sealed)?)),
+        None => Ok(StoredText::Plain),
+    }
+}
+
+/// The text with its data key wrapped by the active master key; `None` when it already is,
+/// or when it is not sealed.
+pub fn rewrap_text(
+    keys: &MasterKeys,
+    subject: &str,
+    text: &str,
+) -> Result<Option<String>, SecretError> {
+    let Some(sealed) = Sealed::from_text(text) else {
+        return Ok(None);
+    };
+    Ok(rewrap(keys, subject, &sealed)?.map(|s| s.to_text()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! First-start state kept in the database: the bootstrap tenant, subscription and
-//! administrator, and the dev signing key. Kept in the database (not only in files) so every
+//! administrator, and the dev signing key (sealed with the master key). Kept in the database (not only in files) so every
 //! replica and every CLI command sees the same values.
 
 use rand::RngCore;
@@ -9,6 +9,11 @@ use sea_orm::{
 
 use super::{meta_kv, now_millis, subscription, tenant};
 use crate::config::BootstrapSettings;
+use crate::secrets::MasterKeys;
+use crate::secrets::sealed::{self, StoredText};
+
+/// What the dev key is sealed for.
+const DEV_KEY_SUBJECT: &str = "kiln-dev-key";
 
 const TENANT: &str = "bootstrap_tenant";
 const SUBSCRIPTION: &str = "bootstrap_subscription";
@@ -53,8 +58,9 @@ pub async fn put(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<()
 pub async fn ensure_bootstrap(
     db: &DatabaseConnection,
     settings: &BootstrapSettings,
+    master: &MasterKeys,
 ) -> Result<Bootstrap, DbErr> {
-    if let Some(found) = read_bootstrap(db).await? {
+    if let Some(found) = read_bootstrap(db, master).await? {
         return Ok(found);
     }
     let tenant_id = settings
@@ -91,18 +97,19 @@ pub async fn ensure_bootstrap(
     crate::authz::assignments::grant_subscription_owner(&tx, &subscription_id, &admin, "User")
         .await
         .map_err(|e| DbErr::Custom(e.detail.message))?;
+    let sealed_key = sealed::seal_text(master, DEV_KEY_SUBJECT, &key).map_err(secret_error)?;
     for (k, v) in [
         (TENANT, tenant_id.as_str()),
         (SUBSCRIPTION, subscription_id.as_str()),
         (ADMIN, admin.as_str()),
-        (DEV_KEY, hex(&key).as_str()),
+        (DEV_KEY, sealed_key.as_str()),
     ] {
         put(&tx, k, v).await?;
     }
     match tx.commit().await {
         Ok(()) => {}
         // Another replica bootstrapped at the same moment: use what it wrote.
-        Err(err) => match read_bootstrap(db).await? {
+        Err(err) => match read_bootstrap(db, master).await? {
             Some(found) => return Ok(found),
             None => return Err(err),
         },
@@ -115,7 +122,14 @@ pub async fn ensure_bootstrap(
     })
 }
 
-async fn read_bootstrap(db: &DatabaseConnection) -> Result<Option<Bootstrap>, DbErr> {
+fn secret_error(err: crate::secrets::SecretError) -> DbErr {
+    DbErr::Custom(format!("the dev signing key: {err}"))
+}
+
+async fn read_bootstrap(
+    db: &DatabaseConnection,
+    master: &MasterKeys,
+) -> Result<Option<Bootstrap>, DbErr> {
     let (Some(tenant_id), Some(subscription_id), Some(admin), Some(key)) = (
         get(db, TENANT).await?,
         get(db, SUBSCRIPTION).await?,
@@ -124,8 +138,17 @@ async fn read_bootstrap(db: &DatabaseConnection) -> Result<Option<Bootstrap>, Db
     ) else {
         return Ok(None);
     };
-    let dev_key =
-        unhex(&key).ok_or_else(|| DbErr::Custom("corrupt dev signing key in meta".into()))?;
+    let dev_key = match sealed::open_text(master, DEV_KEY_SUBJECT, &key).map_err(secret_error)? {
+        StoredText::Sealed(bytes) => bytes.to_vec(),
+        // Stored in plain text by a version before sealing: sealed now.
+        StoredText::Plain => {
+            let bytes = unhex(&key)
+                .ok_or_else(|| DbErr::Custom("corrupt dev signing key in meta".into()))?;
+            let text = sealed::seal_text(master, DEV_KEY_SUBJECT, &bytes).map_err(secret_error)?;
+            put(db, DEV_KEY, &text).await?;
+            bytes
+        }
+    };
     Ok(Some(Bootstrap {
         tenant_id,
         subscription_id,
@@ -134,8 +157,22 @@ async fn read_bootstrap(db: &DatabaseConnection) -> Result<Option<Bootstrap>, Db
     }))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Re-wraps the dev key with the active master key (`kiln keys rotate`): (re-wrapped, still
+/// under another key).
+pub async fn rewrap_dev_key(
+    db: &DatabaseConnection,
+    master: &MasterKeys,
+) -> Result<(u64, u64), crate::secrets::SecretError> {
+    let Some(text) = get(db, DEV_KEY).await? else {
+        return Ok((0, 0));
+    };
+    match sealed::rewrap_text(master, DEV_KEY_SUBJECT, &text)? {
+        Some(new) => {
+            put(db, DEV_KEY, &new).await?;
+            Ok((1, 0))
+        }
+        None => Ok((0, u64::from(sealed::Sealed::from_text(&text).is_none()))),
+    }
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

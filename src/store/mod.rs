@@ -3,6 +3,7 @@
 pub mod entities;
 pub mod identity;
 pub mod meta;
+pub mod private_files;
 
 use std::time::Duration;
 
@@ -16,6 +17,12 @@ pub use entities::*;
 /// Opens the pool. SQLite gets a single connection: its writers serialize anyway, and one
 /// connection cannot hit `SQLITE_BUSY` on a read-to-write lock upgrade.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    if matches!(settings.kind, DatabaseKind::Sqlite)
+        && let Some(path) = private_files::sqlite_path(&settings.url)
+    {
+        private_files::private_sqlite(&path)
+            .map_err(|err| DbErr::Custom(format!("{}: {err}", path.display())))?;
+    }
     let mut options = ConnectOptions::new(settings.url.clone());
     let max = match settings.kind {
         DatabaseKind::Sqlite => 1,

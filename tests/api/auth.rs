@@ -398,6 +398,7 @@ async fn dev_key(app: &TestApp) -> Vec<u8> {
             tenant: None,
             subscription: None,
         },
+        &app.engine.keys,
     )
     .await
     .unwrap();

@@ -61,6 +61,8 @@ pub struct TestApp {
     pub broker: Arc<kiln::events::broker::InProcessBroker>,
     pub tokens: Arc<TokenIssuer>,
     pub data_dir: tempfile::TempDir,
+    /// The keyring file of the app's master keys.
+    pub keyring: std::path::PathBuf,
 }
 
 pub struct Options {
@@ -82,6 +84,8 @@ pub struct Options {
     pub database: Option<String>,
     /// Serve these types instead of `kiln::resources::registry()`.
     pub registry: Option<kiln::arm::registry::Registry>,
+    /// `KILN_DEV_TOKENS` (the tests' own token is a dev token).
+    pub dev_tokens: bool,
 }
 
 impl Options {
@@ -108,6 +112,7 @@ impl Default for Options {
             jwks_min_refresh: AuthSettings::default().jwks_min_refresh,
             database: None,
             registry: None,
+            dev_tokens: true,
         }
     }
 }
@@ -131,6 +136,14 @@ pub async fn postgres_database() -> String {
     format!("{prefix}/{name}")
 }
 
+/// The keyring every test app on the PostgreSQL database `url` uses.
+fn shared_keyring(url: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join("kiln-test-keyrings");
+    std::fs::create_dir_all(&dir).expect("keyring directory");
+    let name = url.rsplit('/').next().unwrap_or("default");
+    dir.join(format!("{name}.keys"))
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, Options::default()).await
@@ -152,6 +165,11 @@ impl TestApp {
             },
         };
         let database_url = url.clone();
+        // Replicas of one PostgreSQL database share its master keys, as deployments must.
+        let keyring = match backend {
+            Backend::Sqlite => data_dir.path().join(kiln::secrets::keyring::KEYRING_FILE),
+            Backend::Postgres => shared_keyring(&database_url),
+        };
         let settings = Settings {
             data_dir: data_dir.path().to_owned(),
             database: DatabaseSettings {
@@ -182,6 +200,7 @@ impl TestApp {
                     .map(|(_, issuers)| issuers.clone())
                     .unwrap_or_default(),
                 jwks_min_refresh: options.jwks_min_refresh,
+                dev_tokens: options.dev_tokens,
                 ..AuthSettings::default()
             },
             bootstrap: BootstrapSettings {
@@ -208,7 +227,7 @@ impl TestApp {
                 ..Default::default()
             },
             log_format: LogFormat::Text,
-            master_keys: kiln::secrets::KeySource::from_settings(None, None, data_dir.path()),
+            master_keys: kiln::secrets::KeySource::File(keyring.clone()),
         };
         let registry = options
             .registry
@@ -244,6 +263,7 @@ impl TestApp {
             broker: app.broker.clone(),
             tokens: app.tokens.clone(),
             data_dir,
+            keyring,
         };
         tokio::spawn(app.run_until_stopped());
         test_app

@@ -84,15 +84,19 @@ async fn replicas_share_the_signing_key() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-const ARM_SCOPE: &str = "https://management.azure.com/.default";
+pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 
-async fn service_principal(app: &TestApp) -> CreatedServicePrincipal {
+pub async fn service_principal(app: &TestApp) -> CreatedServicePrincipal {
     create_service_principal(&app.engine.db, "ci pipeline", app.tenant.parse().unwrap())
         .await
         .unwrap()
 }
 
-async fn request_token(app: &TestApp, tenant: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn request_token(
+    app: &TestApp,
+    tenant: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/{tenant}/oauth2/v2.0/token")))
         .form(form)
@@ -222,7 +226,7 @@ async fn a_service_principal_signs_in_with_its_secret_and_calls_arm(backend: Bac
 }
 
 /// Asserts Entra ID's error shape; returns (`error`, first of `error_codes`).
-async fn entra_error(res: reqwest::Response, status: StatusCode) -> (String, u64) {
+pub async fn entra_error(res: reqwest::Response, status: StatusCode) -> (String, u64) {
     assert_eq!(res.status(), status);
     let body: Value = res.json().await.unwrap();
     let description = body["error_description"].as_str().unwrap_or_default();

@@ -8,6 +8,7 @@ mod authorization;
 mod connections;
 mod contract;
 mod events;
+mod hardening;
 mod identity;
 mod openapi;
 mod ops;

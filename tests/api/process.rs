@@ -261,10 +261,15 @@ fn a_jwks_without_issuers_fails_the_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_database_share_the_policy() {
     let database = crate::helpers::postgres_database().await;
-    // Replicas share the public URL: it is the issuer of the tokens either one accepts.
+    // Replicas share the public URL (the issuer of the tokens either one accepts) and the
+    // master key (which seals the signing keys they share).
+    let master = kiln::secrets::keyring::generate_base64();
     let env = [
         ("KILN_DATABASE_URL", database.as_str()),
         ("KILN_PUBLIC_URL", "http://kiln.test"),
+        ("KILN_MASTER_KEY", master.as_str()),
+        // The test calls with dev tokens, off by default on PostgreSQL.
+        ("KILN_DEV_TOKENS", "true"),
     ];
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (port_a, port_b) = (free_port(), free_port());
@@ -279,6 +284,7 @@ async fn two_processes_on_one_database_share_the_policy() {
             "token",
         ])
         .env("KILN_PUBLIC_URL", "http://kiln.test")
+        .env("KILN_MASTER_KEY", &master)
         .output()
         .unwrap();
     let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
@@ -311,6 +317,7 @@ async fn two_processes_on_one_database_share_the_policy() {
                 &principal,
             ])
             .env("KILN_PUBLIC_URL", "http://kiln.test")
+            .env("KILN_MASTER_KEY", &master)
             .output()
             .unwrap()
             .stdout,

@@ -532,6 +532,8 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
             .args(args)
             .env("KILN_AMQP_URL", amqp_url())
             .env("KILN_AMQP_PREFIX", &prefix)
+            // The test calls with a dev token, off by default on PostgreSQL.
+            .env("KILN_DEV_TOKENS", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         command

@@ -32,10 +32,7 @@ async fn hub_with_keys(backend: Backend, count: usize) -> (TestApp, Vec<String>,
         )
         .await;
     }
-    let keyring = app
-        .data_dir
-        .path()
-        .join(kiln::secrets::keyring::KEYRING_FILE);
+    let keyring = app.keyring.clone();
     (app, paths, keyring)
 }
 
@@ -132,7 +129,8 @@ async fn configured_keys_rotate(backend: Backend) {
     let source =
         KeySource::from_settings(Some(&new), Some(&format!(" ,{old}")), app.data_dir.path());
     let report = rotate::rotate(&app.engine.db, &source, 1).await.unwrap();
-    assert_eq!((report.rewrapped, report.remaining), (1, 0));
+    // The connection's secret, the token-signing key and the dev key.
+    assert_eq!((report.rewrapped, report.remaining), (3, 0));
     let only_new = MasterKeys::load(KeySource::from_settings(
         Some(&new),
         None,

@@ -43,8 +43,8 @@ enum Command {
     Subscription(SubscriptionCommand),
     /// Print a dev bearer token (HS256, dev key): the bootstrap administrator's by default.
     Token {
-        /// Token lifetime in seconds.
-        #[arg(long, default_value_t = 86_400)]
+        /// Token lifetime in seconds (at most a day: Kiln refuses tokens valid for longer).
+        #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(1..=86_400))]
         lifetime: i64,
         /// The principal (object id) the token is for.
         #[arg(long)]

@@ -323,10 +323,22 @@ impl Application {
             .as_ref()
             .map(|u| u.as_str().trim_end_matches('/').to_owned());
         let mut origins: Vec<String> = public_url.iter().cloned().collect();
-        for (scheme, port) in [("https", https_port), ("http", http_port)] {
-            if let Some(port) = port {
+        let bound = [
+            ("https", settings.http.https_addr, https_port),
+            ("http", settings.http.http_addr, http_port),
+        ];
+        for (scheme, addr, port) in bound {
+            if let (Some(addr), Some(port)) = (addr, port) {
                 origins.push(format!("{scheme}://127.0.0.1:{port}"));
                 origins.push(format!("{scheme}://localhost:{port}"));
+                // A specific address Kiln is bound to is one clients may use too.
+                if !addr.ip().is_unspecified() && !addr.ip().is_loopback() {
+                    let host = match addr.ip() {
+                        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                        ip => ip.to_string(),
+                    };
+                    origins.push(format!("{scheme}://{host}:{port}"));
+                }
             }
         }
         let issuer_base = public_url.clone().unwrap_or_else(|| origins[0].clone());
@@ -350,7 +362,10 @@ impl Application {
         let api = openapi(&registry);
         let metrics = Metrics::new();
         metrics.track_pool(&db);
-        let admin = PlatformAdmin(bootstrap.admin_principal.clone());
+        let admin = PlatformAdmin {
+            principal_id: bootstrap.admin_principal.clone(),
+            tenant_id: bootstrap.tenant_id.clone(),
+        };
         let shared_engine = engine.clone();
         let worker_pool = per_worker_pool(&settings);
         let make_app = move || {

@@ -17,6 +17,13 @@ pub struct Spec {
     pub properties: Map<String, Value>,
 }
 
+/// Characters a tag name may not hold: C0/C1 controls and the bidirectional overrides and
+/// isolates, which make a name display as another (`U+202E` reverses what follows).
+fn is_invisible_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Top-level members a client may send. The read-only ones are accepted and ignored so a
 /// GET → PUT round trip works.
 const WRITABLE: &[&str] = &["location", "tags", "kind", "sku", "identity", "properties"];
@@ -101,6 +108,7 @@ fn parse_tags(value: &Value) -> Result<Option<BTreeMap<String, String>>, ArmErro
         if key.is_empty()
             || key.chars().count() > MAX_TAG_KEY
             || key.contains(['<', '>', '%', '&', '\\', '?', '/'])
+            || key.chars().any(is_invisible_control)
         {
             return Err(ArmError::bad_request(
                 "InvalidTagNameCharacters",
@@ -365,6 +373,23 @@ mod tests {
             target,
             json!({"a": "z", "c": {"d": "e"}, "arr": [3], "n": {"x": 1}})
         );
+    }
+
+    #[test]
+    fn tag_names_refuse_control_and_direction_characters() {
+        for name in [
+            "a\u{0}b",
+            "tab\there",
+            "new\nline",
+            "rlo\u{202e}x",
+            "iso\u{2066}x",
+            "del\u{7f}",
+            "c1\u{85}",
+        ] {
+            let err = parse_put(&json!({"tags": {name: "v"}})).unwrap_err();
+            assert_eq!(err.detail.code, "InvalidTagNameCharacters", "{name:?}");
+        }
+        assert!(parse_put(&json!({"tags": {"caf\u{e9}-env": "v"}})).is_ok());
     }
 
     #[test]

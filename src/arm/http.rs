@@ -290,7 +290,7 @@ impl FromRequest for JsonBody {
                     ));
                 }
             }
-            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+            let value: Value = super::strict_json::from_slice(&body).map_err(|e| {
                 ArmError::invalid_content(format!(
                     "The request content was invalid and could not be deserialized: '{e}' (line {}, column {}).",
                     e.line(),

@@ -13,3 +13,4 @@ pub mod operations;
 pub mod read;
 pub mod registry;
 pub mod routes;
+pub mod strict_json;

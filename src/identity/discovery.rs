@@ -8,13 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::IdentityState;
-use crate::authz::token::request_origin;
 
 fn origin(req: &HttpRequest, state: &IdentityState) -> String {
-    state
-        .public_url
-        .clone()
-        .unwrap_or_else(|| request_origin(req))
+    state.origin(req)
 }
 
 /// The document for `tenant` (a tenant id, or `common`/`organizations`, whose issuer has

@@ -27,6 +27,22 @@ pub enum JwksError {
     Parse(String, serde_json::Error),
     #[error("HTTP client: {0}")]
     Client(reqwest::Error),
+    #[error("KILN_JWKS must be an https URL (http only on a loopback address), got '{0}'")]
+    Insecure(String),
+}
+
+/// Whether `url` may be fetched: https, or http to a loopback address (tests, sidecars).
+fn is_trusted_transport(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 /// Where the JWKS document comes from.
@@ -43,7 +59,13 @@ impl JwksSource {
             return Err(JwksError::Source(raw.into()));
         }
         match Url::parse(raw) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Self::Url(url)),
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                if is_trusted_transport(&url) {
+                    Ok(Self::Url(url))
+                } else {
+                    Err(JwksError::Insecure(raw.into()))
+                }
+            }
             Ok(url) if url.scheme() == "file" => url
                 .to_file_path()
                 .map(Self::File)
@@ -88,7 +110,24 @@ impl ExternalKeys {
         min_refresh: Duration,
         refresh_every: Duration,
     ) -> Result<Self, JwksError> {
+        // Redirects are followed only within the origin of the configured URL, and never
+        // from https down to http: the keys come from where the operator said.
+        let origin = match &source {
+            JwksSource::Url(url) => Some(url.origin()),
+            JwksSource::File(_) => None,
+        };
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            let same_origin = origin
+                .as_ref()
+                .is_some_and(|o| *o == attempt.url().origin());
+            if attempt.previous().len() >= 5 || !same_origin {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
+            .redirect(policy)
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(JwksError::Client)?;

@@ -10,7 +10,6 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde_json::{Value, json};
 
 use super::IdentityState;
-use crate::authz::token::request_origin;
 use crate::error::{ArmError, ErrorResponse};
 
 /// The cloud description of a Kiln at `origin` whose tokens carry `audience`.
@@ -88,10 +87,7 @@ pub async fn get_metadata_endpoints(
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())
         .ok_or_else(ArmError::missing_api_version)?;
-    let origin = state
-        .public_url
-        .clone()
-        .unwrap_or_else(|| request_origin(&req));
+    let origin = state.origin(&req);
     // api-versions are dates (or the old `1.0`), so they compare as strings.
     let body = if version.as_str() >= "2022-09-01" {
         cloud(&origin, &state.audience)

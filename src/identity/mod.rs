@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod principal;
 pub mod service_principals;
 pub mod signing_keys;
+pub mod throttle;
 pub mod validator;
 
 use std::sync::Arc;
@@ -43,6 +44,29 @@ pub struct IdentityState {
     pub keys: Arc<SigningKeys>,
     pub audience: String,
     pub public_url: Option<String>,
+    /// The origins Kiln is configured or bound to, the default first.
+    pub origins: Vec<String>,
+    /// Failed sign-ins at the token endpoint.
+    pub sign_ins: throttle::SignInThrottle,
+}
+
+impl IdentityState {
+    /// The origin the identity documents and tokens name: the configured public URL, else
+    /// the request's own origin when it is one Kiln is bound to, else the default. The
+    /// request's `Host` is never reflected as it is: a cache in front could serve a document
+    /// pointing at another host to everyone.
+    pub fn origin(&self, req: &actix_web::HttpRequest) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let asked = crate::authz::token::request_origin(req);
+        self.origins
+            .iter()
+            .find(|o| o.eq_ignore_ascii_case(&asked))
+            .or(self.origins.first())
+            .cloned()
+            .unwrap_or(asked)
+    }
 }
 
 /// Everything authentication needs, built once at start.
@@ -66,6 +90,11 @@ impl Identity {
     ) -> Result<Self, IdentityError> {
         let keys = Arc::new(SigningKeys::ensure(db, &master).await?);
         let dev_key = settings.dev_tokens.then_some(dev_key);
+        let known_origins = public_url
+            .iter()
+            .cloned()
+            .chain(origins.iter().cloned())
+            .collect();
         let mut validator = TokenValidator::new(dev_key, &settings.audience, origins)
             .with_kiln_keys(keys.clone(), db.clone(), master, settings.jwks_min_refresh);
         let external = match &settings.jwks {
@@ -93,6 +122,8 @@ impl Identity {
                 keys,
                 audience: settings.audience.clone(),
                 public_url,
+                origins: known_origins,
+                sign_ins: throttle::SignInThrottle::default(),
             }),
             external,
         })

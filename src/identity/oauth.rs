@@ -16,7 +16,7 @@ use thiserror::Error;
 use super::IdentityState;
 use super::service_principals::{self, ClientAuthError};
 use crate::arm::engine::Engine;
-use crate::authz::token::{Claims, request_origin};
+use crate::authz::token::Claims;
 
 /// Lifetime of an access token, as Entra ID reports it (`expires_in`).
 pub const TOKEN_LIFETIME_SECS: i64 = 3599;
@@ -50,6 +50,10 @@ pub enum TokenError {
     UnknownResource { resource: String, tenant: String },
     #[error("AADSTS50000: There was an error issuing a token.")]
     Internal,
+    #[error(
+        "AADSTS50053: The account is locked because of too many sign-in attempts with a wrong secret. Try again in {0} seconds."
+    )]
+    Throttled(u64),
 }
 
 impl TokenError {
@@ -62,6 +66,7 @@ impl TokenError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnknownResource { .. } => "invalid_resource",
             Self::Internal => "server_error",
+            Self::Throttled(_) => "temporarily_unavailable",
         }
     }
 
@@ -75,6 +80,7 @@ impl TokenError {
             Self::InvalidScope(_) => 1002012,
             Self::UnknownResource { .. } => 500011,
             Self::Internal => 50000,
+            Self::Throttled(_) => 50053,
         }
     }
 }
@@ -84,6 +90,7 @@ impl ResponseError for TokenError {
         match self {
             Self::MissingSecret | Self::BadSecret(_) => StatusCode::UNAUTHORIZED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -92,8 +99,12 @@ impl ResponseError for TokenError {
         let trace_id = uuid::Uuid::new_v4();
         let correlation_id = uuid::Uuid::new_v4();
         let timestamp = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ");
-        HttpResponse::build(self.status_code())
-            .insert_header(("cache-control", "no-store, no-cache"))
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header(("cache-control", "no-store, no-cache"));
+        if let Self::Throttled(seconds) = self {
+            response.insert_header(("retry-after", seconds.to_string()));
+        }
+        response
             .json(json!({
                 "error": self.error(),
                 "error_description": format!("{self} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"),
@@ -205,15 +216,32 @@ pub async fn issue_token(
     if !same_resource(&resource, &state.audience) {
         return Err(TokenError::UnknownResource { resource, tenant });
     }
-    let principal =
-        match service_principals::authenticate(&engine.db, &tenant, &client_id, &secret).await {
-            Err(ClientAuthError::BadSecret) => return Err(TokenError::BadSecret(client_id)),
-            other => other?,
-        };
-    let base = state
-        .public_url
-        .clone()
-        .unwrap_or_else(|| request_origin(&req));
+    // The peer address, not a forwarded-for header a client could write.
+    let source = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    if let Some(wait) = state.sign_ins.retry_after(&client_id, &source) {
+        tracing::warn!(client_id = %client_id, source = %source, "sign-in refused: too many failed attempts");
+        return Err(TokenError::Throttled(wait.as_secs().max(1)));
+    }
+    let authenticated =
+        service_principals::authenticate(&engine.db, &tenant, &client_id, &secret).await;
+    let principal = match authenticated {
+        Ok(principal) => principal,
+        Err(err) => {
+            let err = match err {
+                ClientAuthError::BadSecret => TokenError::BadSecret(client_id.clone()),
+                other => TokenError::from(other),
+            };
+            if !matches!(err, TokenError::Internal) {
+                // Never the secret: who, from where, and why.
+                tracing::warn!(client_id = %client_id, source = %source, tenant = %tenant, code = err.code(), "failed sign-in");
+                state.sign_ins.failed(&client_id, &source);
+            }
+            return Err(err);
+        }
+    };
+    let base = state.origin(&req);
     let mut claims = Claims::new(
         &base,
         &state.audience,

@@ -35,6 +35,9 @@ pub struct TokenClaims {
     pub app_displayname: Option<String>,
     #[serde(default)]
     pub groups: Value,
+    /// Expiry, seconds since the epoch (required and checked by the validator).
+    #[serde(default)]
+    pub exp: Option<u64>,
 }
 
 impl TokenClaims {

@@ -26,6 +26,10 @@ use crate::authz::Caller;
 use crate::error::ArmError;
 use crate::secrets::MasterKeys;
 
+/// The longest a token may still be valid for: Entra ID's access tokens live 60-90 minutes
+/// and at most a day; a token valid for longer was not issued by a provider we trust.
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
 
@@ -54,6 +58,23 @@ pub enum AuthError {
     Issuer(String),
     #[error("the token has no '{0}' claim")]
     MissingClaim(&'static str),
+    #[error("the token header marks extensions critical that Kiln does not understand")]
+    Critical,
+    #[error("the token is valid for longer than {MAX_TOKEN_LIFETIME_SECS} seconds")]
+    TooLong,
+}
+
+/// RFC 7515 §4.1.11: a `crit` header lists extensions the recipient must understand; Kiln
+/// understands none, so any `crit` is refused.
+fn has_crit(token: &str) -> bool {
+    let Some(header) = token.split('.').next() else {
+        return false;
+    };
+    URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|h| h.get("crit").is_some())
 }
 
 impl From<AuthError> for ArmError {
@@ -160,6 +181,9 @@ impl TokenValidator {
     ) -> Result<Caller, AuthError> {
         let token = bearer(header)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
+        if has_crit(token) {
+            return Err(AuthError::Critical);
+        }
         let (key, signer) = match header.alg {
             Algorithm::HS256 => match &self.dev_key {
                 Some(key) => (key.clone(), Signer::Kiln),
@@ -184,6 +208,15 @@ impl TokenValidator {
                 _ => AuthError::Malformed,
             })?
             .claims;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if claims
+            .exp
+            .is_some_and(|exp| exp > now + MAX_TOKEN_LIFETIME_SECS + LEEWAY_SECS)
+        {
+            return Err(AuthError::TooLong);
+        }
         if !claims
             .audiences()
             .iter()

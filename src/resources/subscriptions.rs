@@ -36,7 +36,11 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
 
 /// The platform administrator: the principal `kiln token` mints for.
 #[derive(Debug, Clone)]
-pub struct PlatformAdmin(pub String);
+pub struct PlatformAdmin {
+    pub principal_id: String,
+    /// The administrator's tenant: the same object id under another tenant is someone else.
+    pub tenant_id: String,
+}
 
 /// A subscription as ARM shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -347,7 +351,11 @@ pub async fn admin_create_subscription(
     engine: web::Data<Engine>,
     assignments: web::Data<crate::authz::assignments::RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
-    if !caller.principal_id.eq_ignore_ascii_case(&admin.0) {
+    let is_admin = caller
+        .principal_id
+        .eq_ignore_ascii_case(&admin.principal_id)
+        && caller.tenant_id.eq_ignore_ascii_case(&admin.tenant_id);
+    if !is_admin {
         return Err(ArmError::authorization_failed(
             &caller.principal_id,
             "Kiln.Admin/subscriptions/write",

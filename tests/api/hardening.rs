@@ -1,9 +1,11 @@
 //! Issue 11, findings 5–10: key material at rest, dev tokens, the identity endpoints' trust in
 //! what a request says, and loose parsing.
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{Backend, Options, RG_API, TestApp, error_code};
@@ -13,7 +15,48 @@ use kiln::store::identity::signing_key;
 both_backends!(
     signing_keys_and_the_dev_key_are_sealed_at_rest,
     dev_tokens_can_be_turned_off,
+    the_administrator_is_one_principal_of_one_tenant,
+    failed_sign_ins_are_throttled,
+    discovery_does_not_reflect_the_host,
+    loose_input_is_refused,
 );
+
+/// Finding 6: `KILN_JWKS` took `http://` anywhere and followed redirects to other origins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_urls_need_https_and_stay_on_their_origin() {
+    use kiln::identity::jwks::{ExternalKeys, JwksError, JwksSource};
+    assert!(matches!(
+        JwksSource::parse("http://idp.example/keys"),
+        Err(JwksError::Insecure(_))
+    ));
+    assert!(JwksSource::parse("https://idp.example/keys").is_ok());
+    assert!(
+        JwksSource::parse("http://127.0.0.1:9/keys").is_ok(),
+        "loopback, for tests"
+    );
+    assert!(JwksSource::parse("http://localhost:9/keys").is_ok());
+    let key = crate::idp::SigningKey::ec("k1");
+    let keys = crate::idp::JwksServer::start(crate::idp::jwks(&[&key])).await;
+    let other = crate::idp::JwksServer::start(json!({"keys": []})).await;
+    let load = |url: String| async move {
+        let source = JwksSource::parse(&url).unwrap();
+        let external =
+            ExternalKeys::new(source, Duration::from_secs(1), Duration::from_secs(3600)).unwrap();
+        external.load().await
+    };
+    // Within the origin a redirect is followed.
+    let same = keys.url.replace("/keys", "/redirect?to=/keys");
+    assert!(load(same).await.is_ok());
+    assert_eq!(keys.reads(), 1);
+    // To another origin (another port) it is not.
+    let cross = other
+        .url
+        .replace("/keys", &format!("/redirect?to={}", keys.url));
+    assert!(load(cross).await.is_err());
+    assert_eq!(keys.reads(), 1, "the other origin was never asked");
+    keys.stop().await;
+    other.stop().await;
+}
 
 #[cfg(unix)]
 fn mode(path: &std::path::Path) -> u32 {
@@ -134,14 +177,19 @@ async fn signing_keys_and_the_dev_key_are_sealed_at_rest(backend: Backend) {
     assert!(dev.starts_with("kiln-sealed-v1:"));
     // The app still signs with that key: a service principal's token is accepted.
     let sp = service_principal(&app).await;
+    let res = sign_in(&app, &sp.app_id, &sp.password).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// A client-credentials sign-in for ARM.
+async fn sign_in(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
     let form = [
         ("grant_type", "client_credentials"),
-        ("client_id", sp.app_id.as_str()),
-        ("client_secret", sp.password.as_str()),
+        ("client_id", client_id),
+        ("client_secret", secret),
         ("scope", ARM_SCOPE),
     ];
-    let res = request_token(&app, &app.tenant, &form).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    request_token(app, &app.tenant, &form).await
 }
 
 fn bootstrap_settings() -> kiln::config::BootstrapSettings {
@@ -165,13 +213,7 @@ async fn dev_tokens_can_be_turned_off(backend: Backend) {
         "InvalidAuthenticationToken"
     );
     let sp = service_principal(&app).await;
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", sp.app_id.as_str()),
-        ("client_secret", sp.password.as_str()),
-        ("scope", ARM_SCOPE),
-    ];
-    let body: Value = request_token(&app, &app.tenant, &form)
+    let body: Value = sign_in(&app, &sp.app_id, &sp.password)
         .await
         .json()
         .await
@@ -193,4 +235,194 @@ async fn dev_tokens_can_be_turned_off(backend: Backend) {
         StatusCode::FORBIDDEN,
         "authenticated, not yet authorized"
     );
+}
+
+/// Finding 7: the administrator's object id under another tenant created subscriptions.
+async fn the_administrator_is_one_principal_of_one_tenant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = json!({"displayName": "other"});
+    let impostor = app.token_for(&app.admin, &uuid::Uuid::new_v4().to_string());
+    let res = app
+        .send_as(&impostor, Method::POST, "/admin/subscriptions", Some(&body))
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::FORBIDDEN).await,
+        "AuthorizationFailed"
+    );
+    let res = app
+        .send(Method::POST, "/admin/subscriptions", Some(&body))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+/// Finding 8: 2,000 wrong secrets in two seconds were all answered.
+async fn failed_sign_ins_are_throttled(backend: Backend) {
+    use kiln::identity::throttle::CLIENT_FAILURES;
+    let app = TestApp::spawn(backend).await;
+    let sp = service_principal(&app).await;
+    let attempt = |secret: &'static str| sign_in(&app, &sp.app_id, secret);
+    for _ in 0..CLIENT_FAILURES {
+        assert_eq!(attempt("wrong").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let mut throttled = 0;
+    for _ in 0..50 {
+        let res = attempt("wrong").await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+            let retry: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&retry));
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error_codes"][0], 50053);
+            assert!(
+                body["error_description"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("AADSTS50053: ")
+            );
+        }
+    }
+    assert_eq!(throttled, 50, "every attempt past the limit is refused");
+    // Locked out: the right secret waits too, without being checked.
+    assert_eq!(
+        sign_in(&app, &sp.app_id, &sp.password).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client from the same source is still under the per-source limit.
+    let other = service_principal(&app).await;
+    assert_eq!(
+        sign_in(&app, &other.app_id, &other.password).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// Finding 9: with no public URL, `Host: evil.example` came back in the discovery documents.
+async fn discovery_does_not_reflect_the_host(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let paths = [
+        format!("/{}/v2.0/.well-known/openid-configuration", app.tenant),
+        "/metadata/endpoints?api-version=2022-09-01".to_owned(),
+    ];
+    for path in paths {
+        let body = app
+            .client
+            .get(app.url(&path))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!body.contains("evil.example"), "{path}: {body}");
+        assert!(body.contains("127.0.0.1"), "the default origin: {body}");
+        // A host Kiln is bound to is answered as itself.
+        let port = app.base.rsplit(':').next().unwrap();
+        let body = app
+            .client
+            .get(app.url(&path))
+            .header("host", format!("localhost:{port}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            body.contains(&format!("localhost:{port}")),
+            "{path}: {body}"
+        );
+    }
+}
+
+/// Finding 10: duplicate JSON keys, the JWT `crit` header, far-future `exp`, and control or
+/// direction characters in tag names were all accepted.
+async fn loose_input_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let group = format!("{}?api-version={RG_API}", app.group_path("rg"));
+    let res = app
+        .client
+        .put(app.url(&group))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body(r#"{"location": "eastus", "tags": {"a": "1"}, "location": "westus"}"#)
+        .send()
+        .await
+        .unwrap();
+    let code = error_code(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(code, "InvalidRequestContent");
+    assert_eq!(
+        app.get(&group).await.status(),
+        StatusCode::NOT_FOUND,
+        "nothing written"
+    );
+    for name in ["rlo\\u202etxt", "tab\\u0009", "bell\\u0007"] {
+        let res = app
+            .client
+            .put(app.url(&group))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"location": "eastus", "tags": {{"{name}": "v"}}}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(res, StatusCode::BAD_REQUEST).await,
+            "InvalidTagNameCharacters",
+            "{name}"
+        );
+    }
+    // Tokens: a dev token for a day is fine, one for longer is not; `crit` is refused.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |exp: u64| json!({"iss": format!("{}/{}/v2.0", app.base, app.tenant), "aud": "https://management.azure.com/", "tid": app.tenant, "oid": app.admin, "sub": app.admin, "exp": exp, "iat": now});
+    let key = jsonwebtoken::EncodingKey::from_secret(&dev_key(&app).await);
+    let sign = |header: &jsonwebtoken::Header, exp: u64| {
+        jsonwebtoken::encode(header, &claims(exp), &key).unwrap()
+    };
+    let hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let subs = format!("/subscriptions?api-version={}", crate::helpers::SUB_API);
+    let ok = sign(&hs, now + 23 * 3600);
+    assert_eq!(
+        app.send_as(&ok, Method::GET, &subs, None).await.status(),
+        StatusCode::OK
+    );
+    let long = sign(&hs, now + 30 * 24 * 3600);
+    let res = app.send_as(&long, Method::GET, &subs, None).await;
+    assert_eq!(
+        error_code(res, StatusCode::UNAUTHORIZED).await,
+        "InvalidAuthenticationToken"
+    );
+    // jsonwebtoken's Header has no `crit`: build the header by hand.
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header = json!({"alg": "HS256", "typ": "JWT", "crit": ["exp-ext"], "exp-ext": 1});
+    let signing_input = format!("{}.{}", b64(&header), b64(&claims(now + 3600)));
+    let signature = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &dev_key(&app).await),
+        signing_input.as_bytes(),
+    );
+    let crit = format!(
+        "{signing_input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.as_ref())
+    );
+    let res = app.send_as(&crit, Method::GET, &subs, None).await;
+    assert_eq!(
+        error_code(res, StatusCode::UNAUTHORIZED).await,
+        "InvalidAuthenticationToken"
+    );
+}
+
+async fn dev_key(app: &TestApp) -> Vec<u8> {
+    kiln::store::meta::ensure_bootstrap(&app.engine.db, &bootstrap_settings(), &app.engine.keys)
+        .await
+        .unwrap()
+        .dev_key
 }

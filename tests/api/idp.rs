@@ -108,17 +108,30 @@ impl JwksServer {
         let (doc, count) = (document.clone(), reads.clone());
         let server = HttpServer::new(move || {
             let (doc, count) = (doc.clone(), count.clone());
-            App::new().route(
-                "/keys",
-                web::get().to(move || {
-                    let (doc, count) = (doc.clone(), count.clone());
-                    async move {
-                        count.fetch_add(1, Ordering::SeqCst);
-                        let body = doc.read().unwrap().clone();
-                        HttpResponse::Ok().json(body)
-                    }
-                }),
-            )
+            App::new()
+                // `/redirect?to=URL`: a 302 to anywhere, for the redirect rules.
+                .route(
+                    "/redirect",
+                    web::get().to(
+                        |query: web::Query<std::collections::HashMap<String, String>>| async move {
+                            let to = query.get("to").cloned().unwrap_or_default();
+                            HttpResponse::Found()
+                                .insert_header(("location", to))
+                                .finish()
+                        },
+                    ),
+                )
+                .route(
+                    "/keys",
+                    web::get().to(move || {
+                        let (doc, count) = (doc.clone(), count.clone());
+                        async move {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            let body = doc.read().unwrap().clone();
+                            HttpResponse::Ok().json(body)
+                        }
+                    }),
+                )
         })
         .workers(1)
         .bind("127.0.0.1:0")

@@ -342,6 +342,10 @@ impl Application {
             }
         }
         let issuer_base = public_url.clone().unwrap_or_else(|| origins[0].clone());
+        let public_base = PublicBase {
+            url: public_url.clone(),
+            origins: origins.clone(),
+        };
         meta::put(&db, meta::ISSUER_BASE, &issuer_base).await?;
         let identity = Identity::build(
             &db,
@@ -397,7 +401,7 @@ impl Application {
             })
             .app_data(web::Data::new(validator.clone()))
             .app_data(identity_state.clone())
-            .app_data(web::Data::new(PublicBase(public_url.clone())))
+            .app_data(web::Data::new(public_base.clone()))
             .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
             .app_data(web::Data::new(metrics.clone()))
             .app_data(web::Data::new(master_keys.clone()))

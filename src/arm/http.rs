@@ -23,9 +23,13 @@ use crate::error::ArmError;
 /// Request bodies above this are refused with 413, as ARM does.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// The public base URL, when configured (`KILN_PUBLIC_URL`).
+/// The base of absolute URLs (`Location`, `Azure-AsyncOperation`, `nextLink`): the public
+/// URL when configured (`KILN_PUBLIC_URL`), else one of the origins Kiln is bound to.
 #[derive(Debug, Clone)]
-pub struct PublicBase(pub Option<String>);
+pub struct PublicBase {
+    pub url: Option<String>,
+    pub origins: Vec<String>,
+}
 
 /// The correlation id of the request, set by the middleware.
 #[derive(Debug, Clone)]
@@ -199,10 +203,10 @@ impl FromRequest for ArmRequest {
         let query = url::form_urlencoded::parse(req.query_string().as_bytes())
             .into_owned()
             .collect();
-        let base_url = req
-            .app_data::<web::Data<PublicBase>>()
-            .and_then(|b| b.0.clone())
-            .unwrap_or_else(|| request_origin(req));
+        let base_url = req.app_data::<web::Data<PublicBase>>().map_or_else(
+            || request_origin(req),
+            |b| crate::authz::token::trusted_origin(b.url.as_deref(), &b.origins, req),
+        );
         let correlation_id = req
             .extensions()
             .get::<CorrelationId>()

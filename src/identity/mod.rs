@@ -51,21 +51,9 @@ pub struct IdentityState {
 }
 
 impl IdentityState {
-    /// The origin the identity documents and tokens name: the configured public URL, else
-    /// the request's own origin when it is one Kiln is bound to, else the default. The
-    /// request's `Host` is never reflected as it is: a cache in front could serve a document
-    /// pointing at another host to everyone.
+    /// The origin the identity documents and tokens name (see `trusted_origin`).
     pub fn origin(&self, req: &actix_web::HttpRequest) -> String {
-        if let Some(url) = &self.public_url {
-            return url.clone();
-        }
-        let asked = crate::authz::token::request_origin(req);
-        self.origins
-            .iter()
-            .find(|o| o.eq_ignore_ascii_case(&asked))
-            .or(self.origins.first())
-            .cloned()
-            .unwrap_or(asked)
+        crate::authz::token::trusted_origin(self.public_url.as_deref(), &self.origins, req)
     }
 }
 

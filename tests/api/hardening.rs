@@ -299,7 +299,8 @@ async fn failed_sign_ins_are_throttled(backend: Backend) {
     );
 }
 
-/// Finding 9: with no public URL, `Host: evil.example` came back in the discovery documents.
+/// Finding 9: with no public URL, `Host: evil.example` came back in the discovery documents
+/// (and in ARM's absolute URLs).
 async fn discovery_does_not_reflect_the_host(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let paths = [
@@ -335,6 +336,22 @@ async fn discovery_does_not_reflect_the_host(backend: Backend) {
             body.contains(&format!("localhost:{port}")),
             "{path}: {body}"
         );
+    }
+    // Nor do ARM's monitor URLs and list links.
+    app.create_group("rg").await;
+    let res = app
+        .client
+        .put(app.url(&app.workspace_url("rg", "hub1")))
+        .bearer_auth(&app.token)
+        .header("host", "evil.example")
+        .json(&json!({"location": "eastus", "kind": "Hub"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    for header in ["location", "azure-asyncoperation"] {
+        let url = res.headers()[header].to_str().unwrap();
+        assert!(url.starts_with(&app.base), "{header}: {url}");
     }
 }
 

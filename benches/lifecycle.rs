@@ -10,6 +10,8 @@
 //!
 //! Prints one JSON object per run on stdout.
 
+#![expect(clippy::unwrap_used, reason = "a benchmark stops at the first failure")]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,7 +104,7 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one measured run's settings")]
 async fn writes(
     base: String,
     token: String,

@@ -560,7 +560,10 @@ impl Engine {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the facts of one operation row; a struct would only name them twice"
+    )]
     async fn start_operation(
         &self,
         tx: &DatabaseTransaction,

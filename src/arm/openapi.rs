@@ -258,10 +258,18 @@ pub fn document(doc: &mut OpenApi, registry: &Registry) {
             }
         }
         let list_name = format!("{name}List");
+        #[expect(
+            clippy::expect_used,
+            reason = "built from our own declarations; the OpenAPI test builds the document"
+        )]
         let list: RefOr<Schema> =
             serde_json::from_value(list_schema(&name)).expect("a list schema is a schema");
         schemas.push((list_name.clone(), list));
         for (path, item) in paths_of(descriptor, &name, &list_name) {
+            #[expect(
+                clippy::expect_used,
+                reason = "built from our own declarations; the OpenAPI test builds the document"
+            )]
             let item: PathItem =
                 serde_json::from_value(item).expect("generated path items are valid");
             match doc.paths.paths.get_mut(&path) {

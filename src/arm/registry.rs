@@ -216,6 +216,10 @@ pub struct Registry {
 
 impl Registry {
     /// Adds a type. A declaration that is not whole is a programming error, found at start.
+    #[expect(
+        clippy::panic,
+        reason = "an incomplete declaration is a programming error, found when the app is built"
+    )]
     pub fn register(&mut self, kind: Arc<dyn ResourceKind>) -> &mut Self {
         let descriptor = kind.descriptor();
         if let Err(problem) = descriptor.validate() {

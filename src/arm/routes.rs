@@ -89,6 +89,18 @@ fn with_async_operation(
     builder
 }
 
+/// The policy of a verb the type serves. Routes exist only for served verbs, so `None` is a
+/// routing mistake; it answers as a method the path does not have.
+fn served<'a, T>(policy: Option<&'a T>, method: &str) -> Result<&'a T, ArmError> {
+    policy.ok_or_else(|| {
+        ArmError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("The HTTP method '{method}' is not supported for this resource type."),
+        )
+    })
+}
+
 /// Answers a PUT or PATCH as `answer` says. A write whose clients do not poll is waited for.
 async fn answer_write(
     engine: &Engine,
@@ -132,11 +144,7 @@ async fn put(
     let cx = req.context(descriptor)?;
     let id = item_id(descriptor, &hreq);
     let result = engine.put(&cx, &id, &body.0, &req.preconditions).await?;
-    let policy = descriptor
-        .verbs
-        .put
-        .as_ref()
-        .expect("routed only when served");
+    let policy = served(descriptor.verbs.put.as_ref(), "PUT")?;
     answer_write(&engine, &req, &id, policy.get(&cx.api_version), result).await
 }
 
@@ -151,11 +159,7 @@ async fn patch(
     let cx = req.context(descriptor)?;
     let id = item_id(descriptor, &hreq);
     let result = engine.patch(&cx, &id, &body.0, &req.preconditions).await?;
-    let policy = descriptor
-        .verbs
-        .patch
-        .as_ref()
-        .expect("routed only when served");
+    let policy = served(descriptor.verbs.patch.as_ref(), "PATCH")?;
     answer_write(&engine, &req, &id, policy.get(&cx.api_version), result).await
 }
 
@@ -168,12 +172,7 @@ async fn delete(
     let descriptor = kind.descriptor();
     let cx = req.context(descriptor)?;
     let id = item_id(descriptor, &hreq);
-    let answer = descriptor
-        .verbs
-        .delete
-        .as_ref()
-        .expect("routed only when served")
-        .get(&cx.api_version);
+    let answer = served(descriptor.verbs.delete.as_ref(), "DELETE")?.get(&cx.api_version);
     Ok(match engine.delete(&cx, &id, &req.preconditions).await? {
         DeleteResult::Absent if answer.absent == 404 => return Err(not_found(&id)),
         DeleteResult::Absent => HttpResponse::build(status(answer.absent)).finish(),

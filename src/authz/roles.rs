@@ -122,9 +122,12 @@ struct BuiltInRow {
 }
 
 static BUILT_INS: LazyLock<Vec<RoleDefinition>> = LazyLock::new(|| {
+    #[expect(
+        clippy::expect_used,
+        reason = "the file is part of the source tree and a unit test parses it"
+    )]
     let rows: Vec<BuiltInRow> =
         serde_json::from_str(include_str!("../../policies/builtin-roles.json"))
-            // The file is part of the source tree and a unit test parses it.
             .expect("policies/builtin-roles.json is valid");
     rows.into_iter()
         .map(|row| RoleDefinition {

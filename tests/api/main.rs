@@ -1,5 +1,12 @@
 //! The integration test binary: every test spawns a real Kiln on SQLite and on PostgreSQL.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails loudly at the first thing that is wrong"
+)]
+
 mod helpers;
 mod idp;
 

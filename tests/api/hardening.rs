@@ -308,30 +308,12 @@ async fn discovery_does_not_reflect_the_host(backend: Backend) {
         "/metadata/endpoints?api-version=2022-09-01".to_owned(),
     ];
     for path in paths {
-        let body = app
-            .client
-            .get(app.url(&path))
-            .header("host", "evil.example")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = text_with_host(&app, &path, "evil.example").await;
         assert!(!body.contains("evil.example"), "{path}: {body}");
         assert!(body.contains("127.0.0.1"), "the default origin: {body}");
         // A host Kiln is bound to is answered as itself.
         let port = app.base.rsplit(':').next().unwrap();
-        let body = app
-            .client
-            .get(app.url(&path))
-            .header("host", format!("localhost:{port}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = text_with_host(&app, &path, &format!("localhost:{port}")).await;
         assert!(
             body.contains(&format!("localhost:{port}")),
             "{path}: {body}"
@@ -353,6 +335,17 @@ async fn discovery_does_not_reflect_the_host(backend: Backend) {
         let url = res.headers()[header].to_str().unwrap();
         assert!(url.starts_with(&app.base), "{header}: {url}");
     }
+}
+
+/// The body of a GET sent with `Host: host`.
+async fn text_with_host(app: &TestApp, path: &str, host: &str) -> String {
+    let res = app
+        .client
+        .get(app.url(path))
+        .header("host", host)
+        .send()
+        .await;
+    res.unwrap().text().await.unwrap()
 }
 
 /// Finding 10: duplicate JSON keys, the JWT `crit` header, far-future `exp`, and control or

@@ -21,6 +21,19 @@ both_backends!(
 
 const CHECK_ACCESS: &str = "/providers/Microsoft.Authorization/checkAccess?api-version=2022-04-01";
 
+/// A checkAccess for `subject` on `resource` with `actions` actions, as `token`.
+async fn check_access(
+    app: &TestApp,
+    token: &str,
+    subject: &str,
+    resource: &str,
+    actions: usize,
+) -> reqwest::Response {
+    let body = check_access_body(subject, resource, actions);
+    app.send_as(token, Method::POST, CHECK_ACCESS, Some(&body))
+        .await
+}
+
 fn check_access_body(subject: &str, resource: &str, actions: usize) -> Value {
     let actions: Vec<Value> = (0..actions)
         .map(|i| json!({"Id": format!("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read{i}"), "IsDataAction": true}))
@@ -224,28 +237,14 @@ async fn resource_ids_are_bounded_before_anything_is_looked_up(backend: Backend)
         app.group_path("rg")
     );
     let deep = format!("{account}{}", "/blobServices/default".repeat(2000));
-    let res = app
-        .send_as(
-            &token,
-            Method::POST,
-            CHECK_ACCESS,
-            Some(&check_access_body(&nobody, &deep, 50)),
-        )
-        .await;
+    let res = check_access(&app, &token, &nobody, &deep, 50).await;
     assert_eq!(
         error_code(res, StatusCode::BAD_REQUEST).await,
         "InvalidResourceId"
     );
     // Twelve levels is the most; ids of any depth up to it are decided, once per request.
     let twelve = format!("{account}{}", "/blobServices/default".repeat(11));
-    let res = app
-        .send_as(
-            &token,
-            Method::POST,
-            CHECK_ACCESS,
-            Some(&check_access_body(&nobody, &twelve, 50)),
-        )
-        .await;
+    let res = check_access(&app, &token, &nobody, &twelve, 50).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["value"].as_array().unwrap().len(), 50);
@@ -257,41 +256,20 @@ async fn resource_ids_are_bounded_before_anything_is_looked_up(backend: Backend)
             .all(|d| d["accessDecision"] == "NotAllowed")
     );
     let thirteen = format!("{twelve}/blobServices/default");
-    let res = app
-        .send_as(
-            &token,
-            Method::POST,
-            CHECK_ACCESS,
-            Some(&check_access_body(&nobody, &thirteen, 1)),
-        )
-        .await;
+    let res = check_access(&app, &token, &nobody, &thirteen, 1).await;
     assert_eq!(
         error_code(res, StatusCode::BAD_REQUEST).await,
         "InvalidResourceId"
     );
     let long = format!("{account}/blobServices/{}", "x".repeat(2100));
-    let res = app
-        .send_as(
-            &token,
-            Method::POST,
-            CHECK_ACCESS,
-            Some(&check_access_body(&nobody, &long, 1)),
-        )
-        .await;
+    let res = check_access(&app, &token, &nobody, &long, 1).await;
     assert_eq!(
         error_code(res, StatusCode::BAD_REQUEST).await,
         "InvalidResourceId"
     );
     // Types of namespaces Kiln does not serve are refused before any lookup.
     let foreign = format!("{}/providers/Contoso.Nope/things/a", app.group_path("rg"));
-    let res = app
-        .send_as(
-            &token,
-            Method::POST,
-            CHECK_ACCESS,
-            Some(&check_access_body(&nobody, &foreign, 1)),
-        )
-        .await;
+    let res = check_access(&app, &token, &nobody, &foreign, 1).await;
     assert_eq!(
         error_code(res, StatusCode::BAD_REQUEST).await,
         "InvalidResourceNamespace"

@@ -74,6 +74,7 @@ fn provisioning(
     let backends = Backends {
         provisioners: Arc::new(registry.provisioners()),
         storage: ObjectStorage::open(&settings.object_store)?,
+        removal: resources::removal_hook(),
     };
     tracing::info!(
         object_store = backends.storage.location(),
@@ -283,6 +284,7 @@ impl Application {
             outbox_wake: outbox_wake.clone(),
             worker: settings.worker.clone(),
             keys: master_keys.clone(),
+            removal: resources::removal_hook(),
         };
         let (worker, sweeper) = provisioning(
             &db,

@@ -74,6 +74,13 @@ impl ResourceId {
     }
 
     /// The lookup key: the display form lower-cased.
+    /// The provider namespace; `Microsoft.Resources` for subscriptions and resource groups.
+    pub fn namespace(&self) -> &str {
+        self.provider
+            .as_ref()
+            .map_or("Microsoft.Resources", |p| p.namespace.as_str())
+    }
+
     pub fn key(&self) -> String {
         self.display().to_lowercase()
     }

@@ -4,6 +4,7 @@
 pub mod declaration;
 pub mod engine;
 pub mod envelope;
+pub mod hooks;
 pub mod http;
 pub mod id;
 pub mod lro;
@@ -13,4 +14,5 @@ pub mod operations;
 pub mod read;
 pub mod registry;
 pub mod routes;
+pub mod rows;
 pub mod strict_json;

@@ -2,9 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use serde_json::Value;
 
 use super::engine::{CallContext, Engine, not_found};
@@ -13,7 +11,8 @@ use super::lro::{self, OperationRef};
 use super::registry::{ActionAnswer, ActionTarget, Listing, ResourceKind};
 use crate::authz::{Readable, Target};
 use crate::error::ArmError;
-use crate::store::{operation, resource, role_assignment};
+use crate::store::resources::{self, RowQuery};
+use crate::store::{operation, operations, resource, role_assignment};
 
 pub const DEFAULT_PAGE: u64 = 100;
 pub const MAX_PAGE: u64 = 1000;
@@ -148,11 +147,7 @@ impl Engine {
         cx: &CallContext,
         id: &ResourceId,
     ) -> Result<resource::Model, ArmError> {
-        let own = resource::Entity::find_by_id(id.key())
-            .one(&self.db)
-            .await?
-            .filter(|r| r.type_key == id.type_key());
-        if let Some(row) = own {
+        if let Some(row) = resources::find_of_type(&self.db, &id.key(), &id.type_key()).await? {
             return Ok(row);
         }
         if let Some(shown) = kind.read_through(self, cx, id).await? {
@@ -211,10 +206,7 @@ impl Engine {
     /// The 404 of an absent resource names the missing group when the group is what's missing.
     pub async fn absent(&self, id: &ResourceId) -> Result<ArmError, ArmError> {
         if let Some(group) = id.group_id().filter(|_| id.provider.is_some())
-            && resource::Entity::find_by_id(group.key())
-                .one(&self.db)
-                .await?
-                .is_none()
+            && !resources::exists(&self.db, &group.key()).await?
         {
             return Ok(not_found(&group));
         }
@@ -244,55 +236,55 @@ impl Engine {
             .readable(&cx.caller, action, Target::Resource(&scope_id))
             .await?;
         if scope_id.resource_group.is_some()
-            && resource::Entity::find_by_id(scope_id.key())
-                .one(&self.db)
-                .await?
-                .is_none()
+            && !resources::exists(&self.db, &scope_id.key()).await?
         {
             return Err(self.absent(&scope_id).await?);
         }
         let limit = top.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-        let mut query = resource::Entity::find();
-        query = match scope {
-            ListScope::Parent { parent, type_key } => query
-                .filter(resource::Column::ParentKey.eq(parent.key()))
-                .filter(resource::Column::TypeKey.eq(type_key.clone())),
+        let subscription_key =
+            |subscription: &str| ResourceId::subscription(subscription).subscription_key();
+        let placed = match scope {
+            ListScope::Parent { parent, type_key } => RowQuery {
+                parent_key: Some(parent.key()),
+                type_key: Some(type_key.clone()),
+                ..RowQuery::default()
+            },
             ListScope::Subscription {
                 subscription,
                 type_key,
-            } => query
-                .filter(
-                    resource::Column::SubscriptionKey
-                        .eq(ResourceId::subscription(subscription).subscription_key()),
-                )
-                .filter(resource::Column::TypeKey.eq(type_key.clone())),
-            ListScope::TopLevelInSubscription { subscription } => query
-                .filter(
-                    resource::Column::SubscriptionKey
-                        .eq(ResourceId::subscription(subscription).subscription_key()),
-                )
-                .filter(resource::Column::TopLevel.eq(true)),
-            ListScope::TopLevelInGroup { group } => query
-                .filter(resource::Column::ParentKey.eq(group.key()))
-                .filter(resource::Column::TopLevel.eq(true)),
+            } => RowQuery {
+                subscription_key: Some(subscription_key(subscription)),
+                type_key: Some(type_key.clone()),
+                ..RowQuery::default()
+            },
+            ListScope::TopLevelInSubscription { subscription } => RowQuery {
+                subscription_key: Some(subscription_key(subscription)),
+                top_level_only: true,
+                ..RowQuery::default()
+            },
+            ListScope::TopLevelInGroup { group } => RowQuery {
+                parent_key: Some(group.key()),
+                top_level_only: true,
+                ..RowQuery::default()
+            },
         };
-        if let Some(kind) = &filter.kind_key {
-            query = query.filter(resource::Column::KindKey.eq(kind.clone()));
+        if let (Some(wanted), Some(own)) = (&filter.type_key, &placed.type_key)
+            && wanted != own
+        {
+            return Ok(Page {
+                items: vec![],
+                next: None,
+            });
         }
-        if let Some(ty) = &filter.type_key {
-            query = query.filter(resource::Column::TypeKey.eq(ty.clone()));
-        }
-        if let Some(only) = readable_rows(&readable) {
-            query = query.filter(only);
-        }
-        if let Some(token) = skip_token {
-            query = query.filter(resource::Column::IdKey.gt(decode_token(token)?));
-        }
-        let mut rows = query
-            .order_by_asc(resource::Column::IdKey)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?;
+        let query = RowQuery {
+            type_key: filter.type_key.clone().or(placed.type_key.clone()),
+            kind_key: filter.kind_key.clone(),
+            readable: readable_rows(&readable),
+            after: skip_token.map(decode_token).transpose()?,
+            limit: Some(limit + 1),
+            ..placed
+        };
+        let mut rows = resources::list(&self.db, query).await?;
         let next = if rows.len() as u64 > limit {
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             rows.last().map(|r| encode_token(&r.id_key))
@@ -345,25 +337,17 @@ impl Engine {
             .authorizer
             .readable(&cx.caller, &action, Target::Resource(parent))
             .await?;
-        let Some(parent_row) = resource::Entity::find_by_id(parent.key())
-            .one(&self.db)
-            .await?
-        else {
+        let Some(parent_row) = resources::find(&self.db, &parent.key()).await? else {
             return Err(self.absent(parent).await?);
         };
-        let mut query = resource::Entity::find()
-            .filter(resource::Column::ParentKey.eq(parent.key()))
-            .filter(resource::Column::TypeKey.eq(descriptor.type_key()));
-        if let Some(kind_key) = &filter.kind_key {
-            query = query.filter(resource::Column::KindKey.eq(kind_key.clone()));
-        }
-        if let Some(only) = readable_rows(&readable) {
-            query = query.filter(only);
-        }
-        let mut rows: Vec<resource::Model> = query
-            .order_by_asc(resource::Column::IdKey)
-            .all(&self.db)
-            .await?;
+        let query = RowQuery {
+            parent_key: Some(parent.key()),
+            type_key: Some(descriptor.type_key()),
+            kind_key: filter.kind_key.clone(),
+            readable: readable_rows(&readable),
+            ..RowQuery::default()
+        };
+        let mut rows = resources::list(&self.db, query).await?;
         // Rows shown from elsewhere need the parent itself readable.
         if listing.through_parent && matches!(readable, Readable::All) {
             let own: Vec<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
@@ -406,8 +390,7 @@ impl Engine {
                 format!("The operation '{operation_id}' could not be found."),
             )
         };
-        let row = operation::Entity::find_by_id(operation_id.to_lowercase())
-            .one(&self.db)
+        let row = operations::find(&self.db, &operation_id.to_lowercase())
             .await?
             .ok_or_else(missing)?;
         if row.subscription_key != sub.subscription_key() {
@@ -435,10 +418,7 @@ impl Engine {
         match row.status.as_str() {
             lro::IN_PROGRESS => Ok(OperationResult::Running),
             lro::SUCCEEDED if row.verb == "DELETE" => Ok(OperationResult::Deleted),
-            lro::SUCCEEDED => match resource::Entity::find_by_id(row.resource_key.clone())
-                .one(&self.db)
-                .await?
-            {
+            lro::SUCCEEDED => match resources::find(&self.db, &row.resource_key).await? {
                 Some(res) => {
                     let etag = res.etag.clone();
                     Ok(OperationResult::Resource(self.render_one(res).await?, etag))
@@ -485,9 +465,7 @@ impl Engine {
     ) -> Result<(), ArmError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let row = operation::Entity::find_by_id(operation_id.to_owned())
-                .one(&self.db)
-                .await?;
+            let row = operations::find(&self.db, operation_id).await?;
             if row.is_none_or(|r| r.status != lro::IN_PROGRESS)
                 || tokio::time::Instant::now() >= deadline
             {

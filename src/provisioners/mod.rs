@@ -118,11 +118,13 @@ pub trait Provisioner: Send + Sync {
     ) -> Result<(), ProvisionError>;
 }
 
-/// What workers provision with: the provisioner per type and the backends they use.
+/// What workers provision with: the provisioner per type, the backends they use, and the
+/// hook that runs when resources go.
 #[derive(Clone)]
 pub struct Backends {
     pub provisioners: Arc<Provisioners>,
     pub storage: ObjectStorage,
+    pub removal: Arc<dyn crate::arm::hooks::RemovalHook>,
 }
 
 /// Provisioners by lower-cased full type. A type without one completes without backend work.

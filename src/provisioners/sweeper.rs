@@ -10,19 +10,16 @@
 
 use std::sync::Arc;
 
-use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{Notify, watch};
 
 use crate::arm::id::{PathVocabulary, ResourceId};
-use crate::arm::lro;
 use crate::config::WorkerSettings;
 use crate::events::{self, EventFacts};
 use crate::lifecycle::{ProvisioningState, Verb, action_of};
-use crate::store::{now_millis, operation, resource};
+use crate::store::operations::{self, NewOperation, Stale};
+use crate::store::resources::{self, RowLock};
+use crate::store::{millis, now_millis, operation};
 
 /// The caller recorded on what the sweeper starts.
 const SWEEPER: &str = "kiln-sweeper";
@@ -86,10 +83,12 @@ impl Sweeper {
 
     pub async fn run_once(&self) -> Result<Sweep, DbErr> {
         let now = now_millis();
-        let grace = super::worker::millis(self.settings.sweep_interval);
+        let grace = millis(self.settings.sweep_interval);
         let sweep = Sweep {
-            expired_leases: self.release(now, Self::stuck(now - grace)).await?,
-            past_deadline: self.release(now, Self::overdue(now)).await?,
+            expired_leases: self
+                .release(now, Stale::LeaseExpiredBefore(now - grace))
+                .await?,
+            past_deadline: self.release(now, Stale::PastDeadline(now)).await?,
             restarted: self.restart_orphans(now).await?,
         };
         if !sweep.is_empty() {
@@ -99,44 +98,9 @@ impl Sweeper {
         Ok(sweep)
     }
 
-    /// Leases that ran out before `before` and were not taken over.
-    fn stuck(before: i64) -> Condition {
-        Condition::all()
-            .add(operation::Column::LeaseOwner.is_not_null())
-            .add(operation::Column::LeaseUntil.lt(before))
-    }
-
-    /// Operations past their deadline that a lease still keeps from being failed.
-    fn overdue(now: i64) -> Condition {
-        Condition::all()
-            .add(operation::Column::DeadlineAt.lt(now))
-            .add(operation::Column::LeaseUntil.gte(now))
-    }
-
-    /// Releases the matching operations and publishes their request again.
-    async fn release(&self, now: i64, which: Condition) -> Result<u64, DbErr> {
+    async fn release(&self, now: i64, which: Stale) -> Result<u64, DbErr> {
         let tx = self.db.begin().await?;
-        let ops = operation::Entity::find()
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(which.clone())
-            .limit(BATCH)
-            .lock_exclusive()
-            .all(&tx)
-            .await?;
-        let ids: Vec<String> = ops.iter().map(|o| o.id.clone()).collect();
-        operation::Entity::update_many()
-            .col_expr(
-                operation::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                operation::Column::LeaseUntil,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(operation::Column::Id.is_in(ids))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .exec(&tx)
-            .await?;
+        let ops = operations::release_stale(&tx, which, BATCH).await?;
         for op in &ops {
             tracing::warn!(operation = %op.id, resource = %op.resource_id, owner = ?op.lease_owner, overdue = op.deadline_at < now, "releasing an operation nobody is finishing");
             self.request(&tx, op).await?;
@@ -161,28 +125,12 @@ impl Sweeper {
 
     /// Non-terminal resources without a running operation get one.
     async fn restart_orphans(&self, now: i64) -> Result<u64, DbErr> {
-        let pending = resource::Entity::find()
-            .select_only()
-            .column(resource::Column::IdKey)
-            .filter(
-                resource::Column::ProvisioningState
-                    .is_in(ProvisioningState::RUNNING.map(ProvisioningState::as_str)),
-            )
-            .limit(BATCH)
-            .into_tuple::<String>()
-            .all(&self.db)
-            .await?;
+        let running_states = ProvisioningState::RUNNING.map(ProvisioningState::as_str);
+        let pending = resources::keys_in_states(&self.db, running_states.to_vec(), BATCH).await?;
         if pending.is_empty() {
             return Ok(0);
         }
-        let running: Vec<String> = operation::Entity::find()
-            .select_only()
-            .column(operation::Column::ResourceKey)
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(operation::Column::ResourceKey.is_in(pending.clone()))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let running = operations::running_among(&self.db, pending.clone()).await?;
         let mut restarted = 0;
         for key in pending.into_iter().filter(|k| !running.contains(k)) {
             if self.restart(&key, now).await? {
@@ -196,18 +144,10 @@ impl Sweeper {
     /// sweepers never start two.
     async fn restart(&self, key: &str, now: i64) -> Result<bool, DbErr> {
         let tx = self.db.begin().await?;
-        let Some(row) = resource::Entity::find_by_id(key.to_owned())
-            .lock_exclusive()
-            .one(&tx)
-            .await?
-        else {
+        let Some(row) = resources::lock(&tx, key, RowLock::Update).await? else {
             return Ok(false);
         };
-        let running = operation::Entity::find()
-            .filter(operation::Column::ResourceKey.eq(key.to_owned()))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .one(&tx)
-            .await?;
+        let running = operations::running_for(&tx, key).await?;
         let Some(id) = ResourceId::parse(&row.id, &self.vocabulary) else {
             return Ok(false);
         };
@@ -219,37 +159,27 @@ impl Sweeper {
         } else {
             Verb::Put.method()
         };
-        let op = operation::Model {
-            id: uuid::Uuid::new_v4().to_string(),
-            subscription_key: row.subscription_key.clone(),
-            resource_key: row.id_key.clone(),
-            resource_id: row.id.clone(),
-            namespace: id
-                .provider
-                .as_ref()
-                .map_or("Microsoft.Resources", |p| p.namespace.as_str())
-                .to_owned(),
-            location: row.location.clone().unwrap_or_else(|| "global".into()),
-            verb: verb.into(),
-            status: lro::IN_PROGRESS.into(),
-            target_generation: row.generation,
-            request_hash: String::new(),
-            api_version: String::new(),
-            caller: SWEEPER.into(),
-            correlation_id: uuid::Uuid::new_v4().to_string(),
-            traceparent: None,
-            error: None,
-            attempts: 0,
-            lease_owner: None,
-            lease_until: None,
-            deadline_at: now + super::worker::millis(self.settings.operation_deadline),
-            started_at: now,
-            ended_at: None,
-        };
+        let op = operations::start(
+            &tx,
+            NewOperation {
+                subscription_key: row.subscription_key.clone(),
+                resource_key: row.id_key.clone(),
+                resource_id: row.id.clone(),
+                namespace: id.namespace(),
+                location: row.location.as_deref(),
+                verb,
+                target_generation: row.generation,
+                request_hash: "",
+                api_version: "",
+                caller: SWEEPER,
+                correlation_id: uuid::Uuid::new_v4().to_string(),
+                traceparent: None,
+                started_at: now,
+                deadline_at: now + millis(self.settings.operation_deadline),
+            },
+        )
+        .await?;
         tracing::warn!(resource = %row.id, state = %row.provisioning_state, operation = %op.id, "restarting a resource left without an operation");
-        operation::Entity::insert(operation::ActiveModel::from(op.clone()).reset_all())
-            .exec_without_returning(&tx)
-            .await?;
         self.request(&tx, &op).await?;
         tx.commit().await?;
         Ok(true)

@@ -1,20 +1,19 @@
 //! The committed outcomes of an attempt: each runs in the worker's transaction and ends the
 //! operation only while this worker still holds its lease.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
-};
+use sea_orm::{DatabaseTransaction, DbErr};
 use serde_json::{Value, json};
 
 use super::worker::Worker;
 use super::{Applied, Dependent};
+use crate::arm::hooks::Removal;
 use crate::arm::id::ResourceId;
 use crate::arm::lro;
+use crate::arm::rows::{RowContent, row_of};
 use crate::events;
 use crate::lifecycle::{self, Verb};
-use crate::store::{now_millis, operation, resource, role_assignment};
+use crate::store::resources::{self, Settled};
+use crate::store::{now_millis, operation, operations, resource};
 
 /// What a finished operation reports: its event, RBAC verb and activity-log status.
 pub(super) struct Outcome {
@@ -42,17 +41,6 @@ pub(super) fn canceled(why: &str) -> Value {
     json!({"status": 409, "code": "OperationCanceled", "message": format!("The operation was canceled: {why}.")})
 }
 
-fn etag() -> String {
-    format!("\"{}\"", uuid::Uuid::new_v4().simple())
-}
-
-/// Keys strictly below `key` in the id tree.
-fn below(column: impl ColumnTrait + Copy, key: &str) -> Condition {
-    Condition::all()
-        .add(column.gt(format!("{key}/")))
-        .add(column.lt(format!("{key}0")))
-}
-
 impl Worker {
     /// Ends the operation, only if this worker still holds its lease; otherwise
     /// `RecordNotUpdated`, and the caller rolls back.
@@ -63,20 +51,7 @@ impl Worker {
         status: &str,
         error: Option<Value>,
     ) -> Result<(), DbErr> {
-        let ended = operation::Entity::update_many()
-            .col_expr(operation::Column::Status, Expr::value(status))
-            .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
-            .col_expr(operation::Column::Error, Expr::value(error))
-            .col_expr(
-                operation::Column::LeaseUntil,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(operation::Column::Id.eq(op.id.clone()))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(operation::Column::LeaseOwner.eq(self.owner.clone()))
-            .exec(tx)
-            .await?;
-        if ended.rows_affected != 1 {
+        if !operations::end(tx, &op.id, &self.owner, status, error, now_millis()).await? {
             return Err(DbErr::RecordNotUpdated);
         }
         Ok(())
@@ -123,11 +98,7 @@ impl Worker {
         dependent: &Dependent,
     ) -> Result<(), DbErr> {
         let key = dependent.id.key();
-        if resource::Entity::find_by_id(key.clone())
-            .one(tx)
-            .await?
-            .is_some()
-        {
+        if resources::exists(tx, &key).await? {
             return Ok(());
         }
         let now = now_millis();
@@ -143,29 +114,19 @@ impl Worker {
             body["sku"] = sku.clone();
         }
         let id = &dependent.id;
-        resource::Entity::insert(resource::ActiveModel {
-            id_key: Set(key),
-            id: Set(id.display()),
-            subscription_key: Set(id.subscription_key()),
-            group_key: Set(id.group_id().map(|g| g.key()).unwrap_or_default()),
-            parent_key: Set(id.parent().map(|p| p.key()).unwrap_or_default()),
-            type_key: Set(id.type_key()),
-            name: Set(id.name().to_owned()),
-            kind_key: Set(dependent.kind.as_deref().map(str::to_lowercase)),
-            location: Set(dependent.location.clone()),
-            top_level: Set(id.is_top_level()),
-            depends_on_key: Set(None),
-            managed_by_key: Set(Some(owner.id_key.clone())),
-            body: Set(body),
-            etag: Set(etag()),
-            provisioning_state: Set(lro::SUCCEEDED.into()),
-            generation: Set(1),
-            observed_generation: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .exec_without_returning(tx)
-        .await?;
+        let content = RowContent {
+            kind: dependent.kind.clone(),
+            location: dependent.location.clone(),
+            depends_on_key: None,
+            managed_by_key: Some(owner.id_key.clone()),
+            body,
+            provisioning_state: lro::SUCCEEDED,
+            generation: 1,
+            observed_generation: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        resources::insert(tx, &row_of(id, content)).await?;
         self.record(tx, op, id, &WRITE_DONE).await
     }
 
@@ -185,17 +146,7 @@ impl Worker {
         for assignment in &applied.role_assignments {
             crate::authz::assignments::ensure(tx, "kiln-provisioner", assignment.clone()).await?;
         }
-        let mut update = resource::Entity::update_many()
-            .col_expr(
-                resource::Column::ProvisioningState,
-                Expr::value(lro::SUCCEEDED),
-            )
-            .col_expr(
-                resource::Column::ObservedGeneration,
-                Expr::value(op.target_generation),
-            )
-            .col_expr(resource::Column::Etag, Expr::value(etag()));
-        if !applied.properties.is_empty() || applied.identity.is_some() {
+        let body = (!applied.properties.is_empty() || applied.identity.is_some()).then(|| {
             let mut body = row.body.clone();
             if let Some(properties) = body.get_mut("properties").and_then(Value::as_object_mut) {
                 properties.extend(applied.properties);
@@ -203,14 +154,16 @@ impl Worker {
             if let Some(identity) = applied.identity {
                 body["identity"] = identity;
             }
-            update = update.col_expr(resource::Column::Body, Expr::value(body));
-        }
-        let updated = update
-            .filter(resource::Column::IdKey.eq(row.id_key.clone()))
-            .filter(resource::Column::Generation.eq(op.target_generation))
-            .exec(tx)
-            .await?;
-        if updated.rows_affected != 1 {
+            body
+        });
+        let settled = Settled {
+            key: &row.id_key,
+            generation: op.target_generation,
+            state: lro::SUCCEEDED,
+            etag: Some(resources::new_etag()),
+            body,
+        };
+        if !resources::settle(tx, settled).await? {
             return self
                 .end(
                     tx,
@@ -235,76 +188,24 @@ impl Worker {
         removed: &[resource::Model],
     ) -> Result<(), DbErr> {
         let keys: Vec<String> = removed.iter().map(|r| r.id_key.clone()).collect();
-        let gone = || {
-            Condition::any()
-                .add(resource::Column::IdKey.eq(row.id_key.clone()))
-                .add(below(resource::Column::IdKey, &row.id_key))
-                .add(resource::Column::IdKey.is_in(keys.clone()))
-        };
         // Operations on what goes away: a pending delete of it is done, a pending write canceled.
-        let others = || {
-            Condition::all()
-                .add(operation::Column::Status.eq(lro::IN_PROGRESS))
-                .add(operation::Column::Id.ne(op.id.clone()))
-                .add(
-                    Condition::any()
-                        .add(operation::Column::ResourceKey.eq(row.id_key.clone()))
-                        .add(below(operation::Column::ResourceKey, &row.id_key))
-                        .add(operation::Column::ResourceKey.is_in(keys.clone())),
-                )
-        };
-        for (verb_is_delete, status, error) in [
-            (true, lro::SUCCEEDED, None),
-            (
-                false,
-                lro::CANCELED,
-                Some(canceled("its resource was deleted")),
-            ),
-        ] {
-            let verb = operation::Column::Verb.eq("DELETE");
-            operation::Entity::update_many()
-                .col_expr(operation::Column::Status, Expr::value(status))
-                .col_expr(operation::Column::EndedAt, Expr::value(now_millis()))
-                .col_expr(operation::Column::Error, Expr::value(error))
-                .filter(others())
-                .filter(if verb_is_delete { verb } else { verb.not() })
-                .exec(tx)
-                .await?;
-        }
+        let canceled = canceled("its resource was deleted");
+        operations::settle_removed(tx, &op.id, &row.id_key, &keys, canceled, now_millis()).await?;
         // Rows created meanwhile under the resource (none can be: its Deleting state refuses
         // them) would go too; only the ones listed get their own event.
-        let children: Vec<String> = resource::Entity::find()
-            .select_only()
-            .column(resource::Column::Id)
-            .filter(gone())
-            .filter(resource::Column::IdKey.ne(row.id_key.clone()))
-            .into_tuple()
-            .all(tx)
-            .await?;
-        resource::Entity::delete_many()
-            .filter(gone())
-            .exec(tx)
-            .await?;
-        // Role assignments at what went away go with it (a resource created later under the
-        // same name must not inherit them), and so do those of the identities that went away.
-        let identities: Vec<String> = std::iter::once(row)
+        let children = resources::delete_tree(tx, &row.id_key, &keys).await?;
+        let principals: Vec<String> = std::iter::once(row)
             .chain(removed)
             .filter_map(|r| r.body["identity"]["principalId"].as_str())
             .map(str::to_lowercase)
             .collect();
-        let assignments = role_assignment::Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(role_assignment::Column::ScopeKey.eq(row.id_key.clone()))
-                    .add(below(role_assignment::Column::ScopeKey, &row.id_key))
-                    .add(role_assignment::Column::ScopeKey.is_in(keys.clone()))
-                    .add(role_assignment::Column::PrincipalId.is_in(identities)),
-            )
-            .exec(tx)
-            .await?;
-        if assignments.rows_affected > 0 {
-            crate::authz::policy::bump_version(tx).await?;
-        }
+        let removal = Removal {
+            key: &row.id_key,
+            subtree: true,
+            also_at: &keys,
+            principals: &principals,
+        };
+        self.removal().removed(tx, &removal).await?;
         for child in children {
             if let Some(child_id) = ResourceId::parse(&child, &self.vocabulary) {
                 self.record(tx, op, &child_id, &DELETE_DONE).await?;
@@ -322,15 +223,14 @@ impl Worker {
         id: &ResourceId,
         error: Value,
     ) -> Result<(), DbErr> {
-        resource::Entity::update_many()
-            .col_expr(
-                resource::Column::ProvisioningState,
-                Expr::value(lro::FAILED),
-            )
-            .filter(resource::Column::IdKey.eq(op.resource_key.clone()))
-            .filter(resource::Column::Generation.eq(op.target_generation))
-            .exec(tx)
-            .await?;
+        let settled = Settled {
+            key: &op.resource_key,
+            generation: op.target_generation,
+            state: lro::FAILED,
+            etag: None,
+            body: None,
+        };
+        resources::settle(tx, settled).await?;
         self.end(tx, op, lro::FAILED, Some(error)).await?;
         let (event, verb) = if op.verb == "DELETE" {
             (events::DELETE_FAILURE, "delete")
@@ -359,18 +259,6 @@ impl Worker {
         error: Value,
         retry_at: i64,
     ) -> Result<(), DbErr> {
-        operation::Entity::update_many()
-            .col_expr(operation::Column::Error, Expr::value(error))
-            .col_expr(operation::Column::LeaseUntil, Expr::value(retry_at))
-            .col_expr(
-                operation::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .filter(operation::Column::Id.eq(op.id.clone()))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(operation::Column::LeaseOwner.eq(self.owner.clone()))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        operations::defer(&self.db, &op.id, &self.owner, error, retry_at).await
     }
 }

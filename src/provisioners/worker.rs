@@ -6,11 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 
@@ -19,7 +15,8 @@ use super::{Applied, Backends, ProvisionContext, ProvisionError, Provisioner};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::lro;
 use crate::config::WorkerSettings;
-use crate::store::{now_millis, operation, resource};
+use crate::store::operations::{self, Lease};
+use crate::store::{millis, now_millis, operation, resource, resources};
 
 /// How many operations one pass claims at most.
 const BATCH: u64 = 64;
@@ -53,10 +50,6 @@ pub struct Worker {
     pub(super) owner: String,
 }
 
-pub(super) fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
 /// 200 ms, doubling per attempt, at most 30 s.
 fn backoff(attempt: i32) -> Duration {
     let exponent = u32::try_from(attempt.clamp(1, 16) - 1).unwrap_or(0);
@@ -66,17 +59,6 @@ fn backoff(attempt: i32) -> Duration {
 /// Held by a live worker (a retry waiting for its time holds no owner).
 fn held(op: &operation::Model, now: i64) -> bool {
     op.lease_owner.is_some() && op.lease_until.is_some_and(|until| until >= now)
-}
-
-/// Free to claim: never leased, lease run out, or (for an explicit request) waiting to retry.
-fn claimable(now: i64, waiting_retry_too: bool) -> Condition {
-    let mut free = Condition::any()
-        .add(operation::Column::LeaseUntil.is_null())
-        .add(operation::Column::LeaseUntil.lt(now));
-    if waiting_retry_too {
-        free = free.add(operation::Column::LeaseOwner.is_null());
-    }
-    free
 }
 
 /// Runs a provisioner call, turning a panic into an error instead of unwinding the worker.
@@ -155,13 +137,7 @@ impl Worker {
     /// One pass: claims every operation that is due and drives it. Returns how many it finished.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let now = now_millis();
-        let due = operation::Entity::find()
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(claimable(now, false))
-            .order_by_asc(operation::Column::StartedAt)
-            .limit(BATCH)
-            .all(&self.db)
-            .await?;
+        let due = operations::due(&self.db, now, BATCH).await?;
         // Operations of different resources are independent: drive a few at once.
         let outcomes: Vec<Result<Drive, DbErr>> = futures_util::stream::iter(due)
             .map(|op| self.claim_and_drive(op, now, false))
@@ -181,10 +157,7 @@ impl Worker {
     /// request is a reason to try now: a retry waiting for its backoff is taken at once (so a
     /// request whose provisioner always panics runs into the broker's delivery limit).
     pub async fn handle(&self, operation_id: &str) -> Result<Drive, DbErr> {
-        let Some(op) = operation::Entity::find_by_id(operation_id.to_owned())
-            .one(&self.db)
-            .await?
-        else {
+        let Some(op) = operations::find(&self.db, operation_id).await? else {
             return Ok(Drive::Skipped);
         };
         let now = now_millis();
@@ -204,11 +177,7 @@ impl Worker {
         why: &str,
     ) -> Result<bool, DbErr> {
         let by_id = match operation_id {
-            Some(op) => {
-                operation::Entity::find_by_id(op.to_owned())
-                    .one(&self.db)
-                    .await?
-            }
+            Some(op) => operations::find(&self.db, op).await?,
             None => None,
         };
         let op = match (
@@ -216,13 +185,7 @@ impl Worker {
             resource_id.and_then(|r| ResourceId::parse(r, &self.vocabulary)),
         ) {
             (Some(op), _) => Some(op),
-            (None, Some(resource)) => {
-                operation::Entity::find()
-                    .filter(operation::Column::ResourceKey.eq(resource.key()))
-                    .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-                    .one(&self.db)
-                    .await?
-            }
+            (None, Some(resource)) => operations::running_for(&self.db, &resource.key()).await?,
             (None, None) => None,
         };
         let Some(op) = op.filter(|op| op.status == lro::IN_PROGRESS) else {
@@ -231,20 +194,8 @@ impl Worker {
         let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
             return Ok(false);
         };
-        let taken = operation::Entity::update_many()
-            .col_expr(
-                operation::Column::LeaseOwner,
-                Expr::value(self.owner.clone()),
-            )
-            .col_expr(
-                operation::Column::LeaseUntil,
-                Expr::value(now_millis() + millis(self.settings.lease)),
-            )
-            .filter(operation::Column::Id.eq(op.id.clone()))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .exec(&self.db)
-            .await?;
-        if taken.rows_affected != 1 {
+        let lease = self.lease(now_millis());
+        if !operations::take_over(&self.db, &op.id, lease).await? {
             return Ok(false);
         }
         let last = op
@@ -300,25 +251,19 @@ impl Worker {
         now: i64,
         waiting_retry_too: bool,
     ) -> Result<bool, DbErr> {
-        let claimed = operation::Entity::update_many()
-            .col_expr(
-                operation::Column::LeaseOwner,
-                Expr::value(self.owner.clone()),
-            )
-            .col_expr(
-                operation::Column::LeaseUntil,
-                Expr::value(now + millis(self.settings.lease)),
-            )
-            .col_expr(
-                operation::Column::Attempts,
-                Expr::col(operation::Column::Attempts).add(1),
-            )
-            .filter(operation::Column::Id.eq(op.id.clone()))
-            .filter(operation::Column::Status.eq(lro::IN_PROGRESS))
-            .filter(claimable(now, waiting_retry_too))
-            .exec(&self.db)
-            .await?;
-        Ok(claimed.rows_affected == 1)
+        operations::claim(&self.db, &op.id, self.lease(now), now, waiting_retry_too).await
+    }
+
+    /// This worker's lease from `now`.
+    fn lease(&self, now: i64) -> Lease<'_> {
+        Lease {
+            owner: &self.owner,
+            until: now + millis(self.settings.lease),
+        }
+    }
+
+    pub(super) fn removal(&self) -> &dyn crate::arm::hooks::RemovalHook {
+        self.backends.removal.as_ref()
     }
 
     fn context(&self) -> ProvisionContext<'_> {
@@ -355,9 +300,7 @@ impl Worker {
         };
         // Read without a lock: the provisioner works outside any transaction, and the commit
         // re-checks the generation.
-        let row = resource::Entity::find_by_id(op.resource_key.clone())
-            .one(&self.db)
-            .await?;
+        let row = resources::find(&self.db, &op.resource_key).await?;
         let row = match row {
             // Gone: a delete is done; a write has nothing left to write.
             None if op.verb == "DELETE" => {
@@ -425,17 +368,10 @@ impl Worker {
     /// What goes with `row`, in removal order: its descendants and every resource managed by
     /// it or by them.
     async fn removal_set(&self, row: &resource::Model) -> Result<Vec<resource::Model>, DbErr> {
-        let mut rows = resource::Entity::find()
-            .filter(resource::Column::IdKey.gt(format!("{}/", row.id_key)))
-            .filter(resource::Column::IdKey.lt(format!("{}0", row.id_key)))
-            .all(&self.db)
-            .await?;
+        let mut rows = resources::below(&self.db, &row.id_key).await?;
         let mut owners: Vec<String> = rows.iter().map(|r| r.id_key.clone()).collect();
         owners.push(row.id_key.clone());
-        let managed = resource::Entity::find()
-            .filter(resource::Column::ManagedByKey.is_in(owners))
-            .all(&self.db)
-            .await?;
+        let managed = resources::managed_by(&self.db, owners).await?;
         for extra in managed {
             if !rows.iter().any(|r| r.id_key == extra.id_key) {
                 rows.push(extra);

@@ -18,6 +18,7 @@ pub mod workspaces;
 
 use std::sync::Arc;
 
+use crate::arm::hooks::RemovalHook;
 use crate::arm::id::PathVocabulary;
 use crate::arm::registry::{Plain, Registry};
 
@@ -31,6 +32,11 @@ pub fn registry() -> Registry {
         .register(Arc::new(dependents::StorageAccounts))
         .register(Arc::new(Plain(&dependents::KEY_VAULT)));
     registry
+}
+
+/// What runs in every transaction that removes resources (the engine's and the worker's).
+pub fn removal_hook() -> Arc<dyn RemovalHook> {
+    Arc::new(authorization::removal::AssignmentsGoWithScope)
 }
 
 /// The fixed path segments of the platform's own routes.

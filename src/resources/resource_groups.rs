@@ -13,8 +13,8 @@ use crate::arm::registry::{
 };
 use crate::error::ArmError;
 use crate::store::resource;
-use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use crate::store::resources;
+use sea_orm::DatabaseTransaction;
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
@@ -75,21 +75,7 @@ impl ResourceKind for ResourceGroups {
         tx: &DatabaseTransaction,
         row: &resource::Model,
     ) -> Result<(), ArmError> {
-        let (low, high) = (format!("{}/", row.id_key), format!("{}0", row.id_key));
-        let dependents: Vec<String> = resource::Entity::find()
-            .select_only()
-            .column(resource::Column::Id)
-            .filter(resource::Column::DependsOnKey.gt(low.clone()))
-            .filter(resource::Column::DependsOnKey.lt(high.clone()))
-            .filter(
-                Condition::any()
-                    .add(resource::Column::IdKey.lte(low))
-                    .add(resource::Column::IdKey.gte(high)),
-            )
-            .limit(5)
-            .into_tuple()
-            .all(tx)
-            .await?;
+        let dependents = resources::depended_on_from_outside(tx, &row.id_key, 5).await?;
         if dependents.is_empty() {
             return Ok(());
         }

@@ -2,8 +2,11 @@
 
 pub mod entities;
 pub mod identity;
+pub mod keys;
 pub mod meta;
+pub mod operations;
 pub mod private_files;
+pub mod resources;
 
 use std::time::Duration;
 
@@ -68,4 +71,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A duration in the milliseconds timestamps are kept in, capped far below overflow so that
+/// `now + millis(d)` stays representable whatever `d` is configured to.
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }

@@ -4,6 +4,7 @@
 pub mod assignments;
 pub mod check_access;
 pub mod definitions;
+pub mod removal;
 
 use crate::arm::id::PathVocabulary;
 use crate::authz::scope::AuthzScope;

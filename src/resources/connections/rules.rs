@@ -4,7 +4,7 @@
 //! that hides one its hub shares.
 
 use async_trait::async_trait;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value, json};
 
 use super::secret_part::{self, SealSecret, SecretPart};
@@ -18,6 +18,7 @@ use crate::arm::registry::{
 };
 use crate::error::ArmError;
 use crate::store::resource;
+use crate::store::resources;
 
 /// Server-set properties: a client's values are ignored.
 const READ_ONLY: &[&str] = &["group", "createdByWorkspaceArmId", "provisioningState"];
@@ -95,10 +96,7 @@ impl Connections {
         let Some(parent) = cx.id.parent() else {
             return Ok(());
         };
-        let Some(parent_row) = resource::Entity::find_by_id(parent.key())
-            .one(cx.tx)
-            .await?
-        else {
+        let Some(parent_row) = resources::find(cx.tx, &parent.key()).await? else {
             return Ok(());
         };
         let Some(hub_connection) =
@@ -152,10 +150,7 @@ impl ResourceKind for Connections {
         let Some(parent) = id.parent() else {
             return Ok(None);
         };
-        let Some(parent_row) = resource::Entity::find_by_id(parent.key())
-            .one(&engine.db)
-            .await?
-        else {
+        let Some(parent_row) = resources::find(&engine.db, &parent.key()).await? else {
             return Ok(None);
         };
         Ok(

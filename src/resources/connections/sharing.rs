@@ -3,13 +3,14 @@
 //! names the parent (by full id or workspaceId) or the caller (principal or group). Shared
 //! connections are read-only from the project; a project's own connections reach nobody else.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 
 use super::ConnectionHost;
 use crate::authz::Caller;
 use crate::error::ArmError;
 use crate::store::resource;
+use crate::store::resources::{self, RowQuery};
 
 /// Whether `connection` (of the source) is shared with `parent` for `caller`. A project is
 /// named by its full id or its workspaceId, never by its bare name: projects of one hub may
@@ -59,10 +60,7 @@ pub async fn source_connection(
         return Ok(None);
     };
     let key = format!("{source}/{}/{}", host.segment(), name.to_lowercase());
-    Ok(resource::Entity::find_by_id(key)
-        .one(db)
-        .await?
-        .filter(|row| row.type_key == host.descriptor.type_key()))
+    resources::find_of_type(db, &key, &host.descriptor.type_key()).await
 }
 
 /// The connection `name` of `parent`'s sharing source, when it is shared with `parent`.
@@ -99,11 +97,12 @@ pub async fn shared_connections(
     let Some(source) = (host.sharing_source)(parent) else {
         return Ok(vec![]);
     };
-    Ok(resource::Entity::find()
-        .filter(resource::Column::ParentKey.eq(source))
-        .filter(resource::Column::TypeKey.eq(host.descriptor.type_key()))
-        .order_by_asc(resource::Column::IdKey)
-        .all(db)
+    let query = RowQuery {
+        parent_key: Some(source),
+        type_key: Some(host.descriptor.type_key()),
+        ..RowQuery::default()
+    };
+    Ok(resources::list(db, query)
         .await?
         .into_iter()
         .filter(|row| shared_with(row, parent, caller))

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::arm::id::ResourceId;
 use crate::provisioners::{Applied, Dependent, ProvisionContext, ProvisionError, Provisioner};
 use crate::resources::dependents::{KEY_VAULT, STORAGE_ACCOUNT};
-use crate::store::{resource, subscription};
+use crate::store::{resource, resources, subscription};
 
 /// The suffixes of a project's containers: `{workspaceId}-azureml` and so on.
 pub const PROJECT_CONTAINERS: [&str; 4] = ["azureml", "blobstore", "code", "file"];
@@ -164,10 +164,7 @@ impl WorkspaceProvisioner {
         let Some(hub_key) = &project.depends_on_key else {
             return Ok(None);
         };
-        let hub = resource::Entity::find_by_id(hub_key.clone())
-            .one(cx.db)
-            .await
-            .map_err(db_error)?;
+        let hub = resources::find(cx.db, hub_key).await.map_err(db_error)?;
         Ok(hub
             .as_ref()
             .and_then(|h| property(h, "storageAccount"))

@@ -2,9 +2,7 @@
 //! storage, key vault and network, and keeps its own immutable workspaceId.
 
 use async_trait::async_trait;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Map, Value, json};
 
 use super::DESCRIPTOR;
@@ -15,6 +13,7 @@ use crate::error::ArmError;
 use crate::lifecycle::ProvisioningState;
 use crate::provisioners::Provisioner;
 use crate::store::resource;
+use crate::store::resources::{self, RowLock};
 
 const KINDS: &[&str] = &["Default", "Hub", "Project", "FeatureStore"];
 
@@ -111,10 +110,7 @@ impl Workspaces {
             .with_target("properties.hubResourceId"));
         }
         // FOR KEY SHARE: a concurrent delete of the hub waits for this project and then refuses.
-        let hub = resource::Entity::find_by_id(hub_id.key())
-            .lock(sea_orm::sea_query::LockType::KeyShare)
-            .one(cx.tx)
-            .await?;
+        let hub = resources::lock(cx.tx, &hub_id.key(), RowLock::KeyShare).await?;
         let Some(hub) = hub else {
             return Err(ArmError::bad_request(
                 "HubNotFound",
@@ -129,10 +125,7 @@ impl Workspaces {
             )
             .with_target("properties.hubResourceId"));
         }
-        let hub_group = resource::Entity::find_by_id(hub.group_key.clone())
-            .lock(sea_orm::sea_query::LockType::KeyShare)
-            .one(cx.tx)
-            .await?;
+        let hub_group = resources::lock(cx.tx, &hub.group_key, RowLock::KeyShare).await?;
         let group_deleting =
             hub_group.is_some_and(|g| g.provisioning_state == ProvisioningState::Deleting.as_str());
         if hub.provisioning_state == ProvisioningState::Deleting.as_str() || group_deleting {
@@ -261,14 +254,7 @@ impl ResourceKind for Workspaces {
         if row.kind_key.as_deref() != Some("hub") {
             return Ok(());
         }
-        let projects: Vec<String> = resource::Entity::find()
-            .select_only()
-            .column(resource::Column::Id)
-            .filter(resource::Column::DependsOnKey.eq(row.id_key.clone()))
-            .limit(5)
-            .into_tuple()
-            .all(tx)
-            .await?;
+        let projects = resources::dependents_of(tx, &row.id_key, 5).await?;
         if projects.is_empty() {
             return Ok(());
         }
@@ -299,13 +285,7 @@ impl ResourceKind for Workspaces {
         let projects: Vec<(String, String)> = if hub_keys.is_empty() {
             vec![]
         } else {
-            resource::Entity::find()
-                .select_only()
-                .column(resource::Column::DependsOnKey)
-                .column(resource::Column::Id)
-                .filter(resource::Column::DependsOnKey.is_in(hub_keys))
-                .into_tuple::<(Option<String>, String)>()
-                .all(db)
+            resources::depending_on_any(db, hub_keys)
                 .await?
                 .into_iter()
                 .filter_map(|(hub, id)| hub.map(|h| (h, id)))
@@ -314,10 +294,7 @@ impl ResourceKind for Workspaces {
         let hubs: Vec<resource::Model> = if project_hubs.is_empty() {
             vec![]
         } else {
-            resource::Entity::find()
-                .filter(resource::Column::IdKey.is_in(project_hubs))
-                .all(db)
-                .await?
+            resources::by_keys(db, project_hubs).await?
         };
         for item in items.iter_mut() {
             let location = item.row.location.clone().unwrap_or_default();

@@ -1,0 +1,306 @@
+//! The generic ARM engine: authorize, validate, and write a resource, its operation, its
+//! outbox event and its activity-log row in one transaction. HTTP handlers call it; so will
+//! template deployments, without HTTP.
+
+use std::sync::Arc;
+
+mod delete;
+mod preconditions;
+mod write;
+
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::hooks::RemovalHook;
+use super::id::{PathVocabulary, ResourceId};
+use super::lro::{self, OperationRef};
+use super::registry::{Registry, Rendered, ResourceKind};
+use crate::activity::{self, ActivityEntry};
+use crate::authz::{Authorizer, Caller, SubscriptionDirectory, Target, subscription_not_found};
+use crate::config::WorkerSettings;
+use crate::error::ArmError;
+use crate::secrets::MasterKeys;
+use crate::store::operations::{self, NewOperation};
+use crate::store::{millis, now_millis, resource, resources};
+
+/// Who is asking, and how to address them back.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub caller: Caller,
+    pub api_version: String,
+    /// `scheme://host` for absolute URLs.
+    pub base_url: String,
+    pub correlation_id: String,
+    /// W3C trace context of the request, carried into the operation and its events.
+    pub traceparent: Option<String>,
+}
+
+/// `If-Match` / `If-None-Match` as sent.
+#[derive(Debug, Clone, Default)]
+pub struct Preconditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum WriteOutcome {
+    /// Finished synchronously.
+    Completed,
+    /// An operation is running; follow it.
+    Accepted(OperationRef),
+}
+
+#[derive(Debug)]
+pub struct WriteResult {
+    pub created: bool,
+    pub outcome: WriteOutcome,
+    pub resource: Value,
+    pub etag: String,
+}
+
+#[derive(Debug)]
+pub enum DeleteResult {
+    /// Nothing was there (204).
+    Absent,
+    /// Deleted synchronously (200).
+    Deleted,
+    /// Deletion runs as an operation (202).
+    Accepted(OperationRef),
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    pub db: DatabaseConnection,
+    pub registry: Arc<Registry>,
+    pub authorizer: Arc<dyn Authorizer>,
+    pub subscriptions: SubscriptionDirectory,
+    pub vocabulary: Arc<PathVocabulary>,
+    /// Wakes the in-process worker when an operation is committed.
+    pub wake: Arc<Notify>,
+    /// Wakes the outbox relay when events are committed.
+    pub outbox_wake: Arc<Notify>,
+    pub worker: WorkerSettings,
+    /// The master keys sealed secrets are written and read under.
+    pub keys: Arc<MasterKeys>,
+    /// Runs in every transaction that removes resources.
+    pub removal: Arc<dyn RemovalHook>,
+}
+
+pub fn not_found(id: &ResourceId) -> ArmError {
+    match (&id.provider, &id.resource_group) {
+        (Some(_), Some(group)) => ArmError::not_found(
+            "ResourceNotFound",
+            format!(
+                "The Resource '{}/{}' under resource group '{group}' was not found. For more details please go to \
+                 https://aka.ms/ARMResourceNotFoundFix",
+                id.type_name(),
+                id.name()
+            ),
+        ),
+        (None, Some(group)) => group_not_found(group),
+        _ => subscription_not_found(&id.subscription),
+    }
+}
+
+pub(super) fn group_not_found(group: &str) -> ArmError {
+    ArmError::not_found(
+        "ResourceGroupNotFound",
+        format!("Resource group '{group}' could not be found."),
+    )
+}
+
+impl Engine {
+    /// The same engine on another connection pool.
+    pub fn with_db(&self, db: DatabaseConnection) -> Self {
+        Self {
+            subscriptions: self.subscriptions.with_db(db.clone()),
+            db,
+            ..self.clone()
+        }
+    }
+
+    pub fn kind_of(&self, id: &ResourceId) -> Result<&Arc<dyn ResourceKind>, ArmError> {
+        self.registry.get(&id.type_key()).ok_or_else(|| {
+            ArmError::not_found(
+                "InvalidResourceType",
+                format!("The resource type '{}' could not be found.", id.type_name()),
+            )
+        })
+    }
+
+    pub async fn authorize(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        action: &str,
+    ) -> Result<(), ArmError> {
+        self.authorizer
+            .authorize(&cx.caller, action, Target::Resource(id))
+            .await
+            .map(|_| ())
+    }
+
+    async fn tenant_of(&self, subscription: &str) -> Result<String, ArmError> {
+        Ok(self
+            .subscriptions
+            .find(subscription)
+            .await?
+            .ok_or_else(|| subscription_not_found(subscription))?
+            .tenant_id)
+    }
+
+    /// A path that only shows a resource stored elsewhere (a hub connection shared into a
+    /// project) is read-only. Only types declared to show such rows pay for the check.
+    async fn refuse_write_through(
+        &self,
+        kind: &dyn ResourceKind,
+        cx: &CallContext,
+        id: &ResourceId,
+    ) -> Result<(), ArmError> {
+        let shows_others = kind
+            .descriptor()
+            .verbs
+            .list
+            .is_some_and(|listing| listing.through_parent);
+        if !shows_others {
+            return Ok(());
+        }
+        if !resources::exists(&self.db, &id.key()).await?
+            && let Some(shown) = kind.read_through(self, cx, id).await?
+        {
+            return Err(kind.read_only_through(&shown));
+        }
+        Ok(())
+    }
+
+    /// A write that the engine refused still leaves an activity-log row.
+    async fn log_refusal<T>(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        verb: &str,
+        method: &str,
+        result: &Result<T, ArmError>,
+    ) {
+        let Err(err) = result else { return };
+        if err.status.is_server_error() {
+            return;
+        }
+        let action = self
+            .kind_of(id)
+            .map(|k| k.descriptor().action(verb))
+            .unwrap_or_default();
+        let entry = ActivityEntry {
+            subscription_key: &id.subscription_key(),
+            resource_key: &id.key(),
+            resource_id: &id.display(),
+            operation_name: &action,
+            operation_id: None,
+            status: lro::FAILED,
+            status_code: err.status.as_u16(),
+            caller: &cx.caller.principal_id,
+            correlation_id: &cx.correlation_id,
+            method,
+        };
+        if let Err(db) = activity::record(&self.db, &entry).await {
+            tracing::warn!(error = %db, "could not record a refused write in the activity log");
+        }
+    }
+
+    /// Starts the operation that carries a write or delete on, in its transaction.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the facts of one operation row; a struct would only name them twice"
+    )]
+    async fn start_operation(
+        &self,
+        tx: &DatabaseTransaction,
+        cx: &CallContext,
+        id: &ResourceId,
+        verb: &str,
+        generation: i64,
+        request_hash: &str,
+        location: Option<&str>,
+    ) -> Result<OperationRef, ArmError> {
+        let now = now_millis();
+        let row = operations::start(
+            tx,
+            NewOperation {
+                subscription_key: id.subscription_key(),
+                resource_key: id.key(),
+                resource_id: id.display(),
+                namespace: id.namespace(),
+                location,
+                verb,
+                target_generation: generation,
+                request_hash,
+                api_version: &cx.api_version,
+                caller: &cx.caller.principal_id,
+                correlation_id: cx.correlation_id.clone(),
+                traceparent: cx.traceparent.clone(),
+                started_at: now,
+                deadline_at: now + millis(self.worker.operation_deadline),
+            },
+        )
+        .await?;
+        Ok(OperationRef::from_row(&row, &id.subscription))
+    }
+
+    /// Renders stored rows as ARM resources, with each type's derived properties.
+    pub async fn render(&self, rows: Vec<resource::Model>) -> Result<Vec<Value>, ArmError> {
+        let mut batches: Vec<(String, Vec<Rendered>)> = Vec::new();
+        for row in rows {
+            let json = render_row(&self.registry, &row);
+            let rendered = Rendered { row, json };
+            match batches.last_mut() {
+                Some((ty, batch)) if *ty == rendered.row.type_key => batch.push(rendered),
+                _ => batches.push((rendered.row.type_key.clone(), vec![rendered])),
+            }
+        }
+        let mut out = Vec::new();
+        for (type_key, mut batch) in batches {
+            if let Some(kind) = self.registry.get(&type_key) {
+                kind.decorate(&self.db, &mut batch).await?;
+            }
+            out.extend(batch.into_iter().map(|r| r.json));
+        }
+        Ok(out)
+    }
+
+    pub async fn render_one(&self, row: resource::Model) -> Result<Value, ArmError> {
+        Ok(self.render(vec![row]).await?.pop().unwrap_or(Value::Null))
+    }
+}
+
+pub use crate::lifecycle::is_terminal;
+
+/// The generic envelope of a stored row; types add derived properties in `decorate`.
+pub fn render_row(registry: &Registry, row: &resource::Model) -> Value {
+    let type_name = registry
+        .get(&row.type_key)
+        .map(|k| k.descriptor().full_type())
+        .unwrap_or_else(|| row.type_key.clone());
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), json!(row.id));
+    out.insert("name".into(), json!(row.name));
+    out.insert("type".into(), json!(type_name));
+    if let Some(location) = &row.location {
+        out.insert("location".into(), json!(location));
+    }
+    for member in ["tags", "kind", "sku", "identity", "managedBy", "systemData"] {
+        if let Some(value) = row.body.get(member) {
+            out.insert(member.into(), value.clone());
+        }
+    }
+    out.insert("etag".into(), json!(row.etag));
+    let mut properties = row
+        .body
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    properties.insert("provisioningState".into(), json!(row.provisioning_state));
+    out.insert("properties".into(), Value::Object(properties));
+    Value::Object(out)
+}

@@ -1,0 +1,26 @@
+//! What other parts of Kiln do inside the transaction that removes resources. The engine and
+//! the worker call the hook; what it does (today: role assignments at what went away, and
+//! those its identities held) belongs to its owner, wired at startup.
+
+use async_trait::async_trait;
+use sea_orm::{DatabaseTransaction, DbErr};
+
+/// Resources a transaction removes.
+#[derive(Debug, Clone, Copy)]
+pub struct Removal<'a> {
+    /// The key of the resource deleted.
+    pub key: &'a str,
+    /// Whether everything below `key` went with it.
+    pub subtree: bool,
+    /// Other resources removed with it (what it managed).
+    pub also_at: &'a [String],
+    /// The principals of the system-assigned identities that went away (lower-cased).
+    pub principals: &'a [String],
+}
+
+#[async_trait]
+pub trait RemovalHook: Send + Sync {
+    /// Runs in `tx` before it commits: whatever it writes commits or rolls back with the
+    /// removal.
+    async fn removed(&self, tx: &DatabaseTransaction, removal: &Removal<'_>) -> Result<(), DbErr>;
+}

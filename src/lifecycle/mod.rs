@@ -1,0 +1,128 @@
+//! The lifecycle every resource shares: its provisioning states, the statuses of its
+//! operations, the verbs that start them, and the one place an outcome is recorded (its event
+//! and its activity-log row). The engine, the worker and the sweeper all speak these types.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
+
+use crate::activity::{self, ActivityEntry};
+use crate::arm::id::ResourceId;
+use crate::error::ArmError;
+use crate::events::{self, EventFacts};
+use crate::store::resource;
+use crate::store::resources::{self, RowLock};
+
+pub mod states;
+
+pub use states::{OperationStatus, ProvisioningState, Verb, action_of, is_terminal};
+
+/// How a step of a resource's lifecycle ended, for its event and its activity-log row.
+pub struct Outcome<'a> {
+    /// The CloudEvents type (`events::WRITE_SUCCESS`, …).
+    pub event: &'static str,
+    /// Accepted, Succeeded or Failed.
+    pub status: &'static str,
+    pub status_code: u16,
+    pub verb: Verb,
+    pub generation: i64,
+    pub operation_id: Option<&'a str>,
+    pub caller: &'a str,
+    pub correlation_id: &'a str,
+    pub traceparent: Option<&'a str>,
+}
+
+/// Activity-log status of a write or delete that an operation now carries on.
+pub const ACCEPTED: &str = "Accepted";
+
+/// Records `outcome` for `id` in the caller's transaction: the event for the outbox and the
+/// activity-log row, under one action name whoever records it (engine, worker or sweeper).
+pub async fn record(
+    tx: &impl ConnectionTrait,
+    id: &ResourceId,
+    outcome: &Outcome<'_>,
+) -> Result<(), DbErr> {
+    let action = action_of(&id.type_name(), outcome.verb.rbac());
+    let facts = EventFacts {
+        id,
+        generation: outcome.generation,
+        operation_id: outcome.operation_id,
+        operation_name: &action,
+        caller: outcome.caller,
+        correlation_id: outcome.correlation_id,
+        traceparent: outcome.traceparent,
+    };
+    events::enqueue(tx, outcome.event, &facts).await?;
+    activity::record(
+        tx,
+        &ActivityEntry {
+            subscription_key: &id.subscription_key(),
+            resource_key: &id.key(),
+            resource_id: &id.display(),
+            operation_name: &action,
+            operation_id: outcome.operation_id,
+            status: outcome.status,
+            status_code: outcome.status_code,
+            caller: outcome.caller,
+            correlation_id: outcome.correlation_id,
+            method: outcome.verb.method(),
+        },
+    )
+    .await
+}
+
+/// What a row that must stay is to the write that needs it, for the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The enclosing resource of a write below it.
+    Parent,
+    /// The scope a role assignment is written at.
+    Scope,
+}
+
+/// The resource group or resource at `id` must exist and not be being deleted for a write
+/// that depends on it to go on. Read with FOR KEY SHARE on PostgreSQL (the lightest lock that
+/// still conflicts with the FOR UPDATE a delete takes): a concurrent delete waits for this
+/// write and then sees (and cascades) it, or has marked the row Deleting first and this write
+/// is refused. SQLite's single connection serializes writers anyway.
+pub async fn require_live(
+    tx: &DatabaseTransaction,
+    id: &ResourceId,
+    holder: Holder,
+) -> Result<resource::Model, ArmError> {
+    let row = resources::lock(tx, &id.key(), RowLock::KeyShare).await?;
+    let is_group = id.provider.is_none();
+    let name = id.name();
+    match row {
+        None if is_group => Err(ArmError::not_found(
+            "ResourceGroupNotFound",
+            format!("Resource group '{name}' could not be found."),
+        )),
+        None if holder == Holder::Parent => Err(ArmError::not_found(
+            "ParentResourceNotFound",
+            format!(
+                "Can not perform requested operation on nested resource. Parent resource '{name}' not found."
+            ),
+        )),
+        None => Err(crate::arm::engine::not_found(id)),
+        Some(row) if row.provisioning_state == ProvisioningState::Deleting.as_str() => {
+            Err(if is_group {
+                ArmError::conflict(
+                    "ResourceGroupBeingDeleted",
+                    format!(
+                        "The resource group '{name}' is in deprovisioning state and cannot perform this operation."
+                    ),
+                )
+            } else if holder == Holder::Parent {
+                ArmError::conflict(
+                    "ParentResourceBeingDeleted",
+                    format!("The parent resource '{name}' is being deleted."),
+                )
+            } else {
+                ArmError::conflict(
+                    "ResourceBeingDeleted",
+                    format!("The resource '{}' is being deleted.", id.display()),
+                )
+            })
+        }
+        Some(row) => Ok(row),
+    }
+}

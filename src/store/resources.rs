@@ -1,0 +1,311 @@
+//! Queries on `resources`: one row per ARM resource of any type, resource groups included.
+//! Keys are lower-cased ids; writes that replace a row check the generation they read, so a
+//! concurrent writer is noticed instead of overwritten.
+
+use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+
+use super::keys;
+use super::resource::{ActiveModel, Column, Entity, Model};
+
+/// How a read inside a transaction holds the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// FOR UPDATE on PostgreSQL: writers of one resource take turns.
+    Update,
+    /// FOR KEY SHARE: the lightest lock that still conflicts with the FOR UPDATE a delete
+    /// takes, for writes that need the row to stay.
+    KeyShare,
+}
+
+/// A fresh ETag: every write of a row gets a new one.
+pub fn new_etag() -> String {
+    format!("\"{}\"", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn find(db: &impl ConnectionTrait, key: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(key.to_owned()).one(db).await
+}
+
+/// The row at `key` when it is of `type_key`: a row of another type at the same key is not
+/// the resource a path names.
+pub async fn find_of_type(
+    db: &impl ConnectionTrait,
+    key: &str,
+    type_key: &str,
+) -> Result<Option<Model>, DbErr> {
+    Ok(find(db, key).await?.filter(|row| row.type_key == type_key))
+}
+
+pub async fn exists(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
+    Ok(find(db, key).await?.is_some())
+}
+
+pub async fn lock(
+    tx: &impl ConnectionTrait,
+    key: &str,
+    how: RowLock,
+) -> Result<Option<Model>, DbErr> {
+    let query = Entity::find_by_id(key.to_owned());
+    match how {
+        RowLock::Update => query.lock_exclusive(),
+        RowLock::KeyShare => query.lock(LockType::KeyShare),
+    }
+    .one(tx)
+    .await
+}
+
+pub async fn by_keys(db: &impl ConnectionTrait, keys: Vec<String>) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::IdKey.is_in(keys))
+        .all(db)
+        .await
+}
+
+/// Inserts a new row; `false` when a row with its key exists already (a concurrent create won).
+pub async fn insert(tx: &impl ConnectionTrait, row: &Model) -> Result<bool, DbErr> {
+    let active: ActiveModel = row.clone().into();
+    match Entity::insert(active).exec_without_returning(tx).await {
+        Ok(_) => Ok(true),
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Replaces every column of the row (the key stays) if it is still at `read_generation`.
+pub async fn replace(
+    tx: &impl ConnectionTrait,
+    row: &Model,
+    read_generation: i64,
+) -> Result<bool, DbErr> {
+    let mut active = ActiveModel::from(row.clone()).reset_all();
+    active.not_set(Column::IdKey);
+    let updated = Entity::update_many()
+        .set(active)
+        .filter(Column::IdKey.eq(row.id_key.clone()))
+        .filter(Column::Generation.eq(read_generation))
+        .exec(tx)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// A resource whose delete now runs as an operation, if it is still at `read_generation`.
+pub async fn mark_deleting(
+    tx: &impl ConnectionTrait,
+    row: &Model,
+    generation: i64,
+    etag: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(
+            Column::ProvisioningState,
+            Expr::value(crate::lifecycle::states::ProvisioningState::Deleting.as_str()),
+        )
+        .col_expr(Column::Generation, Expr::value(generation))
+        .col_expr(Column::Etag, Expr::value(etag))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::IdKey.eq(row.id_key.clone()))
+        .filter(Column::Generation.eq(row.generation))
+        .exec(tx)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// What a finished provisioning attempt writes, if the row is still at `generation`.
+pub struct Settled<'a> {
+    pub key: &'a str,
+    pub generation: i64,
+    pub state: &'a str,
+    /// On success: a new ETag, and the generation becomes the observed one. A failure keeps
+    /// both.
+    pub etag: Option<String>,
+    /// The new body, when the provisioner produced properties.
+    pub body: Option<Value>,
+}
+
+/// Sets the state (and what came with it) of the row at `generation`; `false` when a newer
+/// write replaced it meanwhile.
+pub async fn settle(tx: &impl ConnectionTrait, settled: Settled<'_>) -> Result<bool, DbErr> {
+    let mut update =
+        Entity::update_many().col_expr(Column::ProvisioningState, Expr::value(settled.state));
+    if let Some(etag) = settled.etag {
+        update = update
+            .col_expr(Column::ObservedGeneration, Expr::value(settled.generation))
+            .col_expr(Column::Etag, Expr::value(etag));
+    }
+    if let Some(body) = settled.body {
+        update = update.col_expr(Column::Body, Expr::value(body));
+    }
+    let updated = update
+        .filter(Column::IdKey.eq(settled.key.to_owned()))
+        .filter(Column::Generation.eq(settled.generation))
+        .exec(tx)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+pub async fn delete(tx: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    Entity::delete_by_id(key.to_owned()).exec(tx).await?;
+    Ok(())
+}
+
+/// Deletes the row at `key`, every row below it and the rows at `also`; answers the ids of
+/// the deleted rows other than `key`'s own.
+pub async fn delete_tree(
+    tx: &impl ConnectionTrait,
+    key: &str,
+    also: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let gone = || keys::at_or_below(Column::IdKey, key).add(Column::IdKey.is_in(also.to_vec()));
+    let others: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(gone())
+        .filter(Column::IdKey.ne(key.to_owned()))
+        .into_tuple()
+        .all(tx)
+        .await?;
+    Entity::delete_many().filter(gone()).exec(tx).await?;
+    Ok(others)
+}
+
+/// Every row strictly below `key`.
+pub async fn below(db: &impl ConnectionTrait, key: &str) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(keys::below(Column::IdKey, key))
+        .all(db)
+        .await
+}
+
+/// The rows managed by (created and removed with) any of `owners`.
+pub async fn managed_by(
+    db: &impl ConnectionTrait,
+    owners: Vec<String>,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::ManagedByKey.is_in(owners))
+        .all(db)
+        .await
+}
+
+/// Up to `limit` ids of rows that depend on the row at `key` (a hub's projects).
+pub async fn dependents_of(
+    db: &impl ConnectionTrait,
+    key: &str,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::DependsOnKey.eq(key.to_owned()))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// (what it depends on, id) of every row that depends on one of `keys`.
+pub async fn depending_on_any(
+    db: &impl ConnectionTrait,
+    keys: Vec<String>,
+) -> Result<Vec<(Option<String>, String)>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::DependsOnKey)
+        .column(Column::Id)
+        .filter(Column::DependsOnKey.is_in(keys))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Up to `limit` ids of rows outside the subtree of `key` that depend on a row inside it: what
+/// keeps a resource group from being deleted.
+pub async fn depended_on_from_outside(
+    db: &impl ConnectionTrait,
+    key: &str,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(keys::below(Column::DependsOnKey, key))
+        .filter(keys::not_below(Column::IdKey, key))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Up to `limit` keys of rows in one of `states`.
+pub async fn keys_in_states(
+    db: &impl ConnectionTrait,
+    states: Vec<&str>,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::IdKey)
+        .filter(Column::ProvisioningState.is_in(states))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Which rows a list reads, in key order.
+#[derive(Debug, Default, Clone)]
+pub struct RowQuery {
+    pub parent_key: Option<String>,
+    pub subscription_key: Option<String>,
+    pub type_key: Option<String>,
+    pub kind_key: Option<String>,
+    pub top_level_only: bool,
+    /// Only the rows the caller may read (the authorizer's filter).
+    pub readable: Option<Condition>,
+    /// Rows after this key (keyset paging).
+    pub after: Option<String>,
+    pub limit: Option<u64>,
+}
+
+pub async fn list(db: &impl ConnectionTrait, query: RowQuery) -> Result<Vec<Model>, DbErr> {
+    let mut select = Entity::find();
+    if let Some(parent) = query.parent_key {
+        select = select.filter(Column::ParentKey.eq(parent));
+    }
+    if let Some(subscription) = query.subscription_key {
+        select = select.filter(Column::SubscriptionKey.eq(subscription));
+    }
+    if let Some(type_key) = query.type_key {
+        select = select.filter(Column::TypeKey.eq(type_key));
+    }
+    if let Some(kind) = query.kind_key {
+        select = select.filter(Column::KindKey.eq(kind));
+    }
+    if query.top_level_only {
+        select = select.filter(Column::TopLevel.eq(true));
+    }
+    if let Some(readable) = query.readable {
+        select = select.filter(readable);
+    }
+    if let Some(after) = query.after {
+        select = select.filter(Column::IdKey.gt(after));
+    }
+    select = select.order_by_asc(Column::IdKey);
+    if let Some(limit) = query.limit {
+        select = select.limit(limit);
+    }
+    select.all(db).await
+}

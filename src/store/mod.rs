@@ -1,9 +1,15 @@
 //! Persistence: sea-orm entities and the queries the engine needs, on PostgreSQL or SQLite.
 
+pub mod activity;
 pub mod entities;
 pub mod identity;
 pub mod meta;
+pub mod outbox;
 pub mod private_files;
+pub mod secrets;
+pub mod service_principals;
+pub mod signing_keys;
+pub mod time;
 
 use std::time::Duration;
 

@@ -1,41 +1,14 @@
 //! The activity log: one row per write (accepted, succeeded or refused), readable through
 //! ARM's own endpoint `GET /subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values`.
+//! The rows and their queries are in [`crate::store::activity`].
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::store::{activity, now_millis};
+use crate::store::activity;
 
-pub struct ActivityEntry<'a> {
-    pub subscription_key: &'a str,
-    pub resource_key: &'a str,
-    pub resource_id: &'a str,
-    pub operation_name: &'a str,
-    pub operation_id: Option<&'a str>,
-    /// Accepted, Succeeded or Failed.
-    pub status: &'a str,
-    pub status_code: u16,
-    pub caller: &'a str,
-    pub correlation_id: &'a str,
-    pub method: &'a str,
-}
+pub use crate::store::activity::ActivityEntry;
 
+/// Records one write in the activity log.
 pub async fn record(db: &impl ConnectionTrait, entry: &ActivityEntry<'_>) -> Result<(), DbErr> {
-    activity::Entity::insert(activity::ActiveModel {
-        event_id: Set(uuid::Uuid::new_v4().to_string()),
-        subscription_key: Set(entry.subscription_key.into()),
-        resource_key: Set(entry.resource_key.into()),
-        resource_id: Set(entry.resource_id.into()),
-        operation_name: Set(entry.operation_name.into()),
-        operation_id: Set(entry.operation_id.map(str::to_owned)),
-        status: Set(entry.status.into()),
-        status_code: Set(i32::from(entry.status_code)),
-        caller: Set(entry.caller.into()),
-        correlation_id: Set(entry.correlation_id.into()),
-        method: Set(entry.method.into()),
-        at: Set(now_millis()),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    Ok(())
+    activity::insert(db, entry).await
 }

@@ -6,6 +6,7 @@ pub mod authz;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hash;
 pub mod identity;
 pub mod lifecycle;
 pub mod metrics;

@@ -350,12 +350,7 @@ pub fn from_body(location: Option<&str>, body: &Value) -> Spec {
 pub fn fingerprint(verb: &str, body: &Value) -> String {
     // serde_json's Map is ordered by key, so to_string is canonical.
     let text = format!("{verb}\n{body}");
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in text.as_bytes() {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x100000001b3);
-    }
-    format!("{hash:016x}")
+    crate::hash::fnv1a_hex(text.as_bytes())
 }
 
 #[cfg(test)]

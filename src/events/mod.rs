@@ -5,11 +5,11 @@ pub mod broker;
 pub mod rabbitmq;
 pub mod relay;
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 
 use crate::arm::id::ResourceId;
-use crate::store::{now_millis, outbox};
+use crate::store::outbox;
 
 pub const PROVISIONING_REQUESTED: &str = "Kiln.Resource.ProvisioningRequested";
 pub const WRITE_SUCCESS: &str = "Microsoft.Resources.ResourceWriteSuccess";
@@ -87,19 +87,17 @@ pub async fn enqueue(
     if let (Some(traceparent), Some(event)) = (facts.traceparent, payload.as_object_mut()) {
         event.insert("traceparent".into(), json!(traceparent));
     }
-    outbox::Entity::insert(outbox::ActiveModel {
-        event_id: Set(event_id),
-        resource_key: Set(facts.id.key()),
-        event_type: Set(event_type.into()),
-        routing_key: Set(routing_key(facts.id, event_type)),
-        payload: Set(payload),
-        created_at: Set(now_millis()),
-        sent_at: Set(None),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    Ok(())
+    outbox::append(
+        db,
+        outbox::NewEvent {
+            event_id,
+            resource_key: facts.id.key(),
+            event_type: event_type.into(),
+            routing_key: routing_key(facts.id, event_type),
+            payload,
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -6,17 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use thiserror::Error;
 use tokio::sync::{Notify, watch};
 
 use super::broker::{Broker, BrokerError};
 use crate::config::RelaySettings;
-use crate::store::{now_millis, outbox};
+use crate::store::{self, outbox};
 
 #[derive(Debug, Error)]
 pub enum RelayError {
@@ -64,7 +60,7 @@ impl Relay {
                 }
                 Ok(_) => self.settings.poll_interval,
                 Err(err) => {
-                    tracing::warn!(error = %err, retry_in_ms = backoff.as_millis(), "relay pass failed");
+                    tracing::warn!(error = %err, retry_in_ms = store::time::millis(backoff), "relay pass failed");
                     let pause = backoff;
                     backoff = (backoff * 2).min(self.settings.poll_interval);
                     pause
@@ -82,13 +78,7 @@ impl Relay {
     /// took. Returns how many were published.
     pub async fn run_once(&self) -> Result<usize, RelayError> {
         let tx = self.db.begin().await?;
-        let rows = outbox::Entity::find()
-            .filter(outbox::Column::SentAt.is_null())
-            .order_by_asc(outbox::Column::Seq)
-            .limit(self.settings.batch)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&tx)
-            .await?;
+        let rows = outbox::claim_batch(&tx, self.settings.batch).await?;
         // Published in one pipeline: the broker confirms them together, in order.
         let batch: Vec<(&str, &serde_json::Value)> = rows
             .iter()
@@ -96,13 +86,7 @@ impl Relay {
             .collect();
         let (taken, failure) = self.broker.publish_all(&batch).await;
         let sent: Vec<i64> = rows.iter().take(taken).map(|row| row.seq).collect();
-        if !sent.is_empty() {
-            outbox::Entity::update_many()
-                .col_expr(outbox::Column::SentAt, Expr::value(now_millis()))
-                .filter(outbox::Column::Seq.is_in(sent.clone()))
-                .exec(&tx)
-                .await?;
-        }
+        outbox::mark_published(&tx, &sent).await?;
         tx.commit().await?;
         match failure {
             Some(err) => Err(err.into()),

@@ -2,13 +2,13 @@
 //! application (client) id to sign in with, an object id that is the principal in tokens and
 //! role assignments, and a secret Kiln shows once.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use thiserror::Error;
 
 use super::client_secrets;
 use crate::store::identity::service_principal;
-use crate::store::now_millis;
+use crate::store::{self, now_millis};
 
 #[derive(Debug, Error)]
 pub enum ServicePrincipalError {
@@ -58,16 +58,15 @@ pub async fn create_service_principal(
         tenant: tenant_id.to_string(),
         object_id: uuid::Uuid::new_v4().to_string(),
     };
-    service_principal::Entity::insert(service_principal::ActiveModel {
-        object_id: Set(created.object_id.clone()),
-        app_id: Set(created.app_id.clone()),
-        display_name: Set(created.display_name.clone()),
-        tenant_id: Set(created.tenant.clone()),
-        secret_hash: Set(client_secrets::hash(&created.password)),
-        created_at: Set(now_millis()),
-    })
-    .exec(db)
-    .await?;
+    let row = service_principal::Model {
+        object_id: created.object_id.clone(),
+        app_id: created.app_id.clone(),
+        display_name: created.display_name.clone(),
+        tenant_id: created.tenant.clone(),
+        secret_hash: client_secrets::hash(&created.password),
+        created_at: now_millis(),
+    };
+    store::service_principals::insert(db, row).await?;
     Ok(created)
 }
 
@@ -82,9 +81,7 @@ pub async fn authenticate(
         client_id: client_id.to_owned(),
         tenant: tenant.to_owned(),
     };
-    let row = service_principal::Entity::find()
-        .filter(service_principal::Column::AppId.eq(client_id.to_lowercase()))
-        .one(db)
+    let row = store::service_principals::find_by_app_id(db, client_id)
         .await?
         .ok_or_else(unknown)?;
     if !row.tenant_id.eq_ignore_ascii_case(tenant) {

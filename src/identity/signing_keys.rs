@@ -16,11 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::Expr,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -28,10 +24,7 @@ use thiserror::Error;
 use crate::secrets::sealed::{self, StoredText};
 use crate::secrets::{MasterKeys, SecretError};
 use crate::store::identity::signing_key;
-use crate::store::{meta_kv, now_millis};
-
-/// The meta row naming the key Kiln signs with.
-const CURRENT_KID: &str = "token_signing_kid";
+use crate::store::{self, now_millis};
 
 #[derive(Debug, Error)]
 pub enum SigningKeyError {
@@ -81,19 +74,9 @@ impl SigningKeys {
             return Ok(keys);
         }
         let (row, kid) = generate(master)?;
-        signing_key::Entity::insert(row).exec(db).await?;
+        store::signing_keys::insert(db, row).await?;
         // Whoever names their key first signs; a replica that lost keeps its key published.
-        meta_kv::Entity::insert(meta_kv::ActiveModel {
-            key: Set(CURRENT_KID.into()),
-            value: Set(kid.clone()),
-        })
-        .on_conflict(
-            OnConflict::column(meta_kv::Column::Key)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+        store::signing_keys::name_current_once(db, &kid).await?;
         Self::load(db, master)
             .await?
             .ok_or(SigningKeyError::Missing(kid))
@@ -104,21 +87,15 @@ impl SigningKeys {
         db: &impl ConnectionTrait,
         master: &MasterKeys,
     ) -> Result<Option<Self>, SigningKeyError> {
-        let Some(current) = meta_kv::Entity::find_by_id(CURRENT_KID.to_owned())
-            .one(db)
-            .await?
-        else {
+        let Some(current) = store::signing_keys::current_kid(db).await? else {
             return Ok(None);
         };
-        let rows = signing_key::Entity::find()
-            .order_by_asc(signing_key::Column::CreatedAt)
-            .all(db)
-            .await?;
+        let rows = store::signing_keys::all(db).await?;
         let mut public = HashMap::new();
         let mut signer = None;
         for row in rows {
             let key = public_key(&row)?;
-            if row.kid == current.value {
+            if row.kid == current {
                 let der = match sealed::open_text(master, &subject(&row.kid), &row.private_key)? {
                     StoredText::Sealed(der) => der,
                     // Not sealed yet (another replica of an older version wrote it).
@@ -132,9 +109,9 @@ impl SigningKeys {
             }
             public.insert(row.kid.clone(), key);
         }
-        let signer = signer.ok_or_else(|| SigningKeyError::Missing(current.value.clone()))?;
+        let signer = signer.ok_or_else(|| SigningKeyError::Missing(current.clone()))?;
         Ok(Some(Self {
-            kid: current.value,
+            kid: current,
             signer,
             public,
         }))
@@ -173,7 +150,7 @@ async fn seal_plain_rows(
     db: &DatabaseConnection,
     master: &MasterKeys,
 ) -> Result<(), SigningKeyError> {
-    for row in signing_key::Entity::find().all(db).await? {
+    for row in store::signing_keys::all(db).await? {
         if sealed::Sealed::from_text(&row.private_key).is_some() {
             continue;
         }
@@ -183,24 +160,9 @@ async fn seal_plain_rows(
                 .map_err(|_| SigningKeyError::Corrupt(row.kid.clone()))?,
         );
         let text = sealed::seal_text(master, &subject(&row.kid), &der)?;
-        replace_private_key(db, &row, text).await?;
+        store::signing_keys::replace_private_key(db, &row.kid, &row.private_key, text).await?;
     }
     Ok(())
-}
-
-/// Writes a row's new private-key text if nobody changed it meanwhile; true when written.
-async fn replace_private_key(
-    db: &impl ConnectionTrait,
-    row: &signing_key::Model,
-    text: String,
-) -> Result<bool, SigningKeyError> {
-    let updated = signing_key::Entity::update_many()
-        .col_expr(signing_key::Column::PrivateKey, Expr::value(text))
-        .filter(signing_key::Column::Kid.eq(row.kid.clone()))
-        .filter(signing_key::Column::PrivateKey.eq(row.private_key.clone()))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected > 0)
 }
 
 /// Re-wraps every sealed private key with the active master key (`kiln keys rotate`):
@@ -211,10 +173,12 @@ pub async fn rewrap_all(
 ) -> Result<(u64, u64), SigningKeyError> {
     seal_plain_rows(db, master).await?;
     let (mut rewrapped, mut remaining) = (0, 0);
-    for row in signing_key::Entity::find().all(db).await? {
+    for row in store::signing_keys::all(db).await? {
         if let Some(text) = sealed::rewrap_text(master, &subject(&row.kid), &row.private_key)? {
             // A row changed meanwhile (by a replica) is left for the next run.
-            if replace_private_key(db, &row, text).await? {
+            if store::signing_keys::replace_private_key(db, &row.kid, &row.private_key, text)
+                .await?
+            {
                 rewrapped += 1;
             } else {
                 remaining += 1;
@@ -225,7 +189,7 @@ pub async fn rewrap_all(
 }
 
 /// A fresh P-256 key pair as a row (its private half sealed), and its key id.
-fn generate(master: &MasterKeys) -> Result<(signing_key::ActiveModel, String), SigningKeyError> {
+fn generate(master: &MasterKeys) -> Result<(signing_key::Model, String), SigningKeyError> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .map_err(|_| SigningKeyError::Generate)?;
@@ -239,12 +203,12 @@ fn generate(master: &MasterKeys) -> Result<(signing_key::ActiveModel, String), S
     );
     let kid = thumbprint(&x, &y);
     let jwk = json!({"kty": "EC", "use": "sig", "alg": "ES256", "crv": "P-256", "kid": kid, "x": x, "y": y});
-    let row = signing_key::ActiveModel {
-        kid: Set(kid.clone()),
-        algorithm: Set("ES256".into()),
-        private_key: Set(sealed::seal_text(master, &subject(&kid), pkcs8.as_ref())?),
-        public_jwk: Set(jwk.to_string()),
-        created_at: Set(now_millis()),
+    let row = signing_key::Model {
+        kid: kid.clone(),
+        algorithm: "ES256".into(),
+        private_key: sealed::seal_text(master, &subject(&kid), pkcs8.as_ref())?,
+        public_jwk: jwk.to_string(),
+        created_at: now_millis(),
     };
     Ok((row, kid))
 }

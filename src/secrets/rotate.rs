@@ -12,16 +12,12 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::SecretError;
 use super::keyring::{self, KeySource, MasterKeys};
 use super::sealed::{self, Sealed};
-use crate::store::{now_millis, resource_secret};
+use crate::store::secrets as rows;
 
 pub const DEFAULT_BATCH: u64 = 100;
 
@@ -46,48 +42,21 @@ pub async fn rewrap_all(
     let mut rewrapped = 0;
     let mut after = String::new();
     loop {
-        let rows = resource_secret::Entity::find()
-            .filter(resource_secret::Column::MasterKeyId.ne(active.clone()))
-            .filter(resource_secret::Column::ResourceKey.gt(after.clone()))
-            .order_by_asc(resource_secret::Column::ResourceKey)
-            .limit(batch.max(1))
-            .all(db)
-            .await?;
-        let Some(last) = rows.last() else { break };
+        let page = rows::page_not_under(db, &active, &after, batch.max(1)).await?;
+        let Some(last) = page.last() else { break };
         after = last.resource_key.clone();
         let tx = db.begin().await?;
-        for row in rows {
+        for row in page {
             let key = row.resource_key.clone();
             let old = Sealed::from(row);
             let Some(new) = sealed::rewrap(keys, &key, &old)? else {
                 continue;
             };
-            let updated = resource_secret::Entity::update_many()
-                .col_expr(
-                    resource_secret::Column::MasterKeyId,
-                    Expr::value(new.master_key_id),
-                )
-                .col_expr(
-                    resource_secret::Column::WrappedKey,
-                    Expr::value(new.wrapped_key),
-                )
-                .col_expr(
-                    resource_secret::Column::UpdatedAt,
-                    Expr::value(now_millis()),
-                )
-                .filter(resource_secret::Column::ResourceKey.eq(key))
-                .filter(resource_secret::Column::MasterKeyId.eq(old.master_key_id))
-                .filter(resource_secret::Column::WrappedKey.eq(old.wrapped_key))
-                .exec(&tx)
-                .await?;
-            rewrapped += updated.rows_affected;
+            rewrapped += u64::from(rows::replace_wrapping(&tx, &key, &old, new).await?);
         }
         tx.commit().await?;
     }
-    let mut remaining = resource_secret::Entity::find()
-        .filter(resource_secret::Column::MasterKeyId.ne(active.clone()))
-        .count(db)
-        .await?;
+    let mut remaining = rows::count_not_under(db, &active).await?;
     // Kiln's own keys are sealed the same way: the token-signing keys and the dev key.
     let (signing, signing_left) = crate::identity::signing_keys::rewrap_all(db, keys)
         .await
@@ -172,15 +141,7 @@ async fn lock(path: &Path) -> Result<std::fs::File, SecretError> {
 /// returns how many keys are left. The rows are read just before the file is written, so a
 /// secret sealed under an old key until then keeps its key. Call it under the rotation lock.
 pub async fn prune(db: &DatabaseConnection, path: &Path) -> Result<usize, SecretError> {
-    let in_use: HashSet<String> = resource_secret::Entity::find()
-        .select_only()
-        .column(resource_secret::Column::MasterKeyId)
-        .distinct()
-        .into_tuple::<String>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let in_use: HashSet<String> = rows::master_key_ids_in_use(db).await?.into_iter().collect();
     let texts = keyring::file_keys(path)?;
     let mut kept = Vec::with_capacity(texts.len());
     for (i, text) in texts.iter().enumerate() {

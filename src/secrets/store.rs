@@ -1,13 +1,13 @@
-//! The `resource_secrets` table: one sealed secret per resource, removed with its resource
-//! (a foreign key with `ON DELETE CASCADE`).
+//! The secrets of resources: one sealed secret per resource, removed with its resource
+//! (a foreign key with `ON DELETE CASCADE`). This seals and opens; the rows' queries are in
+//! [`crate::store::secrets`].
 
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::ConnectionTrait;
 
 use super::SecretError;
 use super::keyring::MasterKeys;
 use super::sealed::{self, Sealed};
-use crate::store::{now_millis, resource_secret};
+use crate::store::{self, resource_secret};
 
 impl From<resource_secret::Model> for Sealed {
     fn from(row: resource_secret::Model) -> Self {
@@ -29,25 +29,7 @@ pub async fn put(
 ) -> Result<(), SecretError> {
     let keyring = keys.current()?;
     let sealed = sealed::seal(&keyring, resource_key, plaintext)?;
-    resource_secret::Entity::insert(resource_secret::ActiveModel {
-        resource_key: Set(resource_key.to_owned()),
-        master_key_id: Set(sealed.master_key_id),
-        wrapped_key: Set(sealed.wrapped_key),
-        ciphertext: Set(sealed.ciphertext),
-        updated_at: Set(now_millis()),
-    })
-    .on_conflict(
-        OnConflict::column(resource_secret::Column::ResourceKey)
-            .update_columns([
-                resource_secret::Column::MasterKeyId,
-                resource_secret::Column::WrappedKey,
-                resource_secret::Column::Ciphertext,
-                resource_secret::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    store::secrets::upsert(db, resource_key, sealed).await?;
     Ok(())
 }
 
@@ -57,10 +39,7 @@ pub async fn get(
     keys: &MasterKeys,
     resource_key: &str,
 ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, SecretError> {
-    let Some(row) = resource_secret::Entity::find_by_id(resource_key.to_owned())
-        .one(db)
-        .await?
-    else {
+    let Some(row) = store::secrets::find(db, resource_key).await? else {
         return Ok(None);
     };
     let subject = row.resource_key.clone();
@@ -68,8 +47,5 @@ pub async fn get(
 }
 
 pub async fn delete(db: &impl ConnectionTrait, resource_key: &str) -> Result<(), SecretError> {
-    resource_secret::Entity::delete_by_id(resource_key.to_owned())
-        .exec(db)
-        .await?;
-    Ok(())
+    Ok(store::secrets::delete(db, resource_key).await?)
 }

@@ -1,4 +1,17 @@
-//! Entities of the identity migration: service principals and Kiln's token-signing keys.
+//! Entities of the identity migration: service principals and Kiln's token-signing keys,
+//! and the insert both tables share. Their queries are in `store::service_principals` and
+//! `store::signing_keys`.
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait};
+
+/// Inserts a whole new row, every column as given (not only those marked changed).
+pub(super) async fn insert_whole<A>(db: &impl ConnectionTrait, row: A) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    A::Entity::insert(row.reset_all()).exec(db).await?;
+    Ok(())
+}
 
 pub mod service_principal {
     use sea_orm::entity::prelude::*;

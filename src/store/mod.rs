@@ -1,12 +1,18 @@
 //! Persistence: sea-orm entities and the queries the engine needs, on PostgreSQL or SQLite.
 
+pub mod activity;
 pub mod entities;
 pub mod identity;
 pub mod keys;
 pub mod meta;
 pub mod operations;
+pub mod outbox;
 pub mod private_files;
 pub mod resources;
+pub mod secrets;
+pub mod service_principals;
+pub mod signing_keys;
+pub mod time;
 
 use std::time::Duration;
 
@@ -16,6 +22,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use crate::config::{DatabaseKind, DatabaseSettings};
 
 pub use entities::*;
+pub use time::millis;
 
 /// Opens the pool. SQLite gets a single connection: its writers serialize anyway, and one
 /// connection cannot hit `SQLITE_BUSY` on a read-to-write lock upgrade.
@@ -71,10 +78,4 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// A duration in the milliseconds timestamps are kept in, capped far below overflow so that
-/// `now + millis(d)` stays representable whatever `d` is configured to.
-pub fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }

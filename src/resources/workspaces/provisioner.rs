@@ -19,12 +19,7 @@ pub struct WorkspaceProvisioner;
 
 /// FNV-1a: a stable hash (unlike `DefaultHasher`) so names survive upgrades.
 fn stable_hash(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")[..8].to_owned()
+    crate::hash::fnv1a_hex(text.as_bytes())[..8].to_owned()
 }
 
 /// `st{name}{hash}` (≤ 24 lower-case letters and digits) and `kv-{name}-{hash}` (≤ 24).

@@ -9,7 +9,7 @@ use kiln::authz::{Caller, PrincipalType, TokenIssuer};
 use kiln::config::{LogFormat, ServeArgs, Settings, StoreArgs, WorkerArgs};
 use kiln::identity::service_principals::create_service_principal;
 use kiln::resources::subscriptions::{SubscriptionCreate, create_subscription};
-use kiln::startup::{Application, openapi};
+use kiln::startup::{Application, bootstrap, openapi};
 use kiln::store::{self, meta};
 
 #[derive(Parser)]
@@ -264,7 +264,7 @@ fn open(store: &StoreArgs) -> Result<kiln::config::DatabaseSettings, Box<dyn std
 /// Opens the database, migrated and bootstrapped, for the CLI commands that need it.
 async fn bootstrapped(
     store: &StoreArgs,
-) -> Result<(sea_orm::DatabaseConnection, meta::Bootstrap), Box<dyn std::error::Error>> {
+) -> Result<(sea_orm::DatabaseConnection, bootstrap::Bootstrap), Box<dyn std::error::Error>> {
     let db = store::connect(&open(store)?).await?;
     store::migrate(&db).await?;
     let settings = kiln::config::BootstrapSettings {
@@ -272,11 +272,11 @@ async fn bootstrapped(
         subscription: store.bootstrap_subscription,
     };
     let master = kiln::secrets::MasterKeys::load(store.key_source())?;
-    let bootstrap = meta::ensure_bootstrap(&db, &settings, &master).await?;
+    let bootstrap = bootstrap::ensure_bootstrap(&db, &settings, &master).await?;
     Ok((db, bootstrap))
 }
 
-fn admin_caller(bootstrap: &meta::Bootstrap) -> Caller {
+fn admin_caller(bootstrap: &bootstrap::Bootstrap) -> Caller {
     Caller {
         principal_id: bootstrap.admin_principal.clone(),
         tenant_id: bootstrap.tenant_id.clone(),

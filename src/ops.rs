@@ -1,10 +1,9 @@
 //! Operational endpoints: liveness, readiness, metrics, and the OpenAPI document.
 
 use actix_web::{HttpResponse, get, web};
-use sea_orm::ConnectionTrait;
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-use crate::arm::engine::Engine;
 use crate::metrics::Metrics;
 
 /// The process is up.
@@ -17,8 +16,8 @@ pub async fn healthz() -> HttpResponse {
 /// The database answers.
 #[utoipa::path(tag = "Operations", responses((status = 200, description = "Ready"), (status = 503, description = "Database unreachable")))]
 #[get("/readyz")]
-pub async fn readyz(engine: web::Data<Engine>) -> HttpResponse {
-    match engine.db.execute_unprepared("SELECT 1").await {
+pub async fn readyz(db: web::Data<DatabaseConnection>) -> HttpResponse {
+    match crate::store::ping(&db).await {
         Ok(_) => HttpResponse::Ok().json(json!({"status": "ready"})),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");

@@ -10,6 +10,7 @@
 
 pub mod authenticate;
 pub mod client_secrets;
+pub mod dev_key;
 pub mod discovery;
 pub mod jwks;
 pub mod metadata;

@@ -3,9 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -15,7 +13,7 @@ use crate::arm::http::ArmRequest;
 use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
 use crate::authz::{Caller, SubscriptionInfo, subscription_not_found};
 use crate::error::{ArmError, ErrorResponse};
-use crate::store::{now_millis, subscription, tenant};
+use crate::store::{now_millis, subscription, subscriptions};
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
@@ -74,20 +72,12 @@ fn to_view(row: &SubscriptionInfo) -> Subscription {
 #[get("/subscriptions")]
 pub async fn list_subscriptions(
     req: ArmRequest,
-    engine: web::Data<Engine>,
+    db: web::Data<DatabaseConnection>,
     rbac: web::Data<std::sync::Arc<crate::authz::Rbac>>,
 ) -> Result<HttpResponse, ArmError> {
     req.context(&DESCRIPTOR)?;
     let visible = visible_subscriptions(&req.caller, &rbac);
-    let mut query = subscription::Entity::find()
-        .filter(subscription::Column::TenantId.eq(req.caller.tenant_id.clone()));
-    if let Some(keys) = visible {
-        query = query.filter(subscription::Column::Key.is_in(keys));
-    }
-    let rows = query
-        .order_by_asc(subscription::Column::Key)
-        .all(&engine.db)
-        .await?;
+    let rows = subscriptions::in_tenant(db.get_ref(), &req.caller.tenant_id, visible).await?;
     let value: Vec<Subscription> = rows.into_iter().map(|row| to_view(&row.into())).collect();
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
 }
@@ -287,57 +277,70 @@ pub async fn create_subscription(
         .subscription_id
         .unwrap_or_else(uuid::Uuid::new_v4)
         .to_string();
-    let now = now_millis();
-    let tx = db.begin().await?;
-    if tenant::Entity::find_by_id(tenant_id.clone())
-        .one(&tx)
-        .await?
-        .is_none()
-    {
-        tenant::Entity::insert(tenant::ActiveModel {
-            id: Set(tenant_id.clone()),
-            display_name: Set(format!("Tenant {tenant_id}")),
-            created_at: Set(now),
-        })
-        .exec(&tx)
-        .await?;
-    }
-    let key = format!("/subscriptions/{}", subscription_id.to_lowercase());
-    if subscription::Entity::find_by_id(key.clone())
-        .one(&tx)
-        .await?
-        .is_some()
-    {
-        return Err(ArmError::conflict(
-            "SubscriptionAlreadyExists",
-            format!("The subscription '{subscription_id}' already exists."),
-        ));
-    }
-    let row = subscription::ActiveModel {
-        key: Set(key),
-        subscription_id: Set(subscription_id),
-        tenant_id: Set(tenant_id),
-        display_name: Set(request.display_name.trim().to_owned()),
-        state: Set("Enabled".into()),
-        created_by: Set(caller.principal_id.clone()),
-        created_at: Set(now),
-    };
-    let model = subscription::Entity::insert(row)
-        .exec_with_returning(&tx)
-        .await?;
     let principal_type = match caller.principal_type {
         crate::authz::PrincipalType::ServicePrincipal => "ServicePrincipal",
         _ => "User",
     };
-    crate::authz::assignments::grant_subscription_owner(
+    let tx = db.begin().await?;
+    let model = open_subscription(
         &tx,
-        &model.subscription_id,
-        &caller.principal_id,
-        principal_type,
+        NewSubscription {
+            subscription_id: &subscription_id,
+            tenant_id: &tenant_id,
+            tenant_name: &format!("Tenant {tenant_id}"),
+            display_name: request.display_name.trim(),
+            owner: &caller.principal_id,
+            owner_type: principal_type,
+        },
     )
     .await?;
     tx.commit().await?;
     Ok(model)
+}
+
+/// A subscription to open, and who owns it.
+pub struct NewSubscription<'a> {
+    pub subscription_id: &'a str,
+    pub tenant_id: &'a str,
+    /// The tenant's display name, if the tenant is new.
+    pub tenant_name: &'a str,
+    pub display_name: &'a str,
+    pub owner: &'a str,
+    /// `User` or `ServicePrincipal`.
+    pub owner_type: &'a str,
+}
+
+/// Creates the subscription (and its tenant, when new) with its Owner assignment, in `tx`:
+/// the creator owns what it creates from the first moment. 409 when it exists.
+pub async fn open_subscription(
+    tx: &impl sea_orm::ConnectionTrait,
+    new: NewSubscription<'_>,
+) -> Result<subscription::Model, ArmError> {
+    let now = now_millis();
+    subscriptions::ensure_tenant(tx, new.tenant_id, new.tenant_name, now).await?;
+    let row = subscription::Model {
+        key: subscriptions::key_of(new.subscription_id),
+        subscription_id: new.subscription_id.to_owned(),
+        tenant_id: new.tenant_id.to_owned(),
+        display_name: new.display_name.to_owned(),
+        state: "Enabled".into(),
+        created_by: new.owner.to_owned(),
+        created_at: now,
+    };
+    if !subscriptions::insert(tx, &row).await? {
+        return Err(ArmError::conflict(
+            "SubscriptionAlreadyExists",
+            format!("The subscription '{}' already exists.", new.subscription_id),
+        ));
+    }
+    crate::authz::assignments::grant_subscription_owner(
+        tx,
+        &row.subscription_id,
+        new.owner,
+        new.owner_type,
+    )
+    .await?;
+    Ok(row)
 }
 
 /// Creates a subscription. Platform administrators only.
@@ -348,7 +351,7 @@ pub async fn admin_create_subscription(
     caller: Caller,
     body: crate::arm::http::JsonBody,
     admin: web::Data<PlatformAdmin>,
-    engine: web::Data<Engine>,
+    db: web::Data<DatabaseConnection>,
     assignments: web::Data<crate::authz::assignments::RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
     let is_admin = caller
@@ -364,7 +367,7 @@ pub async fn admin_create_subscription(
     }
     let request: SubscriptionCreate = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
-    let row = create_subscription(&engine.db, &caller, &request).await?;
+    let row = create_subscription(&db, &caller, &request).await?;
     // The creator's Owner assignment is enforced before the answer.
     assignments.policy.refresh().await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(to_view(&row.into())))

@@ -64,7 +64,7 @@ pub async fn rewrap_all(
             crate::identity::signing_keys::SigningKeyError::Secret(err) => err,
             other => SecretError::Database(sea_orm::DbErr::Custom(other.to_string())),
         })?;
-    let (dev, dev_left) = crate::store::meta::rewrap_dev_key(db, keys).await?;
+    let (dev, dev_left) = crate::identity::dev_key::rewrap(db, keys).await?;
     rewrapped += signing + dev;
     remaining += signing_left + dev_left;
     Ok(RotateReport {

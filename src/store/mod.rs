@@ -12,6 +12,7 @@ pub mod resources;
 pub mod secrets;
 pub mod service_principals;
 pub mod signing_keys;
+pub mod subscriptions;
 pub mod time;
 
 use std::time::Duration;
@@ -74,6 +75,12 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await?;
     Migrator::up(&tx, None).await?;
     tx.commit().await
+}
+
+/// One round trip to the database (readiness).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
 pub fn now_millis() -> i64 {

@@ -392,7 +392,7 @@ async fn bad_tokens_are_401_with_arm_bodies(backend: Backend) {
 }
 
 async fn dev_key(app: &TestApp) -> Vec<u8> {
-    let bootstrap = kiln::store::meta::ensure_bootstrap(
+    let bootstrap = kiln::startup::bootstrap::ensure_bootstrap(
         &app.engine.db,
         &kiln::config::BootstrapSettings {
             tenant: None,

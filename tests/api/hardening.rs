@@ -135,7 +135,7 @@ async fn signing_keys_and_the_dev_key_are_sealed_at_rest(backend: Backend) {
         .unwrap();
 
     // Keys stored in plain text by an older version are sealed at the next start, unchanged.
-    let before = kiln::store::meta::ensure_bootstrap(db, &bootstrap_settings(), keys)
+    let before = kiln::startup::bootstrap::ensure_bootstrap(db, &bootstrap_settings(), keys)
         .await
         .unwrap();
     let plain_der = match kiln::secrets::sealed::open_text(
@@ -156,7 +156,7 @@ async fn signing_keys_and_the_dev_key_are_sealed_at_rest(backend: Backend) {
     kiln::store::meta::put(db, "dev_signing_key", &hex)
         .await
         .unwrap();
-    let after = kiln::store::meta::ensure_bootstrap(db, &bootstrap_settings(), keys)
+    let after = kiln::startup::bootstrap::ensure_bootstrap(db, &bootstrap_settings(), keys)
         .await
         .unwrap();
     assert_eq!(after.dev_key, before.dev_key);
@@ -431,8 +431,12 @@ async fn loose_input_is_refused(backend: Backend) {
 }
 
 async fn dev_key(app: &TestApp) -> Vec<u8> {
-    kiln::store::meta::ensure_bootstrap(&app.engine.db, &bootstrap_settings(), &app.engine.keys)
-        .await
-        .unwrap()
-        .dev_key
+    kiln::startup::bootstrap::ensure_bootstrap(
+        &app.engine.db,
+        &bootstrap_settings(),
+        &app.engine.keys,
+    )
+    .await
+    .unwrap()
+    .dev_key
 }

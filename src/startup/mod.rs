@@ -1,5 +1,7 @@
 //! Building and running the application: database, bootstrap, engine, worker, HTTP(S).
 
+pub mod bootstrap;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +58,8 @@ pub enum StartupError {
     Identity(#[from] IdentityError),
     #[error("master keys: {0}")]
     Secrets(#[from] crate::secrets::SecretError),
+    #[error("bootstrap: {0}")]
+    Bootstrap(#[from] bootstrap::BootstrapError),
 }
 
 /// How often a replica checks the policy version (changes elsewhere are enforced here within
@@ -229,7 +233,7 @@ pub struct Application {
     pub relay: Relay,
     /// In-process subscribers receive every published event here.
     pub broker: Arc<InProcessBroker>,
-    pub bootstrap: meta::Bootstrap,
+    pub bootstrap: bootstrap::Bootstrap,
     pub tokens: Arc<TokenIssuer>,
     /// The authorization policy this replica enforces.
     pub policy: Arc<Policy>,
@@ -251,7 +255,7 @@ impl Application {
             Box::pin(store::migrate(&db)).await?;
         }
         let master_keys = Arc::new(MasterKeys::load(settings.master_keys.clone())?);
-        let bootstrap = Box::pin(meta::ensure_bootstrap(
+        let bootstrap = Box::pin(bootstrap::ensure_bootstrap(
             &db,
             &settings.bootstrap,
             &master_keys,
@@ -373,6 +377,8 @@ impl Application {
             tenant_id: bootstrap.tenant_id.clone(),
         };
         let shared_engine = engine.clone();
+        // What handlers outside the engine read (subscriptions, the activity log, health).
+        let shared_db = db.clone();
         let worker_pool = per_worker_pool(&settings);
         let make_app = move || {
             let (app, _) = App::new()
@@ -401,6 +407,7 @@ impl Application {
                     }
                 }
             })
+            .app_data(web::Data::new(shared_db.clone()))
             .app_data(web::Data::new(validator.clone()))
             .app_data(identity_state.clone())
             .app_data(web::Data::new(public_base.clone()))

@@ -2,7 +2,7 @@
 //! `GET /subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values`.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 use crate::arm::engine::Engine;
@@ -11,7 +11,7 @@ use crate::arm::id::ResourceId;
 use crate::arm::lro::millis_to_rfc3339;
 use crate::arm::read::{DEFAULT_PAGE, MAX_PAGE, decode_token, encode_token};
 use crate::error::{ArmError, ErrorResponse};
-use crate::store::activity;
+use crate::store::activity::{self, LogQuery};
 
 const API_VERSIONS: &[&str] = &["2015-04-01"];
 
@@ -109,6 +109,7 @@ pub async fn list_events(
     hreq: HttpRequest,
     path: web::Path<String>,
     engine: web::Data<Engine>,
+    db: web::Data<DatabaseConnection>,
 ) -> Result<HttpResponse, ArmError> {
     let version = req.api_version()?;
     if !API_VERSIONS.contains(&version) {
@@ -127,34 +128,25 @@ pub async fn list_events(
         .await?;
     let filter = parse_filter(req.param("$filter"))?;
     let limit = req.top()?.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let mut query = activity::Entity::find()
-        .filter(activity::Column::SubscriptionKey.eq(sub.subscription_key()));
-    if let Some(uri) = filter.resource_uri {
-        query = query.filter(activity::Column::ResourceKey.eq(uri));
-    }
-    if let Some(correlation) = filter.correlation_id {
-        query = query.filter(activity::Column::CorrelationId.eq(correlation));
-    }
-    if let Some(from) = filter.from {
-        query = query.filter(activity::Column::At.gte(from));
-    }
-    if let Some(to) = filter.to {
-        query = query.filter(activity::Column::At.lte(to));
-    }
-    if let Some(token) = req.skip_token() {
-        let after: i64 = decode_token(token)?.parse().map_err(|_| {
+    let after = match req.skip_token() {
+        Some(token) => Some(decode_token(token)?.parse::<i64>().map_err(|_| {
             ArmError::bad_request(
                 "InvalidSkipToken",
                 "The continuation token ($skipToken) is invalid.",
             )
-        })?;
-        query = query.filter(activity::Column::Seq.gt(after));
-    }
-    let mut rows = query
-        .order_by_asc(activity::Column::Seq)
-        .limit(limit + 1)
-        .all(&engine.db)
-        .await?;
+        })?),
+        None => None,
+    };
+    let query = LogQuery {
+        subscription_key: sub.subscription_key(),
+        resource_key: filter.resource_uri,
+        correlation_id: filter.correlation_id,
+        from: filter.from,
+        to: filter.to,
+        after,
+        limit: limit + 1,
+    };
+    let mut rows = activity::list(db.get_ref(), query).await?;
     let next = if rows.len() as u64 > limit {
         rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         rows.last()

@@ -4,7 +4,10 @@
 //! The entity is re-exported here, so `store::activity::Entity` and its queries share one
 //! path.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 pub use super::entities::activity::*;
 use super::now_millis;
@@ -44,4 +47,42 @@ pub async fn insert(db: &impl ConnectionTrait, entry: &ActivityEntry<'_>) -> Res
     .exec(db)
     .await?;
     Ok(())
+}
+
+/// Which rows of a subscription's log to read, oldest first.
+#[derive(Debug, Default, Clone)]
+pub struct LogQuery {
+    pub subscription_key: String,
+    pub resource_key: Option<String>,
+    pub correlation_id: Option<String>,
+    /// Milliseconds, inclusive.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Rows after this sequence number (keyset paging).
+    pub after: Option<i64>,
+    pub limit: u64,
+}
+
+pub async fn list(db: &impl ConnectionTrait, query: LogQuery) -> Result<Vec<Model>, DbErr> {
+    let mut select = Entity::find().filter(Column::SubscriptionKey.eq(query.subscription_key));
+    if let Some(key) = query.resource_key {
+        select = select.filter(Column::ResourceKey.eq(key));
+    }
+    if let Some(correlation) = query.correlation_id {
+        select = select.filter(Column::CorrelationId.eq(correlation));
+    }
+    if let Some(from) = query.from {
+        select = select.filter(Column::At.gte(from));
+    }
+    if let Some(to) = query.to {
+        select = select.filter(Column::At.lte(to));
+    }
+    if let Some(after) = query.after {
+        select = select.filter(Column::Seq.gt(after));
+    }
+    select
+        .order_by_asc(Column::Seq)
+        .limit(query.limit)
+        .all(db)
+        .await
 }

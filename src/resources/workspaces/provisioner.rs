@@ -4,13 +4,12 @@
 //! system-assigned identity. Names are deterministic, so a repeated attempt finds its work done.
 
 use async_trait::async_trait;
-use sea_orm::EntityTrait;
 use serde_json::{Map, Value, json};
 
 use crate::arm::id::ResourceId;
 use crate::provisioners::{Applied, Dependent, ProvisionContext, ProvisionError, Provisioner};
 use crate::resources::dependents::{KEY_VAULT, STORAGE_ACCOUNT};
-use crate::store::{resource, resources, subscription};
+use crate::store::{resource, resources, subscriptions};
 
 /// The suffixes of a project's containers: `{workspaceId}-azureml` and so on.
 pub const PROJECT_CONTAINERS: [&str; 4] = ["azureml", "blobstore", "code", "file"];
@@ -61,8 +60,7 @@ async fn tenant_of(
     cx: &ProvisionContext<'_>,
     row: &resource::Model,
 ) -> Result<String, ProvisionError> {
-    let found = subscription::Entity::find_by_id(row.subscription_key.clone())
-        .one(cx.db)
+    let found = subscriptions::find(cx.db, &row.subscription_key)
         .await
         .map_err(db_error)?;
     found.map(|s| s.tenant_id).ok_or_else(|| {

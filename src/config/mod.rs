@@ -1,0 +1,20 @@
+//! One typed settings tree, filled from the CLI and `KILN_*` environment variables and
+//! validated once at start so a bad value fails the boot, not the first request.
+//!
+//! `args` declares the command-line flags and their environment variables (clap), `settings`
+//! the validated tree the application is built from, `defaults` what both hold when nothing is
+//! set, and `validate` turns the arguments into the tree, with every check a value must pass.
+
+mod args;
+mod defaults;
+mod settings;
+mod validate;
+
+pub use args::{
+    BrokerArgs, LogFormat, ProvisionerArgs, Redacted, ServeArgs, StoreArgs, WorkerArgs,
+};
+pub use settings::{
+    AuthSettings, BootstrapSettings, DatabaseKind, DatabaseSettings, HttpSettings, RelaySettings,
+    Settings, TlsSource, WorkerSettings,
+};
+pub use validate::{SettingsError, parse_public_url};

@@ -13,8 +13,9 @@ use utoipa::ToSchema;
 use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
-use crate::authz::{Caller, SubscriptionInfo, subscription_not_found};
+use crate::authz::{SubscriptionInfo, subscription_not_found};
 use crate::error::{ArmError, ErrorResponse};
+use crate::identity::{Caller, PrincipalType};
 use crate::store::{now_millis, subscription, tenant};
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
@@ -326,7 +327,7 @@ pub async fn create_subscription(
         .exec_with_returning(&tx)
         .await?;
     let principal_type = match caller.principal_type {
-        crate::authz::PrincipalType::ServicePrincipal => "ServicePrincipal",
+        PrincipalType::ServicePrincipal => "ServicePrincipal",
         _ => "User",
     };
     crate::authz::assignments::grant_subscription_owner(

@@ -1,8 +1,13 @@
 //! Persistence: sea-orm entities and the queries the engine needs, on PostgreSQL or SQLite.
 
+pub mod assignments;
+pub mod authz_reads;
+pub mod definitions;
 pub mod entities;
 pub mod identity;
+pub mod keys;
 pub mod meta;
+pub mod policy_version;
 pub mod private_files;
 
 use std::time::Duration;

@@ -7,8 +7,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use serde_json::Value;
 
 use super::ConnectionHost;
-use crate::authz::Caller;
 use crate::error::ArmError;
+use crate::identity::Caller;
 use crate::store::resource;
 
 /// Whether `connection` (of the source) is shared with `parent` for `caller`. A project is

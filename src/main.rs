@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kiln::authz::token::DevToken;
-use kiln::authz::{Caller, PrincipalType, TokenIssuer};
 use kiln::config::{LogFormat, ServeArgs, Settings, StoreArgs, WorkerArgs};
 use kiln::identity::service_principals::create_service_principal;
+use kiln::identity::{Caller, DevToken, PrincipalType, TokenIssuer};
 use kiln::resources::subscriptions::{SubscriptionCreate, create_subscription};
 use kiln::startup::{Application, bootstrap, openapi};
 use kiln::store::{self, meta};

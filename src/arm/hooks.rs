@@ -5,18 +5,7 @@
 use async_trait::async_trait;
 use sea_orm::{DatabaseTransaction, DbErr};
 
-/// Resources a transaction removes.
-#[derive(Debug, Clone, Copy)]
-pub struct Removal<'a> {
-    /// The key of the resource deleted.
-    pub key: &'a str,
-    /// Whether everything below `key` went with it.
-    pub subtree: bool,
-    /// Other resources removed with it (what it managed).
-    pub also_at: &'a [String],
-    /// The principals of the system-assigned identities that went away (lower-cased).
-    pub principals: &'a [String],
-}
+pub use crate::store::resources::Removal;
 
 #[async_trait]
 pub trait RemovalHook: Send + Sync {

@@ -16,9 +16,9 @@ use super::engine::{CallContext, Engine, Preconditions, WriteOutcome, WriteResul
 use super::lro::OperationRef;
 use super::read::{ListFilter, ListScope};
 use super::registry::TypeDescriptor;
-use crate::authz::Caller;
-use crate::authz::token::request_origin;
 use crate::error::ArmError;
+use crate::identity::Caller;
+use crate::identity::origin::{request_origin, trusted_origin};
 
 /// Request bodies above this are refused with 413, as ARM does.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -205,7 +205,7 @@ impl FromRequest for ArmRequest {
             .collect();
         let base_url = req.app_data::<web::Data<PublicBase>>().map_or_else(
             || request_origin(req),
-            |b| crate::authz::token::trusted_origin(b.url.as_deref(), &b.origins, req),
+            |b| trusted_origin(b.url.as_deref(), &b.origins, req),
         );
         let correlation_id = req
             .extensions()

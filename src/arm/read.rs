@@ -2,17 +2,17 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use serde_json::Value;
 
 use super::engine::{CallContext, Engine, not_found};
 use super::id::ResourceId;
 use super::lro::{self, OperationRef};
 use super::registry::{ActionAnswer, ActionTarget, Listing, ResourceKind};
+use crate::authz::read_filter::readable_rows;
 use crate::authz::{Readable, Target};
 use crate::error::ArmError;
 use crate::store::resources::{self, RowQuery};
-use crate::store::{operation, operations, resource, role_assignment};
+use crate::store::{operation, operations, resource};
 
 pub const DEFAULT_PAGE: u64 = 100;
 pub const MAX_PAGE: u64 = 1000;
@@ -86,38 +86,6 @@ pub fn decode_token(token: &str) -> Result<String, ArmError> {
                 "The continuation token ($skipToken) is invalid.",
             )
         })
-}
-
-/// The scope keys where a caller's unconditioned assignments grant the read, as a subquery
-/// over `role_assignments`.
-pub fn granted_scopes(
-    subjects: &[String],
-    roles: &[String],
-) -> sea_orm::sea_query::SelectStatement {
-    role_assignment::Entity::find()
-        .select_only()
-        .column(role_assignment::Column::ScopeKey)
-        .filter(role_assignment::Column::PrincipalId.is_in(subjects.to_vec()))
-        .filter(role_assignment::Column::RoleDefinitionKey.is_in(roles.to_vec()))
-        .filter(role_assignment::Column::Condition.is_null())
-        .into_query()
-}
-
-/// The rows of `resources` a caller may read when it cannot read the list's scope, as a
-/// query condition: the row itself, its group, its parent or what it depends on (a project's
-/// hub) holds a granting assignment. `None` when everything is readable.
-pub fn readable_rows(readable: &Readable) -> Option<Condition> {
-    let Readable::Assigned { subjects, roles } = readable else {
-        return None;
-    };
-    let granted = || granted_scopes(subjects, roles);
-    Some(
-        Condition::any()
-            .add(resource::Column::IdKey.in_subquery(granted()))
-            .add(resource::Column::GroupKey.in_subquery(granted()))
-            .add(resource::Column::ParentKey.in_subquery(granted()))
-            .add(resource::Column::DependsOnKey.in_subquery(granted())),
-    )
 }
 
 /// Whether `row` is stored under another parent than the path that shows it.

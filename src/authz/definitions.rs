@@ -3,21 +3,18 @@
 
 use std::sync::Arc;
 
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::Caller;
 use super::policy::{self, Change, Policy};
 use super::roles::{CUSTOM, RoleDefinition, RoleDefinitionProperties};
 use super::scope::{AuthzScope, properties_of, within_any};
 use crate::arm::id::PathVocabulary;
 use crate::error::ArmError;
-use crate::store::{now_millis, role_assignment, role_definition};
+use crate::identity::Caller;
+use crate::store::{assignments, definitions, now_millis, policy_version, role_definition};
 
 pub const TYPE: &str = "Microsoft.Authorization/roleDefinitions";
 
@@ -236,6 +233,23 @@ impl RoleDefinitions {
         Ok((name, props))
     }
 
+    /// 403 `code` when `name` is a built-in role: those are read-only.
+    fn refuse_built_in(&self, name: &str, code: &str, done: &str) -> Result<(), ArmError> {
+        if self
+            .policy
+            .snapshot()
+            .role(name)
+            .is_some_and(RoleDefinition::is_built_in)
+        {
+            return Err(ArmError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                code,
+                format!("The built-in role '{name}' cannot be {done}."),
+            ));
+        }
+        Ok(())
+    }
+
     /// Creates or replaces a custom role (ARM answers 201 either way).
     pub async fn put(
         &self,
@@ -245,25 +259,12 @@ impl RoleDefinitions {
         body: &Value,
     ) -> Result<RoleDefinitionView, ArmError> {
         let (name, mut props) = self.validate(at, name, body)?;
-        if self
-            .policy
-            .snapshot()
-            .role(&name)
-            .is_some_and(RoleDefinition::is_built_in)
-        {
-            return Err(ArmError::new(
-                actix_web::http::StatusCode::FORBIDDEN,
-                "RoleDefinitionUpdateNotPermitted",
-                format!("The built-in role '{name}' cannot be changed."),
-            ));
-        }
+        self.refuse_built_in(&name, "RoleDefinitionUpdateNotPermitted", "changed")?;
         let now = now_millis();
         let stamp = chrono::DateTime::from_timestamp_millis(now)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
         let tx = self.db.begin().await?;
-        let existing = role_definition::Entity::find_by_id(name.clone())
-            .one(&tx)
-            .await?;
+        let existing = definitions::find(&tx, &name).await?;
         // A role belongs to the scope it was created at: it is changed there or nowhere.
         if existing.as_ref().is_some_and(|e| e.scope_key != at.key) {
             return Err(ArmError::conflict(
@@ -272,11 +273,7 @@ impl RoleDefinitions {
             ));
         }
         let name_key = props.role_name.trim().to_lowercase();
-        let clash = role_definition::Entity::find()
-            .filter(role_definition::Column::RoleNameKey.eq(name_key.clone()))
-            .filter(role_definition::Column::NameKey.ne(name.clone()))
-            .one(&tx)
-            .await?;
+        let clash = definitions::find_named_other_than(&tx, &name_key, &name).await?;
         if clash.is_some() || super::roles::built_in_named(props.role_name.trim()).is_some() {
             return Err(ArmError::conflict(
                 "RoleDefinitionWithSameNameExists",
@@ -297,26 +294,20 @@ impl RoleDefinitions {
         props.created_by = Some(created_by.clone());
         props.updated_by = Some(caller.principal_id.clone());
         let id = at.child_id("roleDefinitions", &name);
-        let row = role_definition::ActiveModel {
-            name_key: Set(name.clone()),
-            id: Set(existing.as_ref().map_or(id, |e| e.id.clone())),
-            scope_key: Set(at.key.clone()),
-            role_name_key: Set(name_key),
-            body: Set(serde_json::to_value(&props).unwrap_or_default()),
-            created_at: Set(created_at),
-            updated_at: Set(now),
-            created_by: Set(created_by),
-            updated_by: Set(caller.principal_id.clone()),
+        let row = role_definition::Model {
+            name_key: name.clone(),
+            id: existing.as_ref().map_or(id, |e| e.id.clone()),
+            scope_key: at.key.clone(),
+            role_name_key: name_key,
+            body: serde_json::to_value(&props).unwrap_or_default(),
+            created_at,
+            updated_at: now,
+            created_by,
+            updated_by: caller.principal_id.clone(),
         };
         let result = match existing {
-            Some(_) => role_definition::Entity::update(row)
-                .exec(&tx)
-                .await
-                .map(|_| ()),
-            None => role_definition::Entity::insert(row)
-                .exec_without_returning(&tx)
-                .await
-                .map(|_| ()),
+            Some(_) => definitions::update(&tx, row).await,
+            None => definitions::insert(&tx, row).await,
         };
         result.map_err(|err| match err.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ArmError::conflict(
@@ -328,7 +319,7 @@ impl RoleDefinitions {
             ),
             _ => err.into(),
         })?;
-        let version = policy::bump_version(&tx).await?;
+        let version = policy_version::bump(&tx).await?;
         tx.commit().await?;
         self.policy.committed(Change::Roles, version).await?;
         let role = self.get(&name)?;
@@ -344,31 +335,15 @@ impl RoleDefinitions {
         let Some(name) = uuid::Uuid::parse_str(name).ok().map(|u| u.to_string()) else {
             return Ok(None);
         };
-        let snapshot = self.policy.snapshot();
-        if snapshot
-            .role(&name)
-            .is_some_and(RoleDefinition::is_built_in)
-        {
-            return Err(ArmError::new(
-                actix_web::http::StatusCode::FORBIDDEN,
-                "RoleDefinitionDeleteNotPermitted",
-                format!("The built-in role '{name}' cannot be deleted."),
-            ));
-        }
+        self.refuse_built_in(&name, "RoleDefinitionDeleteNotPermitted", "deleted")?;
         let tx = self.db.begin().await?;
-        let Some(row) = role_definition::Entity::find_by_id(name.clone())
-            .one(&tx)
-            .await?
-        else {
+        let Some(row) = definitions::find(&tx, &name).await? else {
             return Ok(None);
         };
         if row.scope_key != at.key {
             return Ok(None); // not a role of this scope
         }
-        let assigned = role_assignment::Entity::find()
-            .filter(role_assignment::Column::RoleDefinitionKey.eq(name.clone()))
-            .count(&tx)
-            .await?;
+        let assigned = assignments::count_with_role(&tx, &name).await?;
         if assigned > 0 {
             return Err(ArmError::conflict(
                 "RoleDefinitionHasAssignments",
@@ -377,10 +352,8 @@ impl RoleDefinitions {
                 ),
             ));
         }
-        role_definition::Entity::delete_by_id(name.clone())
-            .exec(&tx)
-            .await?;
-        let version = policy::bump_version(&tx).await?;
+        definitions::delete(&tx, &name).await?;
+        let version = policy_version::bump(&tx).await?;
         tx.commit().await?;
         self.policy.committed(Change::Roles, version).await?;
         Ok(policy::custom_role(row).map(|role| render(&role, at)))

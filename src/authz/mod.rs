@@ -1,8 +1,9 @@
 //! Who is calling and what they may do.
 //!
-//! Authentication is an actix extractor ([`Caller`]); authorization is the [`Authorizer`]
-//! trait the engine calls for every operation, so handlers cannot forget it. The implementation
-//! is role-based ([`Rbac`]): casbin over role definitions and assignments, with conditions.
+//! Authentication is [`crate::identity`]'s (the [`Caller`] extractor); authorization is the
+//! [`Authorizer`] trait the engine calls for every operation, so handlers cannot forget it. The
+//! implementation is role-based ([`Rbac`]): casbin over role definitions and assignments, with
+//! conditions. Which scopes a row inherits access from is [`read_filter`]'s one definition.
 
 pub mod assignments;
 pub mod condition;
@@ -10,24 +11,25 @@ pub mod definitions;
 pub mod index;
 pub mod policy;
 pub mod rbac;
+pub mod read_filter;
 pub mod roles;
 pub mod scope;
-pub mod token;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 use crate::arm::id::ResourceId;
 use crate::error::ArmError;
-use crate::store::subscription;
+use crate::identity::Caller;
+use crate::store::{authz_reads, subscription};
 
+pub use assignments::{Removal, remove_for_deleted};
 pub use policy::{Grant, Policy};
 pub use rbac::Rbac;
-pub use token::{Caller, PrincipalType, TokenIssuer, TokenValidator};
 
 /// What an authorization is about: the tenant root, or a resource (a subscription and a
 /// resource group are resources here).
@@ -138,10 +140,7 @@ impl SubscriptionDirectory {
         if let Some(found) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(Some(found));
         }
-        let Some(row) = subscription::Entity::find_by_id(key.clone())
-            .one(&self.db)
-            .await?
-        else {
+        let Some(row) = authz_reads::subscription(&self.db, &key).await? else {
             return Ok(None);
         };
         let info = SubscriptionInfo::from(row);

@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::DatabaseConnection;
 
 use super::condition::AccessRequest;
 use super::policy::{Grant, Policy, Query};
-use super::{Authorizer, Caller, Readable, SubscriptionDirectory, Target, subscription_not_found};
+use super::read_filter::{self, Link};
+use super::{Authorizer, Readable, SubscriptionDirectory, Target, subscription_not_found};
 use crate::arm::id::ResourceId;
 use crate::error::ArmError;
-use crate::store::resource;
+use crate::identity::Caller;
+use crate::store::authz_reads;
 
 /// How long the resource a resource depends on (a project's hub) is remembered. It is fixed
 /// for the life of a resource; the limit only bounds a delete-and-recreate elsewhere.
@@ -70,14 +72,7 @@ impl Rbac {
         if unknown.is_empty() {
             return Ok(found);
         }
-        let rows: Vec<(String, Option<String>)> = resource::Entity::find()
-            .select_only()
-            .column(resource::Column::IdKey)
-            .column(resource::Column::DependsOnKey)
-            .filter(resource::Column::IdKey.is_in(unknown))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let rows = authz_reads::depends_on(&self.db, &unknown).await?;
         // Absent resources are not remembered: one may be created in the next instant.
         let mut cache = self.depends_on.lock();
         if cache.len() > 100_000 {
@@ -92,32 +87,15 @@ impl Rbac {
         Ok(found)
     }
 
-    /// The scope keys an assignment may sit at to reach `target`: the resource, its parent
-    /// resources each followed by what it depends on (a project's hub), its resource group,
-    /// its subscription, the tenant root. Ids are bounded in depth (`ResourceId::parse`), and
-    /// what the levels depend on is read in one query.
+    /// The scope keys an assignment may sit at to reach `target` ([`read_filter::walk`]: the
+    /// resource, its parent resources each followed by what it depends on, its resource
+    /// group, its subscription, the tenant root). Ids are bounded in depth
+    /// (`ResourceId::parse`), and what the levels depend on is read in one query.
     pub async fn walk(&self, target: &Target<'_>) -> Result<Vec<String>, ArmError> {
-        let mut walk = Vec::with_capacity(6);
-        if let Target::Resource(id) = target {
-            let mut levels = Vec::new();
-            let mut current = Some((*id).clone());
-            while let Some(r) = current.take().filter(|r| r.provider.is_some()) {
-                levels.push(r.key());
-                current = r.parent();
-            }
-            let hubs = self.depends_on(&levels).await?;
-            for key in levels {
-                let hub = hubs.get(&key).cloned();
-                walk.push(key);
-                walk.extend(hub);
-            }
-            if let Some(group) = id.group_id() {
-                walk.push(group.key());
-            }
-            walk.push(id.subscription_key());
-        }
-        walk.push("/".into());
-        Ok(walk)
+        let hubs = self
+            .depends_on(&read_filter::resource_levels(target))
+            .await?;
+        Ok(read_filter::walk(target, &|key| hubs.get(key).cloned()))
     }
 
     /// The tenant gate: the subscription exists and belongs to the caller's tenant.
@@ -148,11 +126,23 @@ impl Rbac {
         target: Target<'_>,
         request: &(dyn AccessRequest + Sync),
     ) -> Result<Grant, ArmError> {
+        self.authorize_caller(caller, action, target, Some(request))
+            .await
+    }
+
+    /// The tenant gate, then the decision; 403 when nothing grants.
+    async fn authorize_caller(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: Target<'_>,
+        request: Option<&(dyn AccessRequest + Sync)>,
+    ) -> Result<Grant, ArmError> {
         if let Target::Resource(id) = target {
             self.check_tenant(caller, action, id).await?;
         }
         let subjects = subjects_of(caller);
-        self.decide_for(&subjects, action, false, &target, Some(request))
+        self.decide_for(&subjects, action, false, &target, request)
             .await?
             .ok_or_else(|| {
                 ArmError::authorization_failed(&caller.principal_id, action, &target.display())
@@ -199,15 +189,7 @@ impl Authorizer for Rbac {
         action: &str,
         target: Target<'_>,
     ) -> Result<Grant, ArmError> {
-        if let Target::Resource(id) = target {
-            self.check_tenant(caller, action, id).await?;
-        }
-        let subjects = subjects_of(caller);
-        self.decide_for(&subjects, action, false, &target, None)
-            .await?
-            .ok_or_else(|| {
-                ArmError::authorization_failed(&caller.principal_id, action, &target.display())
-            })
+        self.authorize_caller(caller, action, target, None).await
     }
 
     async fn readable(
@@ -240,22 +222,8 @@ impl Authorizer for Rbac {
         // Or a project in it is reached through a readable hub elsewhere.
         let reached = match scope {
             Target::Resource(_) => {
-                let key = scope.key();
-                let in_scope = sea_orm::Condition::any()
-                    .add(resource::Column::ParentKey.eq(key.clone()))
-                    .add(resource::Column::GroupKey.eq(key));
-                resource::Entity::find()
-                    .select_only()
-                    .column(resource::Column::IdKey)
-                    .filter(in_scope)
-                    .filter(
-                        resource::Column::DependsOnKey
-                            .in_subquery(crate::arm::read::granted_scopes(&subjects, &roles)),
-                    )
-                    .into_tuple::<String>()
-                    .one(&self.db)
-                    .await?
-                    .is_some()
+                let through_hub = Link::DependsOn.granted(&subjects, &roles);
+                authz_reads::any_child_where(&self.db, &scope.key(), through_hub).await?
             }
             Target::Root => false,
         };

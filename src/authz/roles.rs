@@ -1,5 +1,6 @@
 //! Role definitions: the built-in roles shipped in `policies/builtin-roles.json`, custom roles
-//! from the API, and their translation into casbin `p` rules.
+//! from the API, their translation into casbin `p` rules, and the one rule for whether a role
+//! grants an action ([`patterns_grant`]), which casbin's matcher calls too.
 
 use std::sync::LazyLock;
 
@@ -69,49 +70,86 @@ pub fn data_action(action: &str) -> String {
     format!("d:{action}")
 }
 
+/// [`control_action`] or [`data_action`].
+type Plane = fn(&str) -> String;
+
+/// Whether a role's patterns grant an action: one allow pattern matches it and no deny pattern
+/// does. A deny subtracts only within the role, as Azure's `NotActions` do: another role that
+/// grants the action still wins. Actions and patterns are `a:`/`d:` prefixed alike.
+pub fn patterns_grant<'a>(
+    action: &str,
+    allow: impl IntoIterator<Item = &'a str>,
+    deny: impl IntoIterator<Item = &'a str>,
+) -> bool {
+    !deny.into_iter().any(|d| action_matches(d, action))
+        && allow.into_iter().any(|a| action_matches(a, action))
+}
+
+/// A role's patterns of both planes, prefixed: what [`patterns_grant`] decides over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolePatterns {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+impl RolePatterns {
+    pub fn grant(&self, action: &str) -> bool {
+        patterns_grant(
+            action,
+            self.allow.iter().map(String::as_str),
+            self.deny.iter().map(String::as_str),
+        )
+    }
+}
+
 impl RoleDefinition {
     pub fn is_built_in(&self) -> bool {
         self.properties.role_type == BUILT_IN
     }
 
-    /// The casbin `p` rules of this role: `[role, a:|d:pattern, allow|deny]`.
-    pub fn policy_rules(&self) -> Vec<Vec<String>> {
-        let mut rules = Vec::new();
-        let mut push = |pattern: String, effect: &str| {
-            rules.push(vec![self.name.clone(), pattern, effect.to_owned()]);
-        };
-        for permission in &self.properties.permissions {
-            for a in &permission.actions {
-                push(control_action(a), "allow");
-            }
-            for a in &permission.not_actions {
-                push(control_action(a), "deny");
-            }
-            for a in &permission.data_actions {
-                push(data_action(a), "allow");
-            }
-            for a in &permission.not_data_actions {
-                push(data_action(a), "deny");
+    /// The patterns of every permission block, prefixed by plane.
+    pub fn patterns(&self) -> RolePatterns {
+        let mut patterns = RolePatterns::default();
+        for p in &self.properties.permissions {
+            let lists: [(&[String], Plane, bool); 4] = [
+                (&p.actions, control_action, true),
+                (&p.not_actions, control_action, false),
+                (&p.data_actions, data_action, true),
+                (&p.not_data_actions, data_action, false),
+            ];
+            for (list, plane, allow) in lists {
+                let into = if allow {
+                    &mut patterns.allow
+                } else {
+                    &mut patterns.deny
+                };
+                into.extend(list.iter().map(|a| plane(a)));
             }
         }
-        rules
+        patterns
     }
 
-    /// The same answer as the casbin rules, straight from the definition; tests compare them.
+    /// The casbin `p` rule of this role: `[role, allow patterns, deny patterns]`, each a JSON
+    /// array, which the model's matcher hands to [`patterns_grant`] (see `policies/model.conf`).
+    pub fn policy_rule(&self) -> Vec<String> {
+        let patterns = self.patterns();
+        let json = |list: &[String]| serde_json::to_string(list).unwrap_or_default();
+        vec![
+            self.name.clone(),
+            json(&patterns.allow),
+            json(&patterns.deny),
+        ]
+    }
+
+    /// Whether this role grants a control-plane (or, with `data`, a data) action: the rule
+    /// casbin applies, straight from the definition.
     pub fn grants(&self, action: &str, data: bool) -> bool {
-        let mut allowed = false;
-        for p in &self.properties.permissions {
-            let (allow, deny) = if data {
-                (&p.data_actions, &p.not_data_actions)
-            } else {
-                (&p.actions, &p.not_actions)
-            };
-            if deny.iter().any(|d| action_matches(d, action)) {
-                return false;
-            }
-            allowed |= allow.iter().any(|a| action_matches(a, action));
-        }
-        allowed
+        let action = if data {
+            data_action(action)
+        } else {
+            control_action(action)
+        };
+        self.patterns().grant(&action)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The authentication step of every request: validates the bearer token, if any, and leaves
-//! the outcome in the request's extensions for the [`Caller`](crate::authz::Caller) extractor.
+//! the outcome in the request's extensions for the [`Caller`](super::Caller) extractor.
 //!
 //! A middleware rather than the extractor itself because validation may have to wait (for a
 //! provider's new keys) and extractors are synchronous. Requests without a token pass through
@@ -13,9 +13,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
+use super::caller::Caller;
+use super::origin::request_origin;
 use super::validator::{AuthError, TokenValidator};
-use crate::authz::Caller;
-use crate::authz::token::request_origin;
 
 /// The outcome of validating the request's token.
 #[derive(Debug, Clone)]

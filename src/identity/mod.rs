@@ -2,19 +2,23 @@
 //! which service principals get Kiln's own tokens.
 //!
 //! - [`validator`] checks tokens of three signers (dev key, Kiln's keys, `KILN_JWKS`);
-//!   [`authenticate`] runs it on every request; [`principal`] reads the caller from the claims.
+//!   [`authenticate`] runs it on every request; [`principal`] reads the [`Caller`] from the
+//!   claims; [`issuer`] mints dev tokens; [`origin`] is the origin tokens and documents name.
 //! - [`service_principals`] and [`client_secrets`]: `kiln sp create` and client sign-in.
 //! - [`signing_keys`]: Kiln's ES256 key pairs, in the database for every replica.
 //! - [`oauth`], [`discovery`], [`metadata`]: the token endpoint, OIDC discovery and the cloud
 //!   metadata endpoint, public (no token needed).
 
 pub mod authenticate;
+pub mod caller;
 pub mod client_secrets;
 pub mod dev_key;
 pub mod discovery;
+pub mod issuer;
 pub mod jwks;
 pub mod metadata;
 pub mod oauth;
+pub mod origin;
 pub mod principal;
 pub mod service_principals;
 pub mod signing_keys;
@@ -30,7 +34,10 @@ use thiserror::Error;
 use crate::config::AuthSettings;
 use jwks::{ExternalKeys, JwksError, JwksSource};
 use signing_keys::{SigningKeyError, SigningKeys};
-use validator::TokenValidator;
+
+pub use caller::{Caller, PrincipalType};
+pub use issuer::{Claims, DevToken, TokenIssuer};
+pub use validator::TokenValidator;
 
 #[derive(Debug, Error)]
 pub enum IdentityError {
@@ -40,8 +47,10 @@ pub enum IdentityError {
     Jwks(#[from] JwksError),
 }
 
-/// What the identity endpoints share: Kiln's keys, the audience, the public URL.
+/// What the identity endpoints share: Kiln's keys, the audience, the public URL, and the
+/// database client sign-ins read service principals from.
 pub struct IdentityState {
+    pub db: DatabaseConnection,
     pub keys: Arc<SigningKeys>,
     pub audience: String,
     pub public_url: Option<String>,
@@ -54,7 +63,7 @@ pub struct IdentityState {
 impl IdentityState {
     /// The origin the identity documents and tokens name (see `trusted_origin`).
     pub fn origin(&self, req: &actix_web::HttpRequest) -> String {
-        crate::authz::token::trusted_origin(self.public_url.as_deref(), &self.origins, req)
+        origin::trusted_origin(self.public_url.as_deref(), &self.origins, req)
     }
 }
 
@@ -108,6 +117,7 @@ impl Identity {
         Ok(Self {
             validator: Arc::new(validator),
             state: web::Data::new(IdentityState {
+                db: db.clone(),
                 keys,
                 audience: settings.audience.clone(),
                 public_url,

@@ -14,9 +14,8 @@ use serde_json::json;
 use thiserror::Error;
 
 use super::IdentityState;
+use super::issuer::Claims;
 use super::service_principals::{self, ClientAuthError};
-use crate::arm::engine::Engine;
-use crate::authz::token::Claims;
 
 /// Lifetime of an access token, as Entra ID reports it (`expires_in`).
 pub const TOKEN_LIFETIME_SECS: i64 = 3599;
@@ -188,7 +187,6 @@ pub async fn issue_token(
     req: HttpRequest,
     tenant: web::Path<String>,
     body: web::Bytes,
-    engine: web::Data<Engine>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse, TokenError> {
     let tenant = tenant.into_inner();
@@ -225,7 +223,7 @@ pub async fn issue_token(
         return Err(TokenError::Throttled(wait.as_secs().max(1)));
     }
     let authenticated =
-        service_principals::authenticate(&engine.db, &tenant, &client_id, &secret).await;
+        service_principals::authenticate(&state.db, &tenant, &client_id, &secret).await;
     let principal = match authenticated {
         Ok(principal) => principal,
         Err(err) => {

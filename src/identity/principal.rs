@@ -13,8 +13,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::caller::{Caller, PrincipalType};
 use super::validator::AuthError;
-use crate::authz::{Caller, PrincipalType};
 
 /// The claims Kiln reads from any accepted token.
 #[derive(Debug, Deserialize)]

@@ -19,10 +19,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sea_orm::DatabaseConnection;
 use thiserror::Error;
 
+use super::caller::Caller;
 use super::jwks::ExternalKeys;
 use super::principal::TokenClaims;
 use super::signing_keys::SigningKeys;
-use crate::authz::Caller;
 use crate::error::ArmError;
 use crate::secrets::MasterKeys;
 

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
-use crate::authz::{Caller, SubscriptionInfo, subscription_not_found};
+use crate::authz::{SubscriptionInfo, subscription_not_found};
 use crate::error::{ArmError, ErrorResponse};
+use crate::identity::{Caller, PrincipalType};
 use crate::store::{now_millis, subscription, subscriptions};
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
@@ -278,7 +279,7 @@ pub async fn create_subscription(
         .unwrap_or_else(uuid::Uuid::new_v4)
         .to_string();
     let principal_type = match caller.principal_type {
-        crate::authz::PrincipalType::ServicePrincipal => "ServicePrincipal",
+        PrincipalType::ServicePrincipal => "ServicePrincipal",
         _ => "User",
     };
     let tx = db.begin().await?;

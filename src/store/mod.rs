@@ -1,12 +1,16 @@
 //! Persistence: sea-orm entities and the queries the engine needs, on PostgreSQL or SQLite.
 
 pub mod activity;
+pub mod assignments;
+pub mod authz_reads;
+pub mod definitions;
 pub mod entities;
 pub mod identity;
 pub mod keys;
 pub mod meta;
 pub mod operations;
 pub mod outbox;
+pub mod policy_version;
 pub mod private_files;
 pub mod resources;
 pub mod secrets;

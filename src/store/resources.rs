@@ -265,6 +265,19 @@ pub async fn keys_in_states(
         .await
 }
 
+/// Resources a transaction removes, for what goes with them (the removal hook).
+#[derive(Debug, Clone, Copy)]
+pub struct Removal<'a> {
+    /// The key of the resource deleted.
+    pub key: &'a str,
+    /// Whether everything below `key` went with it.
+    pub subtree: bool,
+    /// Other resources removed with it (what it managed).
+    pub also_at: &'a [String],
+    /// The principals of the system-assigned identities that went away (lower-cased).
+    pub principals: &'a [String],
+}
+
 /// Which rows a list reads, in key order.
 #[derive(Debug, Default, Clone)]
 pub struct RowQuery {

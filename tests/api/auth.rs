@@ -362,7 +362,7 @@ async fn bad_tokens_are_401_with_arm_bodies(backend: Backend) {
         error_code(res, StatusCode::UNAUTHORIZED).await,
         "InvalidAuthenticationTokenIssuer"
     );
-    let wrong_audience = kiln::authz::TokenIssuer::new(
+    let wrong_audience = kiln::identity::TokenIssuer::new(
         &dev_key(&app).await,
         "https://other.example/",
     )

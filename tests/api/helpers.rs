@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiln::arm::engine::Engine;
-use kiln::authz::TokenIssuer;
 use kiln::config::{
     AuthSettings, BootstrapSettings, DatabaseKind, DatabaseSettings, HttpSettings, LogFormat,
     Settings, TlsSource, WorkerSettings,
 };
+use kiln::identity::TokenIssuer;
 use kiln::provisioners::Worker;
 use kiln::startup::Application;
 use reqwest::{Method, Response, StatusCode};

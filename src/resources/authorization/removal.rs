@@ -3,11 +3,10 @@
 //! identity that went away holds nothing.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseTransaction, DbErr};
 
 use crate::arm::hooks::{Removal, RemovalHook};
-use crate::store::{keys, role_assignment};
+use crate::authz::remove_for_deleted;
 
 /// Deletes the assignments at what a transaction removes, in that transaction.
 pub struct AssignmentsGoWithScope;
@@ -15,21 +14,6 @@ pub struct AssignmentsGoWithScope;
 #[async_trait]
 impl RemovalHook for AssignmentsGoWithScope {
     async fn removed(&self, tx: &DatabaseTransaction, removal: &Removal<'_>) -> Result<(), DbErr> {
-        let column = role_assignment::Column::ScopeKey;
-        let mut which = Condition::any()
-            .add(column.eq(removal.key.to_owned()))
-            .add(column.is_in(removal.also_at.to_vec()))
-            .add(role_assignment::Column::PrincipalId.is_in(removal.principals.to_vec()));
-        if removal.subtree {
-            which = which.add(keys::below(column, removal.key));
-        }
-        let deleted = role_assignment::Entity::delete_many()
-            .filter(which)
-            .exec(tx)
-            .await?;
-        if deleted.rows_affected > 0 {
-            crate::authz::policy::bump_version(tx).await?;
-        }
-        Ok(())
+        remove_for_deleted(tx, removal).await.map(|_| ())
     }
 }

@@ -7,8 +7,8 @@ use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 
 use super::ConnectionHost;
-use crate::authz::Caller;
 use crate::error::ArmError;
+use crate::identity::Caller;
 use crate::store::resource;
 use crate::store::resources::{self, RowQuery};
 

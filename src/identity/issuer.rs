@@ -1,43 +1,11 @@
-//! The caller of a request, and dev tokens: HS256 with the dev key for the embedded default,
-//! shaped like Entra ID v2 access tokens (`iss = {base}/{tid}/v2.0`, `aud`, `oid`, `tid`).
-//! Validation lives in [`crate::identity`].
+//! Dev tokens: HS256 with the dev key for the embedded default (`kiln token`, tests), and
+//! the claims of every token Kiln mints, shaped like Entra ID v2 access tokens
+//! (`iss = {base}/{tid}/v2.0`, `aud`, `oid`, `tid`). Validation is [`super::validator`].
 
-use std::future::{Ready, ready};
-
-use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ArmError;
-pub use crate::identity::authenticate::Authentication;
-pub use crate::identity::validator::{AuthError, TokenValidator};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum PrincipalType {
-    User,
-    ServicePrincipal,
-}
-
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal_id: String,
-    pub tenant_id: String,
-    /// What systemData shows: the UPN or name, else the object id.
-    pub display_name: String,
-    pub principal_type: PrincipalType,
-    pub groups: Vec<String>,
-}
-
-impl Caller {
-    /// systemData's `createdByType`.
-    pub fn system_data_type(&self) -> &'static str {
-        match self.principal_type {
-            PrincipalType::User => "User",
-            PrincipalType::ServicePrincipal => "Application",
-        }
-    }
-}
+use super::caller::PrincipalType;
 
 /// The claims of the tokens Kiln mints: Entra ID v2 access tokens' names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -163,44 +131,5 @@ impl TokenIssuer {
         }
         // Encoding with an HMAC key cannot fail for a serializable claim set.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key).unwrap_or_default()
-    }
-}
-
-/// The origin absolute URLs and identity documents name: the configured public URL, else the
-/// request's origin when it is one Kiln is bound to (`origins`), else the first of those. The
-/// `Host` header is never reflected as sent: a cache in front could hand a document or a
-/// monitor URL pointing at another host to everyone.
-pub fn trusted_origin(public_url: Option<&str>, origins: &[String], req: &HttpRequest) -> String {
-    if let Some(url) = public_url {
-        return url.to_owned();
-    }
-    let asked = request_origin(req);
-    origins
-        .iter()
-        .find(|o| o.eq_ignore_ascii_case(&asked))
-        .or(origins.first())
-        .cloned()
-        .unwrap_or(asked)
-}
-
-/// `scheme://host` of the request as the client addressed it.
-pub fn request_origin(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
-}
-
-impl FromRequest for Caller {
-    type Error = ArmError;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    /// The outcome of the authentication middleware, which validated the token (it may have
-    /// to fetch keys, so it runs before the extractors, which are synchronous).
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match req.extensions().get::<Authentication>() {
-            Some(Authentication(outcome)) => outcome.clone().map_err(ArmError::from),
-            None => Err(ArmError::internal(
-                &"the authentication middleware is not installed",
-            )),
-        })
     }
 }

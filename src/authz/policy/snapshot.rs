@@ -1,41 +1,18 @@
-//! The loaded authorization policy: role definitions as casbin `p` rules, role assignments as
-//! `g` links, and the decision over a scope walk. A snapshot is rebuilt off to the side and
-//! swapped in when the policy version in the database moves, so requests never wait for a
-//! reload; changes made through this replica are applied to the live snapshot at once.
+//! A policy snapshot: role definitions as casbin `p` rules, role assignments as `g` links in
+//! an [`AssignmentIndex`], and the decision over a scope walk. Immutable but for the changes
+//! this replica commits, which [`super::Policy`] applies in place.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock as StdRwLock};
-use std::time::Duration;
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use parking_lot::RwLock;
-use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
-use tokio::sync::watch;
 
-use super::condition::{AccessRequest, AttributeSource, Condition};
-use super::index::AssignmentIndex;
-use super::roles::{self, RoleDefinition, RoleDefinitionProperties};
-use crate::store::{authz_state, role_assignment, role_definition};
-
-pub const MODEL: &str = include_str!("../../policies/model.conf");
-
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    #[error("reading the policy: {0}")]
-    Database(#[from] sea_orm::DbErr),
-    #[error("building the casbin enforcer: {0}")]
-    Casbin(#[from] casbin::Error),
-}
-
-impl From<PolicyError> for crate::error::ArmError {
-    fn from(err: PolicyError) -> Self {
-        match err {
-            PolicyError::Database(db) => db.into(),
-            PolicyError::Casbin(c) => crate::error::ArmError::internal(&c),
-        }
-    }
-}
+use super::{MODEL, PolicyError};
+use crate::authz::condition::{AccessRequest, AttributeSource, Condition};
+use crate::authz::index::AssignmentIndex;
+use crate::authz::roles::{self, RoleDefinition};
 
 /// One role assignment as the policy holds it.
 #[derive(Debug, Clone)]
@@ -117,10 +94,19 @@ impl PolicySnapshot {
         let model = DefaultModel::from_str(MODEL).await?;
         let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
         enforcer.add_function(
-            "actionMatch",
-            casbin::function_map::OperatorFunction::Arg2(|action, pattern| {
-                let (action, pattern) = (action.to_string(), pattern.to_string());
-                super::condition::action_matches(&pattern, &action).into()
+            "roleGrants",
+            casbin::function_map::OperatorFunction::Arg3(|action, allow, deny| {
+                use casbin::function_map::dynamic_to_str;
+                // The rule's lists are the JSON `RoleDefinition::policy_rule` wrote.
+                let patterns = |list: &casbin::rhai::Dynamic| {
+                    serde_json::from_str::<Vec<String>>(&dynamic_to_str(list)).unwrap_or_default()
+                };
+                roles::RolePatterns {
+                    allow: patterns(&allow),
+                    deny: patterns(&deny),
+                }
+                .grant(&dynamic_to_str(&action))
+                .into()
             }),
         );
         let index = Arc::new(RwLock::new(AssignmentIndex::default()));
@@ -132,10 +118,7 @@ impl PolicySnapshot {
         for role in custom_roles {
             roles.insert(role.name.clone(), role);
         }
-        let rules: Vec<Vec<String>> = roles
-            .values()
-            .flat_map(RoleDefinition::policy_rules)
-            .collect();
+        let rules: Vec<Vec<String>> = roles.values().map(RoleDefinition::policy_rule).collect();
         if !rules.is_empty() {
             enforcer.add_policies(rules).await?;
         }
@@ -167,6 +150,11 @@ impl PolicySnapshot {
         self.version.load(Ordering::Acquire)
     }
 
+    /// After a change of this replica was applied in place.
+    pub(super) fn set_version(&self, version: i64) {
+        self.version.store(version, Ordering::Release);
+    }
+
     pub fn assignment_count(&self) -> usize {
         self.index.read().len()
     }
@@ -179,7 +167,7 @@ impl PolicySnapshot {
         self.roles.values()
     }
 
-    fn add(&self, assignment: &Assignment) {
+    pub(super) fn add(&self, assignment: &Assignment) {
         if let Some(condition) = &assignment.condition {
             self.conditions
                 .write()
@@ -192,7 +180,7 @@ impl PolicySnapshot {
         );
     }
 
-    fn remove(&self, assignment: &Assignment) {
+    pub(super) fn remove(&self, assignment: &Assignment) {
         self.index.write().remove(
             &assignment.subject,
             &assignment.role_token(),
@@ -316,208 +304,45 @@ impl PolicySnapshot {
     }
 }
 
-/// A change this replica committed, applied to its live snapshot without a reload.
-pub enum Change {
-    Added(Assignment),
-    Removed(Assignment),
-    /// The same assignment with another condition or description.
-    Replaced(Assignment, Assignment),
-    /// Role definitions changed: their `p` rules are rebuilt.
-    Roles,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The current snapshot, and how it is kept current.
-pub struct Policy {
-    db: DatabaseConnection,
-    current: StdRwLock<Arc<PolicySnapshot>>,
-    /// One rebuild or local change at a time; requests never take it.
-    gate: tokio::sync::Mutex<()>,
-}
-
-impl Policy {
-    pub async fn load(db: DatabaseConnection) -> Result<Self, PolicyError> {
-        let snapshot = read_snapshot(&db).await?;
-        Ok(Self {
-            db,
-            current: StdRwLock::new(Arc::new(snapshot)),
-            gate: tokio::sync::Mutex::new(()),
-        })
-    }
-
-    pub fn snapshot(&self) -> Arc<PolicySnapshot> {
-        match self.current.read() {
-            Ok(current) => current.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    fn swap(&self, snapshot: PolicySnapshot) {
-        let snapshot = Arc::new(snapshot);
-        match self.current.write() {
-            Ok(mut current) => *current = snapshot,
-            Err(poisoned) => *poisoned.into_inner() = snapshot,
-        }
-    }
-
-    /// Rebuilds when the database's policy version differs from the snapshot's. Returns
-    /// whether it did.
-    pub async fn refresh(&self) -> Result<bool, PolicyError> {
-        let _gate = self.gate.lock().await;
-        self.refresh_locked().await
-    }
-
-    async fn refresh_locked(&self) -> Result<bool, PolicyError> {
-        if read_version(&self.db).await? == self.snapshot().version() {
-            return Ok(false);
-        }
-        let started = std::time::Instant::now();
-        let snapshot = read_snapshot(&self.db).await?;
-        tracing::info!(
-            version = snapshot.version(),
-            assignments = snapshot.assignment_count(),
-            took_ms = started.elapsed().as_millis() as u64,
-            "authorization policy reloaded"
-        );
-        self.swap(snapshot);
-        Ok(true)
-    }
-
-    /// After this replica committed `change` as policy version `version`: applied in place
-    /// when the snapshot is exactly one version behind, else by a rebuild (someone else
-    /// changed the policy too). Either way the change is enforced when this returns.
-    pub async fn committed(&self, change: Change, version: i64) -> Result<(), PolicyError> {
-        // The change is stored: failing to apply it here must not fail the request. The
-        // poller rebuilds from the database on its next pass.
-        if let Err(err) = self.apply_committed(change, version).await {
-            tracing::warn!(error = %err, version, "applying a committed policy change failed; the next poll reloads");
-        }
-        Ok(())
-    }
-
-    async fn apply_committed(&self, change: Change, version: i64) -> Result<(), PolicyError> {
-        let _gate = self.gate.lock().await;
-        let snapshot = self.snapshot();
-        if snapshot.version() + 1 == version {
-            match &change {
-                Change::Added(a) => snapshot.add(a),
-                Change::Removed(a) => snapshot.remove(a),
-                Change::Replaced(old, new) => {
-                    snapshot.remove(old);
-                    snapshot.add(new);
-                }
-                Change::Roles => {
-                    self.refresh_locked().await?;
-                    return Ok(());
+    /// casbin's matcher and `RoleDefinition::grants` are one rule: they agree on every
+    /// built-in role, for control and data actions, allowed and denied.
+    #[tokio::test]
+    async fn casbin_answers_what_the_role_definition_says() {
+        let snapshot = PolicySnapshot::build(0, vec![], []).await.unwrap();
+        let actions = [
+            "Microsoft.MachineLearningServices/workspaces/read",
+            "Microsoft.MachineLearningServices/workspaces/write",
+            "Microsoft.Authorization/roleAssignments/write",
+            "Microsoft.Authorization/roleAssignments/read",
+            "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+            "Microsoft.CognitiveServices/accounts/OpenAI/fine-tunes-deployments/write",
+            "Microsoft.Subscription/cancel/action",
+        ];
+        let mut granted = 0;
+        for role in roles::built_in() {
+            for action in actions {
+                for data in [false, true] {
+                    let prefixed = if data {
+                        roles::data_action(action)
+                    } else {
+                        roles::control_action(action)
+                    };
+                    let expected = role.grants(action, data);
+                    assert_eq!(
+                        snapshot.role_grants(&role.name, &prefixed),
+                        expected,
+                        "{} {prefixed}",
+                        role.properties.role_name
+                    );
+                    granted += usize::from(expected);
                 }
             }
-            snapshot.version.store(version, Ordering::Release);
-            return Ok(());
         }
-        if snapshot.version() < version {
-            self.refresh_locked().await?;
-        }
-        Ok(())
+        assert!(granted > 0);
+        assert!(!snapshot.role_grants("no-such-role", "a:*"));
     }
-
-    /// Polls the policy version every `interval` until `shutdown`.
-    pub async fn run_until_stopped(
-        self: Arc<Self>,
-        interval: Duration,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        loop {
-            if let Err(err) = self.refresh().await {
-                tracing::warn!(error = %err, "authorization policy reload failed; keeping the current one");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
-    }
-}
-
-pub async fn read_version(db: &impl sea_orm::ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
-    Ok(authz_state::Entity::find_by_id(1)
-        .one(db)
-        .await?
-        .map_or(0, |row| row.version))
-}
-
-/// Bumps the policy version inside the caller's transaction and returns the new one.
-pub async fn bump_version(db: &impl sea_orm::ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
-    use sea_orm::sea_query::{Expr, ExprTrait};
-    use sea_orm::{ColumnTrait, QueryFilter};
-    authz_state::Entity::update_many()
-        .col_expr(
-            authz_state::Column::Version,
-            Expr::col(authz_state::Column::Version).add(1),
-        )
-        .filter(authz_state::Column::Id.eq(1))
-        .exec(db)
-        .await?;
-    read_version(db).await
-}
-
-pub fn custom_role(row: role_definition::Model) -> Option<RoleDefinition> {
-    let properties: RoleDefinitionProperties = serde_json::from_value(row.body).ok()?;
-    let scope = row
-        .id
-        .to_lowercase()
-        .split("/providers/microsoft.authorization/roledefinitions/")
-        .next()
-        .map(|s| {
-            if s.is_empty() {
-                "/".to_owned()
-            } else {
-                s.to_owned()
-            }
-        })?;
-    Some(RoleDefinition {
-        name: row.name_key,
-        scope,
-        properties,
-    })
-}
-
-async fn read_snapshot(db: &DatabaseConnection) -> Result<PolicySnapshot, PolicyError> {
-    // The version first: a change committed while the rows are read leaves the snapshot
-    // behind the database, and the next poll rebuilds again.
-    let version = read_version(db).await?;
-    let custom: Vec<RoleDefinition> = role_definition::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(custom_role)
-        .collect();
-    let rows: Vec<(String, String, String, String, Option<String>)> =
-        role_assignment::Entity::find()
-            .select_only()
-            .column(role_assignment::Column::NameKey)
-            .column(role_assignment::Column::PrincipalId)
-            .column(role_assignment::Column::RoleDefinitionKey)
-            .column(role_assignment::Column::ScopeKey)
-            .column(role_assignment::Column::Condition)
-            .into_tuple()
-            .all(db)
-            .await?;
-    let assignments = rows.into_iter().filter_map(|(name, subject, role, scope, condition)| {
-        let condition = match condition.as_deref().map(Condition::parse) {
-            None => None,
-            Some(Ok(parsed)) => Some(Arc::new(parsed)),
-            Some(Err(err)) => {
-                // Conditions are validated at PUT; a row that does not parse grants nothing.
-                tracing::warn!(assignment = %name, error = %err, "stored condition does not parse; ignoring the assignment");
-                return None;
-            }
-        };
-        Some(Assignment {
-            name,
-            subject,
-            role,
-            scope,
-            condition,
-        })
-    });
-    PolicySnapshot::build(version, custom, assignments).await
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa::openapi::{RefOr, schema::Schema};
 
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::lifecycle::action_of;
 
 /// Static facts about a resource type.
@@ -371,15 +371,15 @@ impl TypeDescriptor {
         }
         let supported = self.api_versions.join(", ");
         Err(if self.is_arm_owned() {
-            ArmError::bad_request(
-                "InvalidApiVersionParameter",
+            ArmError::new(
+                ErrorCode::InvalidApiVersionParameter,
                 format!(
                     "The api-version '{version}' is invalid. The supported versions are '{supported}'."
                 ),
             )
         } else {
-            ArmError::bad_request(
-                "NoRegisteredProviderFound",
+            ArmError::new(
+                ErrorCode::NoRegisteredProviderFound,
                 format!(
                     "No registered resource provider found for location 'global' and API version '{version}' for type \
                      '{}'. The supported api-versions are '{supported}'.",

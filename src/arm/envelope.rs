@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 
 /// The user-writable part of a resource, as stored.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -79,16 +79,16 @@ fn parse_tags(value: &Value) -> Result<Option<BTreeMap<String, String>>, ArmErro
         Value::Null => return Ok(None),
         Value::Object(map) => map,
         _ => {
-            return Err(ArmError::bad_request(
-                "InvalidTag",
+            return Err(ArmError::new(
+                ErrorCode::InvalidTag,
                 "The tags must be an object of string values.",
             )
             .with_target("tags"));
         }
     };
     if map.len() > MAX_TAGS {
-        return Err(ArmError::bad_request(
-            "InvalidTag",
+        return Err(ArmError::new(
+            ErrorCode::InvalidTag,
             format!(
                 "A resource may have at most {MAX_TAGS} tags; the request has {}.",
                 map.len()
@@ -99,8 +99,8 @@ fn parse_tags(value: &Value) -> Result<Option<BTreeMap<String, String>>, ArmErro
     let mut tags = BTreeMap::new();
     for (key, value) in map {
         let Value::String(value) = value else {
-            return Err(ArmError::bad_request(
-                "InvalidTag",
+            return Err(ArmError::new(
+                ErrorCode::InvalidTag,
                 format!("The value of tag '{key}' must be a string."),
             )
             .with_target("tags"));
@@ -110,8 +110,8 @@ fn parse_tags(value: &Value) -> Result<Option<BTreeMap<String, String>>, ArmErro
             || key.contains(['<', '>', '%', '&', '\\', '?', '/'])
             || key.chars().any(is_invisible_control)
         {
-            return Err(ArmError::bad_request(
-                "InvalidTagNameCharacters",
+            return Err(ArmError::new(
+                ErrorCode::InvalidTagNameCharacters,
                 format!(
                     "The tag name '{key}' is invalid: it must be 1 to {MAX_TAG_KEY} characters and must not contain \
                      '<', '>', '%', '&', '\\', '?' or '/'."
@@ -120,8 +120,8 @@ fn parse_tags(value: &Value) -> Result<Option<BTreeMap<String, String>>, ArmErro
             .with_target("tags"));
         }
         if value.chars().count() > MAX_TAG_VALUE {
-            return Err(ArmError::bad_request(
-                "InvalidTag",
+            return Err(ArmError::new(
+                ErrorCode::InvalidTag,
                 format!("The value of tag '{key}' is longer than {MAX_TAG_VALUE} characters."),
             )
             .with_target("tags"));
@@ -242,8 +242,8 @@ pub fn apply_patch(existing: &Spec, body: &Value) -> Result<Spec, ArmError> {
     if let Some(loc) = map.get("location").and_then(Value::as_str)
         && Some(normalize_location(loc)) != existing.location
     {
-        return Err(ArmError::bad_request(
-            "PropertyChangeNotAllowed",
+        return Err(ArmError::new(
+            ErrorCode::PropertyChangeNotAllowed,
             "Changing property 'location' is not allowed.",
         )
         .with_target("location"));
@@ -254,8 +254,8 @@ pub fn apply_patch(existing: &Spec, body: &Value) -> Result<Spec, ArmError> {
             .as_deref()
             .is_some_and(|k| k.eq_ignore_ascii_case(kind))
     {
-        return Err(ArmError::bad_request(
-            "PropertyChangeNotAllowed",
+        return Err(ArmError::new(
+            ErrorCode::PropertyChangeNotAllowed,
             "Changing property 'kind' is not allowed.",
         )
         .with_target("kind"));

@@ -16,7 +16,7 @@ use super::engine::{CallContext, Engine, Preconditions, WriteOutcome, WriteResul
 use super::lro::OperationRef;
 use super::read::{ListFilter, ListScope};
 use super::registry::TypeDescriptor;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
 use crate::identity::origin::{request_origin, trusted_origin};
 
@@ -84,7 +84,10 @@ impl ArmRequest {
         self.param("$top")
             .map(|t| {
                 t.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ArmError::bad_request("InvalidParameter", "$top must be a positive integer.")
+                    ArmError::new(
+                        ErrorCode::InvalidParameter,
+                        "$top must be a positive integer.",
+                    )
                 })
             })
             .transpose()
@@ -152,8 +155,8 @@ fn check_uri(req: &HttpRequest) -> Result<(), ArmError> {
             .any(|w| w[0] == b'%' && matches!(w[1], b'0' | b'1') && w[2].is_ascii_hexdigit())
     };
     if refused(req.uri().path()) || req.uri().query().is_some_and(query_refused) {
-        return Err(ArmError::bad_request(
-            "InvalidParameter",
+        return Err(ArmError::new(
+            ErrorCode::InvalidParameter,
             "The request URI encodes a character no ARM name or parameter may contain ('/', '\\' or a control character).",
         ));
     }
@@ -240,8 +243,7 @@ pub struct JsonBody(pub Value);
 
 fn too_large() -> ArmError {
     ArmError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "RequestBodyTooLarge",
+        ErrorCode::RequestBodyTooLarge,
         format!("The request body exceeds the maximum allowed size of {MAX_BODY_BYTES} bytes."),
     )
 }
@@ -286,8 +288,7 @@ impl FromRequest for JsonBody {
                     && essence != "text/json"
                 {
                     return Err(ArmError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "UnsupportedMediaType",
+                        ErrorCode::UnsupportedMediaType,
                         format!(
                             "The content media type '{essence}' is not supported. Only 'application/json' is supported."
                         ),

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::http::CorrelationId;
 use super::id::PathVocabulary;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::metrics::Metrics;
 
 fn header_value(text: &str) -> Option<HeaderValue> {
@@ -111,8 +111,7 @@ pub async fn not_served(
     let path = req.path();
     if req.resource_map().has_resource(path) {
         return ArmError::new(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
+            ErrorCode::MethodNotAllowed,
             format!(
                 "The HTTP method '{}' is not supported for the path '{path}'.",
                 req.method()
@@ -127,17 +126,22 @@ pub async fn not_served(
         && let Some(namespace) = segments.get(pos + 1).filter(|n| !n.is_empty())
     {
         if !vocabulary.contains(namespace) {
-            return ArmError::not_found(
-                "InvalidResourceNamespace",
+            return ArmError::with_status(
+                actix_web::http::StatusCode::NOT_FOUND,
+                ErrorCode::InvalidResourceNamespace,
                 format!("The resource namespace '{namespace}' is invalid."),
             )
             .error_response();
         }
-        return ArmError::not_found(
-                "InvalidResourceType",
+        return ArmError::new(
+                ErrorCode::InvalidResourceType,
                 format!("The resource type could not be found in the namespace '{namespace}' for the path '{path}'."),
             )
             .error_response();
     }
-    ArmError::not_found("NotFound", format!("No route matches the path '{path}'.")).error_response()
+    ArmError::new(
+        ErrorCode::NotFound,
+        format!("No route matches the path '{path}'."),
+    )
+    .error_response()
 }

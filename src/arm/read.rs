@@ -10,7 +10,7 @@ use super::lro::{self, OperationRef};
 use super::registry::{ActionAnswer, ActionTarget, Listing, ResourceKind};
 use crate::authz::read_filter::readable_rows;
 use crate::authz::{Readable, Target};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::store::resources::{self, RowQuery};
 use crate::store::{operation, operations, resource};
 
@@ -81,8 +81,8 @@ pub fn decode_token(token: &str) -> Result<String, ArmError> {
         .and_then(|b| String::from_utf8(b).ok())
         .filter(|key| !key.chars().any(char::is_control))
         .ok_or_else(|| {
-            ArmError::bad_request(
-                "InvalidSkipToken",
+            ArmError::new(
+                ErrorCode::InvalidSkipToken,
                 "The continuation token ($skipToken) is invalid.",
             )
         })
@@ -150,8 +150,8 @@ impl Engine {
     ) -> Result<ActionAnswer, ArmError> {
         let kind = self.kind_of(id)?.clone();
         let Some(action) = kind.descriptor().action_decl(name) else {
-            return Err(ArmError::not_found(
-                "InvalidResourceType",
+            return Err(ArmError::new(
+                ErrorCode::InvalidResourceType,
                 format!(
                     "The action '{name}' is not served for '{}'.",
                     kind.descriptor().full_type()
@@ -353,8 +353,8 @@ impl Engine {
     ) -> Result<operation::Model, ArmError> {
         let sub = ResourceId::subscription(subscription);
         let missing = || {
-            ArmError::not_found(
-                "OperationNotFound",
+            ArmError::new(
+                ErrorCode::OperationNotFound,
                 format!("The operation '{operation_id}' could not be found."),
             )
         };
@@ -396,7 +396,7 @@ impl Engine {
             _ => {
                 let error = row.error.clone().unwrap_or_default();
                 let detail = lro::error_of(&error).unwrap_or(crate::error::ErrorDetail {
-                    code: "OperationFailed".into(),
+                    code: crate::error::ErrorCode::OperationFailed.into(),
                     message: format!("The operation ended as {}.", row.status),
                     target: None,
                     details: vec![],

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::engine::{CallContext, Engine};
 use super::envelope::Spec;
 use super::id::{PathVocabulary, ResourceId};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
 use crate::provisioners::{Provisioner, Provisioners};
 use crate::secrets::MasterKeys;
@@ -178,8 +178,8 @@ pub trait ResourceKind: Send + Sync {
 
     /// The refusal of a write through a path that only shows `row` (stored elsewhere).
     fn read_only_through(&self, row: &resource::Model) -> ArmError {
-        ArmError::conflict(
-            "ReadOnlyResource",
+        ArmError::new(
+            ErrorCode::ReadOnlyResource,
             format!("'{}' is read-only here.", row.id),
         )
     }
@@ -192,8 +192,8 @@ pub trait ResourceKind: Send + Sync {
         target: ActionTarget<'_>,
     ) -> Result<ActionAnswer, ArmError> {
         let _ = (engine, target);
-        Err(ArmError::bad_request(
-            "InvalidAction",
+        Err(ArmError::new(
+            ErrorCode::InvalidAction,
             format!("The action '{}' is not implemented.", action.name),
         ))
     }

@@ -16,7 +16,7 @@ use super::lro::OperationRef;
 use super::middleware::not_served;
 use super::read::{ListFilter, ListParams, ListScope, Page};
 use super::registry::{Registry, ResourceKind, Running, TypeDescriptor, WriteAnswer};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 
 /// How long a request waits for an operation its clients do not poll.
 const WAIT: Duration = Duration::from_secs(30);
@@ -94,8 +94,7 @@ fn with_async_operation(
 fn served<'a, T>(policy: Option<&'a T>, method: &str) -> Result<&'a T, ArmError> {
     policy.ok_or_else(|| {
         ArmError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
+            ErrorCode::MethodNotAllowed,
             format!("The HTTP method '{method}' is not supported for this resource type."),
         )
     })

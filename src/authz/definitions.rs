@@ -12,7 +12,7 @@ use super::policy::{self, Change, Policy};
 use super::roles::{CUSTOM, RoleDefinition, RoleDefinitionProperties};
 use super::scope::{AuthzScope, properties_of, within_any};
 use crate::arm::id::PathVocabulary;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
 use crate::store::{assignments, definitions, now_millis, policy_version, role_definition};
 
@@ -80,8 +80,8 @@ impl ListFilter {
             ("rolename", Some(v)) => Ok(Self::RoleName(v)),
             ("type", Some(v)) => Ok(Self::Type(v)),
             _ if raw.eq_ignore_ascii_case("atScopeAndBelow()") => Ok(Self::All),
-            _ => Err(ArmError::bad_request(
-                "InvalidFilter",
+            _ => Err(ArmError::new(
+                ErrorCode::InvalidFilter,
                 format!(
                     "The $filter '{raw}' is not supported. Use roleName eq '{{name}}' or type eq '{{BuiltInRole|CustomRole}}'."
                 ),
@@ -105,13 +105,14 @@ pub struct RoleDefinitions {
     pub vocabulary: Arc<PathVocabulary>,
 }
 
-fn invalid(code: &str, message: impl Into<String>) -> ArmError {
-    ArmError::bad_request(code, message)
+fn invalid(code: ErrorCode, message: impl Into<String>) -> ArmError {
+    ArmError::new(code, message)
 }
 
 pub fn not_found(name: &str) -> ArmError {
-    ArmError::not_found(
-        "RoleDefinitionDoesNotExist",
+    ArmError::with_status(
+        actix_web::http::StatusCode::NOT_FOUND,
+        ErrorCode::RoleDefinitionDoesNotExist,
         format!("The specified role definition with ID '{name}' does not exist."),
     )
 }
@@ -152,7 +153,7 @@ impl RoleDefinitions {
         let name = uuid::Uuid::parse_str(name)
             .map_err(|_| {
                 invalid(
-                    "InvalidRoleDefinitionId",
+                    ErrorCode::InvalidRoleDefinitionId,
                     format!("The role definition ID '{name}' is not valid. It must be a GUID."),
                 )
             })?
@@ -160,7 +161,7 @@ impl RoleDefinitions {
         let mut props: RoleDefinitionProperties = properties_of(body)?;
         if props.role_name.trim().is_empty() || props.role_name.len() > 512 {
             return Err(invalid(
-                "InvalidRoleDefinitionName",
+                ErrorCode::InvalidRoleDefinitionName,
                 "roleName must be 1 to 512 characters.",
             )
             .with_target("properties.roleName"));
@@ -182,7 +183,7 @@ impl RoleDefinitions {
             .any(|p| !p.actions.is_empty() || !p.data_actions.is_empty());
         if !grants_something {
             return Err(invalid(
-                "RoleDefinitionHasNoPermissions",
+                ErrorCode::RoleDefinitionHasNoPermissions,
                 "A role definition needs at least one action or data action in 'permissions'.",
             )
             .with_target("properties.permissions"));
@@ -191,14 +192,14 @@ impl RoleDefinitions {
             p.is_empty() || p.len() > 1024 || p.chars().any(|c| c.is_whitespace() || c.is_control())
         }) {
             return Err(invalid(
-                "InvalidActionOrNotAction",
+                ErrorCode::InvalidActionOrNotAction,
                 format!("The permission '{bad}' is not valid."),
             )
             .with_target("properties.permissions"));
         }
         if props.assignable_scopes.is_empty() {
             return Err(invalid(
-                "InvalidAssignableScopes",
+                ErrorCode::InvalidAssignableScopes,
                 "A custom role needs at least one assignable scope (a subscription, resource group or resource).",
             )
             .with_target("properties.assignableScopes"));
@@ -208,7 +209,7 @@ impl RoleDefinitions {
             let scope = AuthzScope::parse(raw, &self.vocabulary)?;
             if scope.key == "/" {
                 return Err(invalid(
-                    "InvalidAssignableScopes",
+                    ErrorCode::InvalidAssignableScopes,
                     "'/' is reserved for built-in roles.",
                 )
                 .with_target("properties.assignableScopes"));
@@ -217,7 +218,7 @@ impl RoleDefinitions {
         }
         if !within_any(&at.key, &props.assignable_scopes) && at.key != "/" {
             return Err(invalid(
-                "InvalidRoleDefinitionScope",
+                ErrorCode::InvalidRoleDefinitionScope,
                 format!(
                     "The scope '{}' of the request is not among the role's assignable scopes or below one of them.",
                     at.display
@@ -234,7 +235,7 @@ impl RoleDefinitions {
     }
 
     /// 403 `code` when `name` is a built-in role: those are read-only.
-    fn refuse_built_in(&self, name: &str, code: &str, done: &str) -> Result<(), ArmError> {
+    fn refuse_built_in(&self, name: &str, code: ErrorCode, done: &str) -> Result<(), ArmError> {
         if self
             .policy
             .snapshot()
@@ -242,7 +243,6 @@ impl RoleDefinitions {
             .is_some_and(RoleDefinition::is_built_in)
         {
             return Err(ArmError::new(
-                actix_web::http::StatusCode::FORBIDDEN,
                 code,
                 format!("The built-in role '{name}' cannot be {done}."),
             ));
@@ -259,7 +259,11 @@ impl RoleDefinitions {
         body: &Value,
     ) -> Result<RoleDefinitionView, ArmError> {
         let (name, mut props) = self.validate(at, name, body)?;
-        self.refuse_built_in(&name, "RoleDefinitionUpdateNotPermitted", "changed")?;
+        self.refuse_built_in(
+            &name,
+            ErrorCode::RoleDefinitionUpdateNotPermitted,
+            "changed",
+        )?;
         let now = now_millis();
         let stamp = chrono::DateTime::from_timestamp_millis(now)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
@@ -267,16 +271,16 @@ impl RoleDefinitions {
         let existing = definitions::find(&tx, &name).await?;
         // A role belongs to the scope it was created at: it is changed there or nowhere.
         if existing.as_ref().is_some_and(|e| e.scope_key != at.key) {
-            return Err(ArmError::conflict(
-                "RoleDefinitionWithSameIdExists",
+            return Err(ArmError::new(
+                ErrorCode::RoleDefinitionWithSameIdExists,
                 format!("A role definition with the id '{name}' exists at another scope."),
             ));
         }
         let name_key = props.role_name.trim().to_lowercase();
         let clash = definitions::find_named_other_than(&tx, &name_key, &name).await?;
         if clash.is_some() || super::roles::built_in_named(props.role_name.trim()).is_some() {
-            return Err(ArmError::conflict(
-                "RoleDefinitionWithSameNameExists",
+            return Err(ArmError::new(
+                ErrorCode::RoleDefinitionWithSameNameExists,
                 format!(
                     "A role definition cannot be updated with a name that already exists: '{}'.",
                     props.role_name
@@ -310,8 +314,8 @@ impl RoleDefinitions {
             None => definitions::insert(&tx, row).await,
         };
         result.map_err(|err| match err.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ArmError::conflict(
-                "RoleDefinitionWithSameNameExists",
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ArmError::new(
+                ErrorCode::RoleDefinitionWithSameNameExists,
                 format!(
                     "A role definition with the name '{}' already exists.",
                     props.role_name
@@ -335,7 +339,11 @@ impl RoleDefinitions {
         let Some(name) = uuid::Uuid::parse_str(name).ok().map(|u| u.to_string()) else {
             return Ok(None);
         };
-        self.refuse_built_in(&name, "RoleDefinitionDeleteNotPermitted", "deleted")?;
+        self.refuse_built_in(
+            &name,
+            ErrorCode::RoleDefinitionDeleteNotPermitted,
+            "deleted",
+        )?;
         let tx = self.db.begin().await?;
         let Some(row) = definitions::find(&tx, &name).await? else {
             return Ok(None);
@@ -345,8 +353,8 @@ impl RoleDefinitions {
         }
         let assigned = assignments::count_with_role(&tx, &name).await?;
         if assigned > 0 {
-            return Err(ArmError::conflict(
-                "RoleDefinitionHasAssignments",
+            return Err(ArmError::new(
+                ErrorCode::RoleDefinitionHasAssignments,
                 format!(
                     "The role definition '{name}' has {assigned} role assignment(s); delete them first."
                 ),

@@ -2,7 +2,7 @@
 //! resource group or any resource, as written before `/providers/Microsoft.Authorization/…`.
 
 use crate::arm::id::{PathVocabulary, ResourceId};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 
 use super::Target;
 
@@ -39,14 +39,15 @@ impl AuthzScope {
             return Ok(Self::root());
         }
         let id = ResourceId::parse(&format!("/{trimmed}"), vocabulary).ok_or_else(|| {
-            ArmError::bad_request(
-                "InvalidScope",
+            ArmError::new(
+                ErrorCode::InvalidScope,
                 format!("The scope '/{trimmed}' is not a valid scope: it must be '/', a subscription, a resource group or a resource id."),
             )
         })?;
         if let Some(namespace) = id.unserved_namespace(vocabulary) {
-            return Err(ArmError::not_found(
-                "InvalidResourceNamespace",
+            return Err(ArmError::with_status(
+                actix_web::http::StatusCode::NOT_FOUND,
+                ErrorCode::InvalidResourceNamespace,
                 format!("The resource namespace '{namespace}' is invalid."),
             ));
         }
@@ -105,8 +106,8 @@ pub fn check_api_version(
             }
         });
     if !shaped || date < oldest {
-        return Err(ArmError::bad_request(
-            "InvalidApiVersionParameter",
+        return Err(ArmError::new(
+            ErrorCode::InvalidApiVersionParameter,
             format!(
                 "The api-version '{version}' is invalid. The supported versions for '{type_name}' are '{oldest}' and later."
             ),
@@ -123,14 +124,14 @@ pub fn properties_of<T: serde::de::DeserializeOwned>(
         .get("properties")
         .filter(|p| p.is_object())
         .ok_or_else(|| {
-            ArmError::bad_request(
-                "InvalidRequestContent",
+            ArmError::new(
+                ErrorCode::InvalidRequestContent,
                 "The request content must have 'properties'.",
             )
         })?;
     serde_json::from_value(properties.clone()).map_err(|e| {
-        ArmError::bad_request(
-            "InvalidRequestContent",
+        ArmError::new(
+            ErrorCode::InvalidRequestContent,
             format!("The request content was invalid: {e}."),
         )
     })

@@ -71,6 +71,7 @@ catalogue! {
     ResourceGroupBeingDeleted => CONFLICT, "The resource group is being deleted.";
     ResourceGroupHasDependents => CONFLICT, "Resources outside the resource group depend on resources in it.";
     ReadOnlyResource => CONFLICT, "The resource is read-only here.";
+    SharedConnectionReadOnly => FORBIDDEN, "A connection shared by the hub is read-only in the project.";
     Conflict => CONFLICT, "The resource was changed concurrently. Retry the request.";
     AnotherOperationInProgress => CONFLICT, "Another operation is in progress on the resource.";
     LocationRequired => BAD_REQUEST, "The location property is required for this definition.";

@@ -23,7 +23,7 @@ use super::caller::Caller;
 use super::jwks::ExternalKeys;
 use super::principal::TokenClaims;
 use super::signing_keys::SigningKeys;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::secrets::MasterKeys;
 
 /// The longest a token may still be valid for: Entra ID's access tokens live 60-90 minutes
@@ -82,14 +82,14 @@ impl From<AuthError> for ArmError {
         let code = match &err {
             AuthError::Missing => {
                 return ArmError::unauthenticated(
-                    "AuthenticationFailed",
+                    ErrorCode::AuthenticationFailed,
                     "Authentication failed. The 'Authorization' header is missing.",
                 );
             }
-            AuthError::Expired => "ExpiredAuthenticationToken",
-            AuthError::Audience => "InvalidAuthenticationTokenAudience",
-            AuthError::Issuer(_) => "InvalidAuthenticationTokenIssuer",
-            _ => "InvalidAuthenticationToken",
+            AuthError::Expired => ErrorCode::ExpiredAuthenticationToken,
+            AuthError::Audience => ErrorCode::InvalidAuthenticationTokenAudience,
+            AuthError::Issuer(_) => ErrorCode::InvalidAuthenticationTokenIssuer,
+            _ => ErrorCode::InvalidAuthenticationToken,
         };
         ArmError::unauthenticated(code, format!("The access token is invalid: {err}."))
     }

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 use crate::activity::{self, ActivityEntry};
 use crate::arm::id::ResourceId;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::events::{self, EventFacts};
 use crate::store::resource;
 use crate::store::resources::{self, RowLock};
@@ -92,12 +92,12 @@ pub async fn require_live(
     let is_group = id.provider.is_none();
     let name = id.name();
     match row {
-        None if is_group => Err(ArmError::not_found(
-            "ResourceGroupNotFound",
+        None if is_group => Err(ArmError::new(
+            ErrorCode::ResourceGroupNotFound,
             format!("Resource group '{name}' could not be found."),
         )),
-        None if holder == Holder::Parent => Err(ArmError::not_found(
-            "ParentResourceNotFound",
+        None if holder == Holder::Parent => Err(ArmError::new(
+            ErrorCode::ParentResourceNotFound,
             format!(
                 "Can not perform requested operation on nested resource. Parent resource '{name}' not found."
             ),
@@ -105,20 +105,20 @@ pub async fn require_live(
         None => Err(crate::arm::engine::not_found(id)),
         Some(row) if row.provisioning_state == ProvisioningState::Deleting.as_str() => {
             Err(if is_group {
-                ArmError::conflict(
-                    "ResourceGroupBeingDeleted",
+                ArmError::new(
+                    ErrorCode::ResourceGroupBeingDeleted,
                     format!(
                         "The resource group '{name}' is in deprovisioning state and cannot perform this operation."
                     ),
                 )
             } else if holder == Holder::Parent {
-                ArmError::conflict(
-                    "ParentResourceBeingDeleted",
+                ArmError::new(
+                    ErrorCode::ParentResourceBeingDeleted,
                     format!("The parent resource '{name}' is being deleted."),
                 )
             } else {
-                ArmError::conflict(
-                    "ResourceBeingDeleted",
+                ArmError::new(
+                    ErrorCode::ResourceBeingDeleted,
                     format!("The resource '{}' is being deleted.", id.display()),
                 )
             })

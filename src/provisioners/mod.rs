@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::store::resource;
@@ -43,14 +43,15 @@ pub enum ProvisionError {
 }
 
 impl ProvisionError {
-    pub fn retry(code: &str, message: impl Into<String>) -> Self {
+    /// `code` is an [`ErrorCode`](crate::error::ErrorCode) for Kiln's types, or a type's own.
+    pub fn retry(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Retry {
             code: code.into(),
             message: message.into(),
         }
     }
 
-    pub fn fail(code: &str, message: impl Into<String>) -> Self {
+    pub fn fail(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Fail {
             code: code.into(),
             message: message.into(),
@@ -62,7 +63,7 @@ impl ProvisionError {
         let (code, message) = match self {
             Self::Retry { code, message } | Self::Fail { code, message } => (code, message),
         };
-        json!({"status": 409, "code": code, "message": message})
+        crate::error::OperationError::with_status(409, code, message.clone()).to_value()
     }
 }
 

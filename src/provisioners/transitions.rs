@@ -10,6 +10,7 @@ use crate::arm::hooks::Removal;
 use crate::arm::id::ResourceId;
 use crate::arm::lro;
 use crate::arm::rows::{RowContent, row_of};
+use crate::error::{ErrorCode, OperationError};
 use crate::events;
 use crate::lifecycle::{self, Verb};
 use crate::store::resources::{self, Settled};
@@ -38,7 +39,11 @@ const DELETE_DONE: Outcome = Outcome {
 
 /// The error of a canceled operation (ARM requires one on `Canceled`).
 pub(super) fn canceled(why: &str) -> Value {
-    json!({"status": 409, "code": "OperationCanceled", "message": format!("The operation was canceled: {why}.")})
+    OperationError::new(
+        ErrorCode::OperationCanceled,
+        format!("The operation was canceled: {why}."),
+    )
+    .to_value()
 }
 
 impl Worker {

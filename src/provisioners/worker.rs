@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use super::transitions::canceled;
@@ -15,6 +15,7 @@ use super::{Applied, Backends, ProvisionContext, ProvisionError, Provisioner};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::lro;
 use crate::config::WorkerSettings;
+use crate::error::{ErrorCode, OperationError};
 use crate::store::operations::{self, Lease};
 use crate::store::{millis, now_millis, operation, resource, resources};
 
@@ -205,11 +206,14 @@ impl Worker {
             .and_then(Value::as_str)
             .map(|m| format!(" Last error: {m}"))
             .unwrap_or_default();
-        let error = json!({
-            "status": 409,
-            "code": "ProvisioningRequestDeadLettered",
-            "message": format!("The provisioning request for '{}' could not be processed: {why}.{last}", op.resource_id),
-        });
+        let error = OperationError::new(
+            ErrorCode::ProvisioningRequestDeadLettered,
+            format!(
+                "The provisioning request for '{}' could not be processed: {why}.{last}",
+                op.resource_id
+            ),
+        )
+        .to_value();
         match self
             .settle(async |tx| self.fail(tx, &op, &id, error).await)
             .await
@@ -293,7 +297,11 @@ impl Worker {
     async fn drive(&self, op: &operation::Model) -> Result<Drive, DbErr> {
         let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
             tracing::error!(operation = %op.id, resource = %op.resource_id, "operation names an unparsable resource id");
-            let error = json!({"status": 409, "code": "InvalidResourceId", "message": "The operation's resource id could not be parsed."});
+            let error = OperationError::new(
+                ErrorCode::InvalidResourceId,
+                "The operation's resource id could not be parsed.",
+            )
+            .to_value();
             return self
                 .settle(async |tx| self.end(tx, op, lro::FAILED, Some(error)).await)
                 .await;
@@ -408,7 +416,11 @@ impl Worker {
             Attempt::Failed(err) => (err.to_arm(), Drive::Deferred),
             Attempt::Panicked(message) => {
                 tracing::error!(operation = %op.id, panic = %message, "provisioner panicked");
-                let error = json!({"status": 500, "code": "ProvisionerFailed", "message": format!("The provisioner failed unexpectedly: {message}")});
+                let error = OperationError::new(
+                    ErrorCode::ProvisionerFailed,
+                    format!("The provisioner failed unexpectedly: {message}"),
+                )
+                .to_value();
                 (error, Drive::Panicked(message))
             }
         };
@@ -441,7 +453,7 @@ fn timed_out(op: &operation::Model) -> Value {
             op.resource_id
         ),
     };
-    json!({"status": 409, "code": "OperationTimedOut", "message": message})
+    OperationError::new(ErrorCode::OperationTimedOut, message).to_value()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::arm::http::{self, ArmRequest};
 use crate::arm::id::ResourceId;
 use crate::arm::lro::millis_to_rfc3339;
 use crate::arm::read::{DEFAULT_PAGE, MAX_PAGE, decode_token, encode_token};
-use crate::error::{ArmError, ErrorResponse};
+use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::store::activity::{self, LogQuery};
 
 const API_VERSIONS: &[&str] = &["2015-04-01"];
@@ -38,8 +38,8 @@ fn parse_filter(raw: Option<&str>) -> Result<Filter, ArmError> {
     let mut filter = Filter::default();
     let Some(raw) = raw else { return Ok(filter) };
     let invalid = |clause: &str| {
-        ArmError::bad_request(
-            "InvalidFilterInQueryString",
+        ArmError::new(
+            ErrorCode::InvalidFilterInQueryString,
             format!(
                 "The $filter clause '{clause}' is not supported. Supported: eventTimestamp ge/le '<RFC 3339>', resourceUri eq \
                  '<id>', correlationId eq '<id>', joined by 'and'."
@@ -113,8 +113,8 @@ pub async fn list_events(
 ) -> Result<HttpResponse, ArmError> {
     let version = req.api_version()?;
     if !API_VERSIONS.contains(&version) {
-        return Err(ArmError::bad_request(
-            "NoRegisteredProviderFound",
+        return Err(ArmError::new(
+            ErrorCode::NoRegisteredProviderFound,
             format!(
                 "No registered resource provider found for API version '{version}' for type 'eventtypes'. The supported api-versions are '{}'.",
                 API_VERSIONS.join(", ")
@@ -130,8 +130,8 @@ pub async fn list_events(
     let limit = req.top()?.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let after = match req.skip_token() {
         Some(token) => Some(decode_token(token)?.parse::<i64>().map_err(|_| {
-            ArmError::bad_request(
-                "InvalidSkipToken",
+            ArmError::new(
+                ErrorCode::InvalidSkipToken,
                 "The continuation token ($skipToken) is invalid.",
             )
         })?),

@@ -11,7 +11,7 @@ use crate::arm::registry::{
     ByVersion, DeleteAnswer, Listing, ResourceKind, Running, TypeDescriptor, TypeSchema, Verbs,
     WriteAnswer,
 };
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::store::resource;
 use crate::store::resources;
 use sea_orm::DatabaseTransaction;
@@ -79,8 +79,8 @@ impl ResourceKind for ResourceGroups {
         if dependents.is_empty() {
             return Ok(());
         }
-        Err(ArmError::conflict(
-            "ResourceGroupHasDependents",
+        Err(ArmError::new(
+            ErrorCode::ResourceGroupHasDependents,
             format!(
                 "The resource group '{}' holds resources that resources outside it depend on ({}). Delete those first.",
                 row.name,

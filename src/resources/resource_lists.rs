@@ -10,7 +10,7 @@ use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::arm::id::ResourceId;
 use crate::arm::read::{ListFilter, ListScope};
-use crate::error::{ArmError, ErrorResponse};
+use crate::error::{ArmError, ErrorCode, ErrorResponse};
 
 /// A page of resources of any type.
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,8 +35,8 @@ fn resources_filter(req: &ArmRequest) -> Result<ListFilter, ArmError> {
             type_key: Some(ty.to_lowercase()),
             ..ListFilter::default()
         }),
-        None => Err(ArmError::bad_request(
-            "InvalidFilterInQueryString",
+        None => Err(ArmError::new(
+            ErrorCode::InvalidFilterInQueryString,
             format!(
                 "The $filter '{filter}' is not supported. Supported: resourceType eq '<type>'."
             ),

@@ -12,7 +12,7 @@ use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
 use crate::authz::{SubscriptionInfo, subscription_not_found};
-use crate::error::{ArmError, ErrorResponse};
+use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::identity::{Caller, PrincipalType};
 use crate::store::{now_millis, subscription, subscriptions};
 
@@ -203,8 +203,9 @@ fn served_namespace(engine: &Engine, namespace: &str) -> Result<&'static str, Ar
         .into_iter()
         .find(|ns| ns.eq_ignore_ascii_case(namespace))
         .ok_or_else(|| {
-            ArmError::not_found(
-                "InvalidResourceNamespace",
+            ArmError::with_status(
+                StatusCode::NOT_FOUND,
+                ErrorCode::InvalidResourceNamespace,
                 format!("The resource namespace '{namespace}' is invalid."),
             )
         })
@@ -264,8 +265,8 @@ pub async fn create_subscription(
 ) -> Result<subscription::Model, ArmError> {
     use sea_orm::TransactionTrait;
     if request.display_name.trim().is_empty() || request.display_name.len() > 64 {
-        return Err(ArmError::bad_request(
-            "InvalidDisplayName",
+        return Err(ArmError::new(
+            ErrorCode::InvalidDisplayName,
             "displayName must be 1 to 64 characters.",
         )
         .with_target("displayName"));
@@ -329,8 +330,8 @@ pub async fn open_subscription(
         created_at: now,
     };
     if !subscriptions::insert(tx, &row).await? {
-        return Err(ArmError::conflict(
-            "SubscriptionAlreadyExists",
+        return Err(ArmError::new(
+            ErrorCode::SubscriptionAlreadyExists,
             format!("The subscription '{}' already exists.", new.subscription_id),
         ));
     }

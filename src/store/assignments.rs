@@ -159,10 +159,7 @@ pub fn granted_scopes(subjects: &[String], roles: &[String]) -> SelectStatement 
 pub use super::resources::Removal;
 
 /// Deletes the assignments `of` names; the number deleted.
-pub async fn delete_removed(
-    db: &impl ConnectionTrait,
-    of: &Removal<'_>,
-) -> Result<u64, DbErr> {
+pub async fn delete_removed(db: &impl ConnectionTrait, of: &Removal<'_>) -> Result<u64, DbErr> {
     let mut which = Condition::any().add(Column::ScopeKey.eq(of.key));
     if of.subtree {
         which = which.add(keys::below(Column::ScopeKey, of.key));

@@ -19,7 +19,7 @@ use super::registry::{Registry, Rendered, ResourceKind};
 use crate::activity::{self, ActivityEntry};
 use crate::authz::{Authorizer, SubscriptionDirectory, Target, subscription_not_found};
 use crate::config::WorkerSettings;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
 use crate::secrets::MasterKeys;
 use crate::store::operations::{self, NewOperation};
@@ -90,8 +90,8 @@ pub struct Engine {
 
 pub fn not_found(id: &ResourceId) -> ArmError {
     match (&id.provider, &id.resource_group) {
-        (Some(_), Some(group)) => ArmError::not_found(
-            "ResourceNotFound",
+        (Some(_), Some(group)) => ArmError::new(
+            ErrorCode::ResourceNotFound,
             format!(
                 "The Resource '{}/{}' under resource group '{group}' was not found. For more details please go to \
                  https://aka.ms/ARMResourceNotFoundFix",
@@ -105,8 +105,8 @@ pub fn not_found(id: &ResourceId) -> ArmError {
 }
 
 pub(super) fn group_not_found(group: &str) -> ArmError {
-    ArmError::not_found(
-        "ResourceGroupNotFound",
+    ArmError::new(
+        ErrorCode::ResourceGroupNotFound,
         format!("Resource group '{group}' could not be found."),
     )
 }
@@ -123,8 +123,8 @@ impl Engine {
 
     pub fn kind_of(&self, id: &ResourceId) -> Result<&Arc<dyn ResourceKind>, ArmError> {
         self.registry.get(&id.type_key()).ok_or_else(|| {
-            ArmError::not_found(
-                "InvalidResourceType",
+            ArmError::new(
+                ErrorCode::InvalidResourceType,
                 format!("The resource type '{}' could not be found.", id.type_name()),
             )
         })

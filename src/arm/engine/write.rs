@@ -11,7 +11,7 @@ use crate::arm::id::ResourceId;
 use crate::arm::lro::{self, OperationRef};
 use crate::arm::registry::PrepareContext;
 use crate::arm::rows::{RowContent, row_of};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::events;
 use crate::identity::Caller;
 use crate::lifecycle::{self, Holder, Outcome, ProvisioningState, Verb};
@@ -125,8 +125,8 @@ impl Engine {
         let kind = self.kind_of(id)?.clone();
         let descriptor = kind.descriptor();
         if !(descriptor.name_valid)(id.name()) {
-            return Err(ArmError::bad_request(
-                "InvalidResourceName",
+            return Err(ArmError::new(
+                ErrorCode::InvalidResourceName,
                 format!(
                     "The resource name '{}' is invalid. {}",
                     id.name(),
@@ -179,16 +179,16 @@ impl Engine {
                 existing.as_ref().and_then(|r| r.location.as_deref()),
             ) {
                 (None, None) => {
-                    return Err(ArmError::bad_request(
-                        "LocationRequired",
+                    return Err(ArmError::new(
+                        ErrorCode::LocationRequired,
                         "The location property is required for this definition.",
                     )
                     .with_target("location"));
                 }
                 (None, Some(old)) => spec.location = Some(old.to_owned()),
                 (Some(new), Some(old)) if new != old => {
-                    return Err(ArmError::bad_request(
-                        "InvalidResourceLocation",
+                    return Err(ArmError::new(
+                        ErrorCode::InvalidResourceLocation,
                         format!(
                             "The resource '{}' already exists in location '{old}'. A resource with the same name cannot be \
                              created in location '{new}'.",
@@ -216,8 +216,8 @@ impl Engine {
         // What is stored is what the document publishes.
         let properties = Value::Object(prepared.spec.properties.clone());
         (descriptor.schema.check_properties.0)(&properties).map_err(|problem| {
-            ArmError::bad_request(
-                "InvalidRequestContent",
+            ArmError::new(
+                ErrorCode::InvalidRequestContent,
                 format!("The request content was invalid: {problem}"),
             )
         })?;
@@ -321,8 +321,8 @@ async fn store_row(
     existing: Option<&resource::Model>,
 ) -> Result<(), ArmError> {
     let conflict = || {
-        ArmError::conflict(
-            "Conflict",
+        ArmError::new(
+            ErrorCode::Conflict,
             format!(
                 "The resource '{}' was changed concurrently. Retry the request.",
                 row.id

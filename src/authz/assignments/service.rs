@@ -10,7 +10,7 @@ use super::validate::{NewAssignment, invalid};
 use super::write::{Written, stored_assignment, write};
 use crate::authz::policy::{Change, Policy};
 use crate::authz::scope::AuthzScope;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
 use crate::store::assignments::{self as stored, AssignmentQuery};
 use crate::store::{policy_version, role_assignment};
@@ -62,7 +62,7 @@ impl ListFilter {
             return Ok(Self::Principal(id));
         }
         Err(invalid(
-            "InvalidFilter",
+            ErrorCode::InvalidFilter,
             format!(
                 "The $filter '{raw}' is not supported. Use atScope(), principalId eq '{{guid}}' or assignedTo('{{guid}}')."
             ),

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::authz::scope::AuthzScope;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::store::role_assignment;
 
 pub const TYPE: &str = "Microsoft.Authorization/roleAssignments";
@@ -94,8 +94,8 @@ pub fn role_definition_id(scope: &AuthzScope, role: &str) -> String {
 }
 
 pub fn not_found(name: &str) -> ArmError {
-    ArmError::not_found(
-        "RoleAssignmentNotFound",
+    ArmError::new(
+        ErrorCode::RoleAssignmentNotFound,
         format!("The role assignment '{name}' is not found."),
     )
 }

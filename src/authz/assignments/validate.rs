@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::shape::RoleAssignmentProperties;
 use crate::authz::condition::{AccessRequest, AttributeSource, Condition};
 use crate::authz::scope::{AuthzScope, guid_of, properties_of};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 
 pub const PRINCIPAL_TYPES: [&str; 4] = ["User", "Group", "ServicePrincipal", "ForeignGroup"];
 
@@ -63,8 +63,8 @@ impl NewAssignment {
     }
 }
 
-pub(super) fn invalid(code: &str, message: impl Into<String>) -> ArmError {
-    ArmError::bad_request(code, message)
+pub(super) fn invalid(code: ErrorCode, message: impl Into<String>) -> ArmError {
+    ArmError::new(code, message)
 }
 
 /// Checks a PUT body. `known_role` says whether a role GUID exists.
@@ -77,7 +77,7 @@ pub fn validate(
     let name = uuid::Uuid::parse_str(name)
         .map_err(|_| {
             invalid(
-                "InvalidRoleAssignmentId",
+                ErrorCode::InvalidRoleAssignmentId,
                 format!("The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."),
             )
         })?
@@ -87,7 +87,7 @@ pub fn validate(
         .filter(|g| known_role(g))
         .ok_or_else(|| {
             invalid(
-                "RoleDefinitionDoesNotExist",
+                ErrorCode::RoleDefinitionDoesNotExist,
                 format!(
                     "The specified role definition with ID '{}' does not exist.",
                     props.role_definition_id
@@ -98,7 +98,7 @@ pub fn validate(
     let principal_id = uuid::Uuid::parse_str(&props.principal_id)
         .map_err(|_| {
             invalid(
-                "InvalidPrincipalId",
+                ErrorCode::InvalidPrincipalId,
                 format!(
                     "The principal ID '{}' is not valid. It must be a GUID.",
                     props.principal_id
@@ -115,7 +115,7 @@ pub fn validate(
             .map(|k| (*k).to_owned())
             .ok_or_else(|| {
                 invalid(
-                    "InvalidPrincipalType",
+                    ErrorCode::InvalidPrincipalType,
                     format!(
                         "The principal type '{t}' is not valid. Use one of: {}.",
                         PRINCIPAL_TYPES.join(", ")
@@ -131,7 +131,7 @@ pub fn validate(
         && !(scope_in_body == "/" && scope.key == "/")
     {
         return Err(invalid(
-            "InvalidRoleAssignmentScope",
+            ErrorCode::InvalidRoleAssignmentScope,
             format!(
                 "The scope '{scope_in_body}' in the request body does not match the scope '{}' of the URL.",
                 scope.display
@@ -145,14 +145,14 @@ pub fn validate(
         (None | Some(""), None) => None,
         (None | Some(""), Some(_)) => {
             return Err(invalid(
-                "InvalidConditionVersion",
+                ErrorCode::InvalidConditionVersion,
                 "conditionVersion is set, but there is no condition.",
             ));
         }
         (Some(text), version) => {
             if version.is_some_and(|v| v != "2.0") {
                 return Err(invalid(
-                    "InvalidConditionVersion",
+                    ErrorCode::InvalidConditionVersion,
                     format!(
                         "The condition version '{}' is not supported. Use '2.0'.",
                         version.unwrap_or_default()
@@ -162,7 +162,7 @@ pub fn validate(
             }
             let parsed = Condition::parse(text).map_err(|e| {
                 invalid(
-                    "InvalidCondition",
+                    ErrorCode::InvalidCondition,
                     format!("The condition is invalid: {e}."),
                 )
                 .with_target("properties.condition")

@@ -9,7 +9,7 @@ use super::shape::{RoleAssignment, render, role_definition_id};
 use super::validate::{NewAssignment, invalid};
 use crate::authz::condition::Condition;
 use crate::authz::policy::{Assignment, Change};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::store::assignments::{self as stored, AssignmentUpdate, Removal};
 use crate::store::{now_millis, policy_version, role_assignment};
 
@@ -39,8 +39,8 @@ pub(super) fn stored_assignment(row: &role_assignment::Model) -> Assignment {
 }
 
 fn exists_error() -> ArmError {
-    ArmError::conflict(
-        "RoleAssignmentExists",
+    ArmError::new(
+        ErrorCode::RoleAssignmentExists,
         "The role assignment already exists.",
     )
 }
@@ -71,7 +71,7 @@ pub async fn write(
             || old.role_definition_key != new.role
         {
             return Err(invalid(
-                "RoleAssignmentUpdateNotPermitted",
+                ErrorCode::RoleAssignmentUpdateNotPermitted,
                 "Tenant ID, application ID, principal ID, role definition and scope are not allowed to be updated.",
             ));
         }

@@ -15,7 +15,7 @@ use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::authz::condition::{AccessRequest, AttributeSource};
 use crate::authz::scope::check_api_version;
 use crate::authz::{Authorizer, Rbac, Target};
-use crate::error::{ArmError, ErrorResponse};
+use crate::error::{ArmError, ErrorCode, ErrorResponse};
 
 pub const CHECK_ACCESS_ACTION: &str = "Microsoft.Authorization/checkAccess/action";
 const CONTAINER_NAME: &str = "microsoft.storage/storageaccounts/blobservices/containers:name";
@@ -98,7 +98,7 @@ pub const MAX_VALUE_LEN: usize = 1024;
 /// against comes from the body, and its cost grows with it.
 fn check_attributes(map: &HashMap<String, Value>, target: &str) -> Result<(), ArmError> {
     let too_big = |what: String| {
-        Err(ArmError::bad_request("InvalidRequestContent", what).with_target(target))
+        Err(ArmError::new(ErrorCode::InvalidRequestContent, what).with_target(target))
     };
     if map.len() > MAX_ATTRIBUTES {
         return too_big(format!(
@@ -203,39 +203,39 @@ pub async fn check_access(
     let request: CheckAccessRequest = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
     if request.actions.is_empty() || request.actions.len() > 200 {
-        return Err(ArmError::bad_request(
-            "InvalidRequestContent",
+        return Err(ArmError::new(
+            ErrorCode::InvalidRequestContent,
             "'actions' must have 1 to 200 entries.",
         ));
     }
     check_attributes(&request.resource.attributes, "resource.attributes")?;
     check_attributes(&request.subject.attributes.other, "subject.attributes")?;
     if request.subject.attributes.groups.len() > MAX_VALUES {
-        return Err(ArmError::bad_request(
-            "InvalidRequestContent",
+        return Err(ArmError::new(
+            ErrorCode::InvalidRequestContent,
             format!("'subject.attributes.groups' may have at most {MAX_VALUES} entries."),
         ));
     }
     for (i, action) in request.actions.iter().enumerate() {
         check_attributes(&action.attributes, &format!("actions[{i}].attributes"))?;
         if action.id.len() > MAX_VALUE_LEN {
-            return Err(ArmError::bad_request(
-                "InvalidRequestContent",
+            return Err(ArmError::new(
+                ErrorCode::InvalidRequestContent,
                 format!("'actions[{i}].id' is longer than {MAX_VALUE_LEN} characters."),
             ));
         }
     }
     let subject = uuid::Uuid::parse_str(&request.subject.attributes.object_id)
         .map_err(|_| {
-            ArmError::bad_request(
-                "InvalidPrincipalId",
+            ArmError::new(
+                ErrorCode::InvalidPrincipalId,
                 "subject.attributes.objectId must be a GUID.",
             )
         })?
         .to_string();
     let resource = ResourceId::parse(&request.resource.id, &vocabulary).ok_or_else(|| {
-        ArmError::bad_request(
-            "InvalidResourceId",
+        ArmError::new(
+            ErrorCode::InvalidResourceId,
             format!(
                 "The resource id '{}' is not a valid resource id.",
                 request.resource.id
@@ -244,8 +244,8 @@ pub async fn check_access(
         .with_target("resource.id")
     })?;
     if let Some(namespace) = resource.unserved_namespace(&vocabulary) {
-        return Err(ArmError::bad_request(
-            "InvalidResourceNamespace",
+        return Err(ArmError::new(
+            ErrorCode::InvalidResourceNamespace,
             format!("The resource namespace '{namespace}' is invalid."),
         )
         .with_target("resource.id"));

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 
 /// The members of a connection's properties, spelled as the spec spells them.
 const KNOWN: &[&str] = &[
@@ -52,8 +52,8 @@ pub fn canonicalize(properties: &mut Map<String, Value>) -> Result<(), ArmError>
     let sent: Vec<String> = properties.keys().cloned().collect();
     for (i, name) in sent.iter().enumerate() {
         if let Some(twin) = sent[..i].iter().find(|n| n.eq_ignore_ascii_case(name)) {
-            return Err(ArmError::bad_request(
-                "DuplicateProperty",
+            return Err(ArmError::new(
+                ErrorCode::DuplicateProperty,
                 format!(
                     "properties.{twin} and properties.{name} differ only in case: send one of them."
                 ),
@@ -61,8 +61,8 @@ pub fn canonicalize(properties: &mut Map<String, Value>) -> Result<(), ArmError>
             .with_target(format!("properties.{name}")));
         }
         if SECRET_LIKE.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-            return Err(ArmError::bad_request(
-                "InvalidProperty",
+            return Err(ArmError::new(
+                ErrorCode::InvalidProperty,
                 format!(
                     "properties.{name} is not a property of a connection: secrets go in \
                      properties.credentials, which is sealed."

@@ -16,7 +16,7 @@ use crate::arm::registry::{
     ActionAnswer, ActionDecl, ActionTarget, PrepareContext, Prepared, Rendered, ResourceKind,
     TypeDescriptor,
 };
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::store::resource;
 use crate::store::resources;
 
@@ -28,20 +28,20 @@ pub struct Connections {
     pub host: &'static ConnectionHost,
 }
 
-fn invalid(code: &str, message: &str, target: &str) -> ArmError {
-    ArmError::bad_request(code, message).with_target(target)
+fn invalid(code: ErrorCode, message: &str, target: &str) -> ArmError {
+    ArmError::new(code, message).with_target(target)
 }
 
 fn auth_type(properties: &Map<String, Value>) -> Result<String, ArmError> {
     match properties.get("authType") {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
         None | Some(Value::Null) => Err(invalid(
-            "AuthTypeRequired",
+            ErrorCode::AuthTypeRequired,
             "A connection requires properties.authType (e.g. ApiKey, AAD, None).",
             "properties.authType",
         )),
         Some(_) => Err(invalid(
-            "InvalidAuthType",
+            ErrorCode::InvalidAuthType,
             "properties.authType must be a string.",
             "properties.authType",
         )),
@@ -55,7 +55,7 @@ fn check_sharing_shapes(properties: &Map<String, Value>) -> Result<(), ArmError>
         .is_some_and(|v| !v.is_null() && !v.is_boolean())
     {
         return Err(invalid(
-            "InvalidSharing",
+            ErrorCode::InvalidSharing,
             "properties.isSharedToAll must be a boolean.",
             "properties.isSharedToAll",
         ));
@@ -67,7 +67,7 @@ fn check_sharing_shapes(properties: &Map<String, Value>) -> Result<(), ArmError>
     };
     if !list_ok {
         return Err(invalid(
-            "InvalidSharing",
+            ErrorCode::InvalidSharing,
             "properties.sharedUserList must be an array of strings.",
             "properties.sharedUserList",
         ));
@@ -108,8 +108,8 @@ impl Connections {
             return Err(sharing::read_only(&hub_connection));
         }
         if sharing::is_shared(&hub_connection) {
-            return Err(ArmError::conflict(
-                "ConnectionNameSharedByHub",
+            return Err(ArmError::new(
+                ErrorCode::ConnectionNameSharedByHub,
                 format!(
                     "'{}' shares a connection named '{}': a connection of this workspace may                      not take its name. Choose another name.",
                     sharing::owner_id(&hub_connection),
@@ -212,7 +212,7 @@ impl ResourceKind for Connections {
             Some(Value::Object(map)) => map,
             Some(_) => {
                 return Err(invalid(
-                    "InvalidCredentials",
+                    ErrorCode::InvalidCredentials,
                     "properties.credentials must be an object.",
                     "properties.credentials",
                 ));
@@ -243,7 +243,7 @@ impl ResourceKind for Connections {
                         && !part.covers(&stored)
                     {
                         return Err(invalid(
-                            "CredentialsRequired",
+                            ErrorCode::CredentialsRequired,
                             "Changing the target (or authUrl) requires the credentials again:                              send every secret credential field (or value) with the change.",
                             "properties.credentials",
                         ));

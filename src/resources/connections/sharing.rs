@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 
 use super::ConnectionHost;
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
 use crate::store::resource;
 use crate::store::resources::{self, RowQuery};
@@ -112,8 +112,7 @@ pub async fn shared_connections(
 /// A write through a project to a connection its hub shares with it.
 pub fn read_only(connection: &resource::Model) -> ArmError {
     ArmError::new(
-        actix_web::http::StatusCode::FORBIDDEN,
-        "SharedConnectionReadOnly",
+        ErrorCode::SharedConnectionReadOnly,
         format!(
             "The connection '{}' belongs to '{}' and is shared read-only with this workspace. \
              Change it where it belongs.",

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
 use crate::arm::id::ResourceId;
+use crate::error::ErrorCode;
 use crate::provisioners::{Applied, Dependent, ProvisionContext, ProvisionError, Provisioner};
 use crate::resources::dependents::{KEY_VAULT, STORAGE_ACCOUNT};
 use crate::store::{resource, resources, subscriptions};
@@ -53,7 +54,7 @@ fn account_name(storage_account_id: &str) -> &str {
 }
 
 fn db_error(err: impl std::fmt::Display) -> ProvisionError {
-    ProvisionError::retry("DatabaseUnavailable", err.to_string())
+    ProvisionError::retry(ErrorCode::DatabaseUnavailable, err.to_string())
 }
 
 async fn tenant_of(
@@ -65,7 +66,7 @@ async fn tenant_of(
         .map_err(db_error)?;
     found.map(|s| s.tenant_id).ok_or_else(|| {
         ProvisionError::fail(
-            "SubscriptionNotFound",
+            ErrorCode::SubscriptionNotFound,
             format!("The subscription of '{}' no longer exists.", row.id),
         )
     })
@@ -77,8 +78,9 @@ impl WorkspaceProvisioner {
         cx: &ProvisionContext<'_>,
         hub: &resource::Model,
     ) -> Result<Applied, ProvisionError> {
-        let id = ResourceId::parse(&hub.id, cx.vocabulary)
-            .ok_or_else(|| ProvisionError::fail("InvalidResourceId", "The hub id is invalid."))?;
+        let id = ResourceId::parse(&hub.id, cx.vocabulary).ok_or_else(|| {
+            ProvisionError::fail(ErrorCode::InvalidResourceId, "The hub id is invalid.")
+        })?;
         let group = id.resource_group.clone().unwrap_or_default();
         let (storage_name, vault_name) = dependent_names(&hub.id_key, &hub.name);
         let mut applied = Applied::default();
@@ -173,7 +175,7 @@ impl WorkspaceProvisioner {
         let Some((account, account_id)) = self.hub_account(cx, project).await? else {
             // The hub is still being provisioned: its storage account comes with it.
             return Err(ProvisionError::retry(
-                "HubNotReady",
+                ErrorCode::HubNotReady,
                 format!(
                     "The hub of '{}' has no storage account yet; it is still being provisioned.",
                     project.id

@@ -9,7 +9,7 @@ use super::DESCRIPTOR;
 use crate::arm::envelope::Spec;
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
-use crate::error::ArmError;
+use crate::error::{ArmError, ErrorCode};
 use crate::lifecycle::ProvisioningState;
 use crate::provisioners::Provisioner;
 use crate::store::resource;
@@ -47,8 +47,8 @@ fn is_kind(spec: &Spec, kind: &str) -> bool {
 }
 
 fn change_not_allowed(property: &str) -> ArmError {
-    ArmError::bad_request(
-        "PropertyChangeNotAllowed",
+    ArmError::new(
+        ErrorCode::PropertyChangeNotAllowed,
         format!("Changing property '{property}' is not allowed."),
     )
     .with_target(format!("properties.{property}"))
@@ -70,16 +70,16 @@ impl Workspaces {
     ) -> Result<resource::Model, ArmError> {
         let raw = match raw {
             None | Some(Value::Null) => {
-                return Err(ArmError::bad_request(
-                    "HubResourceIdRequired",
+                return Err(ArmError::new(
+                    ErrorCode::HubResourceIdRequired,
                     "A workspace of kind 'Project' requires properties.hubResourceId, the id of its hub.",
                 )
                 .with_target("properties.hubResourceId"));
             }
             Some(Value::String(s)) => s.as_str(),
             Some(_) => {
-                return Err(ArmError::bad_request(
-                    "InvalidHubResourceId",
+                return Err(ArmError::new(
+                    ErrorCode::InvalidHubResourceId,
                     "properties.hubResourceId must be a string.",
                 )
                 .with_target("properties.hubResourceId"));
@@ -88,8 +88,8 @@ impl Workspaces {
         let hub_id = ResourceId::parse(raw, cx.vocabulary)
             .filter(|id| id.is_top_level() && id.type_key() == DESCRIPTOR.type_key())
             .ok_or_else(|| {
-                ArmError::bad_request(
-                    "InvalidHubResourceId",
+                ArmError::new(
+                    ErrorCode::InvalidHubResourceId,
                     format!(
                         "'{raw}' is not the id of a Microsoft.MachineLearningServices workspace."
                     ),
@@ -100,8 +100,8 @@ impl Workspaces {
             .subscription
             .eq_ignore_ascii_case(&cx.id.subscription)
         {
-            return Err(ArmError::bad_request(
-                "HubInDifferentSubscription",
+            return Err(ArmError::new(
+                ErrorCode::HubInDifferentSubscription,
                 format!(
                     "The hub '{raw}' must be in the project's subscription '{}'.",
                     cx.id.subscription
@@ -112,15 +112,15 @@ impl Workspaces {
         // FOR KEY SHARE: a concurrent delete of the hub waits for this project and then refuses.
         let hub = resources::lock(cx.tx, &hub_id.key(), RowLock::KeyShare).await?;
         let Some(hub) = hub else {
-            return Err(ArmError::bad_request(
-                "HubNotFound",
+            return Err(ArmError::new(
+                ErrorCode::HubNotFound,
                 format!("The hub '{raw}' does not exist."),
             )
             .with_target("properties.hubResourceId"));
         };
         if hub.kind_key.as_deref() != Some("hub") {
-            return Err(ArmError::bad_request(
-                "NotAHub",
+            return Err(ArmError::new(
+                ErrorCode::NotAHub,
                 format!("The workspace '{raw}' is not of kind 'Hub'."),
             )
             .with_target("properties.hubResourceId"));
@@ -129,8 +129,8 @@ impl Workspaces {
         let group_deleting =
             hub_group.is_some_and(|g| g.provisioning_state == ProvisioningState::Deleting.as_str());
         if hub.provisioning_state == ProvisioningState::Deleting.as_str() || group_deleting {
-            return Err(ArmError::conflict(
-                "HubBeingDeleted",
+            return Err(ArmError::new(
+                ErrorCode::HubBeingDeleted,
                 format!("The hub '{raw}' (or its resource group) is being deleted."),
             ));
         }
@@ -173,8 +173,8 @@ impl ResourceKind for Workspaces {
     ) -> Result<Prepared, ArmError> {
         let requested = spec.kind.clone().unwrap_or_else(|| "Default".into());
         if !KINDS.iter().any(|k| k.eq_ignore_ascii_case(&requested)) {
-            return Err(ArmError::bad_request(
-                "InvalidWorkspaceKind",
+            return Err(ArmError::new(
+                ErrorCode::InvalidWorkspaceKind,
                 format!(
                     "The workspace kind '{requested}' is not supported. Supported kinds: {}.",
                     KINDS.join(", ")
@@ -184,8 +184,8 @@ impl ResourceKind for Workspaces {
         }
         match existing.and_then(|e| e.kind.as_deref()) {
             Some(old) if !old.eq_ignore_ascii_case(&requested) => {
-                return Err(ArmError::bad_request(
-                    "PropertyChangeNotAllowed",
+                return Err(ArmError::new(
+                    ErrorCode::PropertyChangeNotAllowed,
                     "Changing property 'kind' is not allowed.",
                 )
                 .with_target("kind"));
@@ -258,8 +258,8 @@ impl ResourceKind for Workspaces {
         if projects.is_empty() {
             return Ok(());
         }
-        Err(ArmError::conflict(
-            "HubHasProjects",
+        Err(ArmError::new(
+            ErrorCode::HubHasProjects,
             format!(
                 "The hub '{}' still has projects ({}). Delete its projects first.",
                 row.name,

@@ -3,8 +3,14 @@
 //! Every layer has its own thiserror enum; they convert into [`ArmError`] here, in one place,
 //! so the mapping from cause to status code is readable as a table.
 
+mod codes;
+mod operation;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+
+pub use codes::ErrorCode;
+pub use operation::OperationError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,7 +56,23 @@ impl std::fmt::Display for ArmError {
 impl std::error::Error for ArmError {}
 
 impl ArmError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An error with its code's status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::custom(code.status(), code.as_str(), message)
+    }
+
+    /// An error with the message its code means.
+    pub fn of(code: ErrorCode) -> Self {
+        Self::new(code, code.template())
+    }
+
+    /// A code answered with another status than its usual one, where Azure does so.
+    pub fn with_status(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::custom(status, code.as_str(), message)
+    }
+
+    /// An error code of a type declared outside Kiln (Kiln's own codes are [`ErrorCode`]s).
+    pub fn custom(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
             detail: Box::new(ErrorDetail {
@@ -68,7 +90,7 @@ impl ArmError {
         self
     }
 
-    pub fn with_detail(mut self, code: &str, message: impl Into<String>) -> Self {
+    pub fn with_detail(mut self, code: ErrorCode, message: impl Into<String>) -> Self {
         self.detail.details.push(ErrorDetail {
             code: code.into(),
             message: message.into(),
@@ -83,31 +105,16 @@ impl ArmError {
         self
     }
 
-    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
     pub fn invalid_content(message: impl Into<String>) -> Self {
-        Self::bad_request("InvalidRequestContent", message)
+        Self::new(ErrorCode::InvalidRequestContent, message)
     }
 
     pub fn missing_api_version() -> Self {
-        Self::bad_request(
-            "MissingApiVersionParameter",
-            "The api-version query parameter (?api-version=) is required for all requests.",
-        )
+        Self::of(ErrorCode::MissingApiVersionParameter)
     }
 
-    pub fn unauthenticated(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message).with_header(
+    pub fn unauthenticated(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(code, message).with_header(
             "WWW-Authenticate",
             "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"",
         )
@@ -115,8 +122,7 @@ impl ArmError {
 
     pub fn authorization_failed(principal: &str, action: &str, scope: &str) -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "AuthorizationFailed",
+            ErrorCode::AuthorizationFailed,
             format!(
                 "The client '{principal}' with object id '{principal}' does not have authorization to perform action \
                  '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh \
@@ -126,17 +132,13 @@ impl ArmError {
     }
 
     pub fn precondition_failed(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "PreconditionFailed",
-            "Precondition failed.",
-        )
-        .with_detail("PreconditionFailedEtagMismatch", message)
+        Self::of(ErrorCode::PreconditionFailed)
+            .with_detail(ErrorCode::PreconditionFailedEtagMismatch, message)
     }
 
     pub fn another_operation(resource_id: &str) -> Self {
-        Self::conflict(
-            "AnotherOperationInProgress",
+        Self::new(
+            ErrorCode::AnotherOperationInProgress,
             format!(
                 "Another operation is in progress on resource '{resource_id}'. Wait for it to complete and retry."
             ),
@@ -146,21 +148,12 @@ impl ArmError {
     /// A failure we did not expect: the cause goes to the log, never to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "The server encountered an internal error. Retry the request.",
-        )
+        Self::of(ErrorCode::InternalServerError)
     }
 
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "service unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "The service is temporarily unavailable.",
-        )
-        .with_header("Retry-After", "1")
+        Self::of(ErrorCode::ServiceUnavailable).with_header("Retry-After", "1")
     }
 }
 

@@ -344,7 +344,7 @@ async fn two_processes_on_one_database_share_the_policy() {
         uuid::Uuid::new_v4()
     );
     let body = serde_json::json!({"properties": {
-        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"),
+        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{}", crate::helpers::roles::READER),
         "principalId": principal,
     }});
     let res = client

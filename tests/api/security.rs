@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::authorization::{AUTHZ_API, OWNER, assign, assignment_path, guid};
+use crate::authorization::{AUTHZ_API, assign, assignment_path, guid};
 use crate::both_backends;
+use crate::helpers::roles;
 use crate::helpers::{Backend, RG_API, TestApp, WS_API, error_code};
 use crate::type_contract::finish;
 
@@ -58,7 +59,7 @@ async fn a_project_cannot_join_a_hub_its_creator_may_not_touch_even_racing_a_del
         .to_owned();
     app.create_group("rg2").await;
     let owner = guid();
-    assign(&app, &owner, OWNER, &app.group_path("rg2"), None).await;
+    assign(&app, &owner, roles::OWNER, &app.group_path("rg2"), None).await;
     let token = Arc::new(app.token_for(&owner, &app.tenant));
     let hub2 = format!("{}?api-version={WS_API}", app.workspace_path("rg2", "hub2"));
     let res = app
@@ -142,7 +143,7 @@ async fn assignments_written_while_their_group_is_deleted_do_not_survive_it(back
             app.hub("doomed", &format!("hub{i}")).await;
         }
         let owner = guid();
-        assign(&app, &owner, OWNER, &group, None).await;
+        assign(&app, &owner, roles::OWNER, &group, None).await;
         let token = app.token_for(&owner, &app.tenant);
         let done = Arc::new(AtomicBool::new(false));
         // The group's Owner and the subscription's write at once; the Owner loses its right
@@ -159,7 +160,7 @@ async fn assignments_written_while_their_group_is_deleted_do_not_survive_it(back
                 let mut created = 0;
                 while !done.load(Ordering::SeqCst) {
                     let body = json!({"properties": {
-                        "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}", app.subscription),
+                        "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}", app.subscription, roles::OWNER),
                         "principalId": guid(),
                     }});
                     let res = app
@@ -317,7 +318,7 @@ async fn what_conditions_are_evaluated_against_is_bounded(backend: Backend) {
     assign(
         &app,
         &reader,
-        "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+        roles::STORAGE_BLOB_DATA_READER,
         &app.group_path("rg"),
         Some(&condition),
     )

@@ -5,9 +5,7 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
-
-pub const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+use crate::helpers::{TestApp, error_code, roles};
 
 /// One resource of the type under test and what its declaration says it answers.
 pub struct Subject<'a> {
@@ -220,7 +218,7 @@ pub async fn check(app: &TestApp, s: &Subject<'_>) {
 
     // A Reader reads and cannot write or delete.
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let token = app.token_for(&reader, &app.tenant);
     assert_eq!(
         app.send_as(&token, Method::GET, &item, None).await.status(),

@@ -8,9 +8,9 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 
-use super::{READER, connection_path, hub_and_project, list_secrets, with_api};
+use super::{connection_path, hub_and_project, list_secrets, with_api};
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, roles};
 
 fn marker() -> String {
     format!("LEAKMARK{}", uuid::Uuid::new_v4().simple())
@@ -196,7 +196,7 @@ async fn secrets_never_leak(backend: Backend) {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     answers.push(("malformed PUT".into(), res.text().await.unwrap()));
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let as_reader = app.token_for(&reader, &app.tenant);
     let res = app
         .send_as(

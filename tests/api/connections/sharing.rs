@@ -4,9 +4,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{READER, connection_path, hub_and_project, list_secrets_as, put_connection, with_api};
+use super::{connection_path, hub_and_project, list_secrets_as, put_connection, with_api};
 use crate::both_backends;
-use crate::helpers::{Backend, CONTRIBUTOR, TestApp, error_code};
+use crate::helpers::{Backend, TestApp, error_code, roles};
 
 async fn names(app: &TestApp, token: &str, workspace: &str) -> Vec<(String, String)> {
     let path = with_api(&format!(
@@ -62,7 +62,7 @@ async fn assign_at(app: &TestApp, principal: &str, role: &str, scope: &str) {
 async fn project_contributor(app: &TestApp, project: &str) -> String {
     let user = uuid::Uuid::new_v4().to_string();
     let scope = app.workspace_path("rg", project);
-    assign_at(app, &user, CONTRIBUTOR, &scope).await;
+    assign_at(app, &user, roles::CONTRIBUTOR, &scope).await;
     app.token_for(&user, &app.tenant)
 }
 
@@ -205,7 +205,7 @@ async fn sharing_matrix(backend: Backend) {
 
     // Roles: a Reader sees connections but not their keys; a Contributor gets the keys.
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let as_reader = app.token_for(&reader, &app.tenant);
     let res = app
         .send_as(&as_reader, Method::GET, &with_api(&through_p1("all")), None)
@@ -217,13 +217,13 @@ async fn sharing_matrix(backend: Backend) {
         "AuthorizationFailed"
     );
     let contributor = uuid::Uuid::new_v4().to_string();
-    app.grant(&contributor, CONTRIBUTOR).await;
+    app.grant(&contributor, roles::CONTRIBUTOR).await;
     let as_contributor = app.token_for(&contributor, &app.tenant);
     let res = list_secrets_as(&app, &as_contributor, &hub_conn("private")).await;
     assert_eq!(res.status(), StatusCode::OK);
 
     // A principal named in sharedUserList reaches the connection from any project.
-    app.grant(&friend, READER).await;
+    app.grant(&friend, roles::READER).await;
     let as_friend = app.token_for(&friend, &app.tenant);
     assert_eq!(
         names(&app, &as_friend, "prj2").await,

@@ -10,8 +10,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::roles;
 use crate::helpers::{Backend, Options, RG_API, TestApp, WS_API, error_code};
-use crate::type_contract::{self, READER, Subject, finish};
+use crate::type_contract::{self, Subject, finish};
 use declaration::{GEAR, Widgets};
 
 const API: &str = "2025-06-01-preview";
@@ -235,7 +236,7 @@ async fn widgets_have_actions_children_events_and_go_with_their_group(backend: B
         json!({"widget": "gizmo", "shine": 40})
     );
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let token = app.token_for(&reader, &app.tenant);
     let res = app.send_as(&token, Method::POST, &polish, None).await;
     assert_eq!(

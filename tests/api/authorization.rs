@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{RG_API, TestApp, WS_API, error_code, roles};
+use crate::helpers::{RG_API, TestApp, WS_API, error_code, eventually, roles};
 use kiln::authz::roles::{RoleDefinition, built_in_named};
 
 pub const AUTHZ_API: &str = "2022-04-01";
@@ -457,12 +457,7 @@ async fn role_assignment_api(backend: crate::helpers::Backend) {
     replaced["properties"]["description"] = json!("second");
     let res = app.put(&assignment_path(&t.hub, &name), &replaced).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let got: Value = app
-        .get(&assignment_path(&t.hub, &name))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_ok(&assignment_path(&t.hub, &name)).await;
     assert_eq!(got["properties"]["description"], "second");
     // The same triple under another name.
     let res = app.put(&assignment_path(&t.hub, &guid()), &body).await;
@@ -557,9 +552,7 @@ async fn role_assignment_api(backend: crate::helpers::Backend) {
             let url = format!(
                 "{scope}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}{filter}"
             );
-            let res = app.get(&url).await;
-            assert_eq!(res.status(), StatusCode::OK);
-            let body: Value = res.json().await.unwrap();
+            let body = app.get_ok(&url).await;
             body["value"]
                 .as_array()
                 .unwrap()
@@ -670,7 +663,7 @@ async fn lists_show_only_what_the_caller_may_read(backend: crate::helpers::Backe
         names(res.json().await.unwrap()),
         vec!["rgl-hub", "rgl-proj"]
     );
-    let admin_view: Value = app.get(&url).await.json().await.unwrap();
+    let admin_view: Value = app.get_ok(&url).await;
     assert_eq!(names(admin_view).len(), 3);
     assert!(other_hub["name"] == "rgl-hub2");
     // A project of the hub in another group is listed there too (reached through its hub),
@@ -759,19 +752,9 @@ async fn custom_roles_with_wildcards(backend: crate::helpers::Backend) {
     let created: Value = res.json().await.unwrap();
     assert_eq!(created["properties"]["type"], "CustomRole");
     // Filter by name; built-ins are read-only.
-    let list: Value = app
-        .get(&format!("{}/providers/Microsoft.Authorization/roleDefinitions?api-version={AUTHZ_API}&$filter=roleName eq 'Workspace child reader'", t.rg))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_ok(&format!("{}/providers/Microsoft.Authorization/roleDefinitions?api-version={AUTHZ_API}&$filter=roleName eq 'Workspace child reader'", t.rg)).await;
     assert_eq!(list["value"].as_array().unwrap().len(), 1);
-    let list: Value = app
-        .get(&format!("{}/providers/Microsoft.Authorization/roleDefinitions?api-version={AUTHZ_API}&$filter=roleName eq 'Reader'", t.sub))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_ok(&format!("{}/providers/Microsoft.Authorization/roleDefinitions?api-version={AUTHZ_API}&$filter=roleName eq 'Reader'", t.sub)).await;
     assert_eq!(list["value"][0]["name"], roles::READER);
     assert_eq!(
         list["value"][0]["properties"]["permissions"][0]["actions"],
@@ -894,11 +877,8 @@ async fn projects_reach_only_their_own_containers(backend: crate::helpers::Backe
         .create_workspace("rgp", "rgp-proj2", json!({"location": "eastus", "kind": "Project", "properties": {"hubResourceId": t.hub}}))
         .await;
     let project: Value = app
-        .get(&format!("{}?api-version={WS_API}", t.project))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{}?api-version={WS_API}", t.project))
+        .await;
     let identity = project["identity"]["principalId"]
         .as_str()
         .unwrap()
@@ -912,12 +892,7 @@ async fn projects_reach_only_their_own_containers(backend: crate::helpers::Backe
         )
     };
     // The provisioner wrote the conditioned assignment: visible in the account's list.
-    let list: Value = app
-        .get(&format!("{}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}&$filter=principalId eq '{identity}'", t.account))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_ok(&format!("{}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}&$filter=principalId eq '{identity}'", t.account)).await;
     let assignment = &list["value"][0];
     assert_eq!(
         assignment["properties"]["conditionVersion"], "2.0",
@@ -937,16 +912,21 @@ async fn projects_reach_only_their_own_containers(backend: crate::helpers::Backe
     );
     // The admin (Owner: may ask about anyone) asks; the replica may need one poll to see
     // the worker's write.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let own = loop {
-        let (status, body) = container_access(&app, &app.token, &identity, &container(mine)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if body["value"][0]["accessDecision"] == "Allowed" || Instant::now() > deadline {
-            break body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(own["value"][0]["accessDecision"], "Allowed", "{own}");
+    let own = eventually(
+        "the project's identity to be allowed its own container",
+        Duration::from_secs(3),
+        || async {
+            let (status, body) =
+                container_access(&app, &app.token, &identity, &container(mine)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if body["value"][0]["accessDecision"] == "Allowed" {
+                Ok(body)
+            } else {
+                Err(body)
+            }
+        },
+    )
+    .await;
     assert_eq!(own["value"][1]["accessDecision"], "Allowed", "{own}");
     let (_, other) = container_access(&app, &app.token, &identity, &container(theirs)).await;
     assert_eq!(other["value"][0]["accessDecision"], "NotAllowed", "{other}");
@@ -1023,25 +1003,27 @@ async fn two_replicas_share_one_policy() {
         StatusCode::FORBIDDEN
     );
     let assignment = assign(&a, &principal, roles::READER, &t.rg, None).await;
+    let b_answers = |wanted: StatusCode| {
+        let (b, token, url) = (&b, &token, &url);
+        move || async move { b.send_as(token, Method::GET, url, None).await.status() == wanted }
+    };
     let started = Instant::now();
-    while b.send_as(&token, Method::GET, &url, None).await.status() != StatusCode::OK {
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "replica B did not enforce the new assignment within 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "replica B to enforce the new assignment",
+        Duration::from_secs(1),
+        b_answers(StatusCode::OK),
+    )
+    .await;
     let granted_after = started.elapsed();
     let path = assignment_path(&t.rg, assignment["name"].as_str().unwrap());
     assert_eq!(a.delete(&path).await.status(), StatusCode::OK);
     let started = Instant::now();
-    while b.send_as(&token, Method::GET, &url, None).await.status() != StatusCode::FORBIDDEN {
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "replica B kept a deleted assignment for over 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "replica B to drop the deleted assignment",
+        Duration::from_secs(1),
+        b_answers(StatusCode::FORBIDDEN),
+    )
+    .await;
     eprintln!(
         "replica B: granted after {granted_after:?}, revoked after {:?}",
         started.elapsed()
@@ -1099,7 +1081,7 @@ async fn escalations_are_refused(backend: crate::helpers::Backend) {
         .send_as(&as_mallory, Method::DELETE, &through_own, None)
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let still: Value = app.get(&victim_role).await.json().await.unwrap();
+    let still: Value = app.get_ok(&victim_role).await;
     assert_eq!(
         still["properties"]["permissions"][0]["actions"],
         json!(["Microsoft.Resources/subscriptions/read"])
@@ -1181,29 +1163,26 @@ async fn escalations_are_refused(backend: crate::helpers::Backend) {
     // The worker removed the assignment with the group; replicas see the new policy version
     // within their poll interval, as for any change made elsewhere.
     let as_reader = app.token_for(&tenant_reader, &app.tenant);
-    let started = Instant::now();
-    loop {
-        let res = app
-            .send_as(
-                &as_reader,
-                Method::GET,
-                &format!("{}?api-version={RG_API}", app.group_path("rg-gone")),
-                None,
-            )
-            .await;
-        if res.status() == StatusCode::FORBIDDEN {
-            assert_eq!(
-                error_code(res, StatusCode::FORBIDDEN).await,
-                "AuthorizationFailed"
-            );
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "the deleted group's assignment still grants access"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let refused = eventually(
+        "the deleted group's assignment to stop granting access",
+        Duration::from_secs(1),
+        || async {
+            let res = app
+                .send_as(
+                    &as_reader,
+                    Method::GET,
+                    &format!("{}?api-version={RG_API}", app.group_path("rg-gone")),
+                    None,
+                )
+                .await;
+            (res.status() == StatusCode::FORBIDDEN).then_some(res)
+        },
+    )
+    .await;
+    assert_eq!(
+        error_code(refused, StatusCode::FORBIDDEN).await,
+        "AuthorizationFailed"
+    );
 
     // A project may join only a hub its creator has rights on: a Contributor of one group
     // cannot bind a project to (or learn about) a hub in another.

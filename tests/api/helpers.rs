@@ -684,6 +684,16 @@ impl TestApp {
     }
 }
 
+/// A child process, killed (SIGKILL) and reaped when dropped, also by a failing test.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// How long a test waits for an operation to finish.
 pub const OPERATION_WAIT: Duration = Duration::from_secs(30);
 

@@ -106,22 +106,18 @@ async fn a_project_cannot_join_a_hub_its_creator_may_not_touch_even_racing_a_del
             assert!(status.is_client_error(), "{status}");
         }
         finish(&app, &deleted).await;
-        let res = app.get(&project).await;
-        if res.status() == StatusCode::OK {
-            let body: Value = res.json().await.unwrap();
+        let (status, body) = app.get_json(&project).await;
+        if status == StatusCode::OK {
             assert_ne!(body["properties"]["hubResourceId"], foreign_hub.as_str());
         }
     }
     // The foreign hub never gained a project.
     let list: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}",
             app.group_path("rg2")
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     for workspace in list["value"].as_array().unwrap() {
         assert_ne!(
             workspace["properties"]["hubResourceId"],
@@ -200,12 +196,7 @@ async fn assignments_written_while_their_group_is_deleted_do_not_survive_it(back
         );
         // Created again under the same name, the group inherits nothing.
         app.create_group("doomed").await;
-        let list: Value = app
-            .get(&format!("{group}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}&$filter=atScope()"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let list: Value = app.get_ok(&format!("{group}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}&$filter=atScope()")).await;
         let at_group: Vec<&str> = list["value"]
             .as_array()
             .unwrap()

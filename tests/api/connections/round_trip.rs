@@ -101,7 +101,7 @@ async fn every_auth_type_round_trips(backend: Backend) {
             public_part(credentials, public),
             "{auth_type}"
         );
-        let got: Value = app.get(&with_api(&path)).await.json().await.unwrap();
+        let got: Value = app.get_ok(&with_api(&path)).await;
         assert_eq!(
             got["properties"], created["properties"],
             "GET of {auth_type}"
@@ -125,26 +125,20 @@ async fn every_auth_type_round_trips(backend: Backend) {
     }
 
     let list_path = with_api(&format!("{}/connections", app.workspace_path("rg", "hub")));
-    let list: Value = app.get(&list_path).await.json().await.unwrap();
+    let list: Value = app.get_ok(&list_path).await;
     assert_eq!(list["value"].as_array().unwrap().len(), cases.len());
     assert!(list.get("nextLink").is_none(), "one page");
     assert!(!list.to_string().contains("secret-"));
     let by_category: Value = app
-        .get(&format!("{list_path}&category=azureopenai"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{list_path}&category=azureopenai"))
+        .await;
     assert_eq!(
         by_category["value"].as_array().unwrap().len(),
         cases.len().div_ceil(2)
     );
     let by_target: Value = app
-        .get(&format!("{list_path}&target=https://t4.example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{list_path}&target=https://t4.example.com"))
+        .await;
     assert_eq!(by_target["value"].as_array().unwrap().len(), 1);
     assert_eq!(by_target["value"][0]["name"], "conn-sas");
 
@@ -163,7 +157,7 @@ async fn every_auth_type_round_trips(backend: Backend) {
             "{body}"
         );
     }
-    let mut moved: Value = app.get(&with_api(&api_key)).await.json().await.unwrap();
+    let mut moved: Value = app.get_ok(&with_api(&api_key)).await;
     moved["properties"]["target"] = json!("https://attacker.example");
     let res = app.put(&with_api(&api_key), &moved).await;
     assert_eq!(
@@ -188,7 +182,7 @@ async fn every_auth_type_round_trips(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let got: Value = app.get(&with_api(&api_key)).await.json().await.unwrap();
+    let got: Value = app.get_ok(&with_api(&api_key)).await;
     assert_eq!(got["properties"]["target"], "https://moved.example.com");
     let res = app.put(&with_api(&api_key), &got).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -66,11 +66,6 @@ async fn project_contributor(app: &TestApp, project: &str) -> String {
     app.token_for(&user, &app.tenant)
 }
 
-/// GET of `path` (no query), as JSON.
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    app.get(&with_api(path)).await.json().await.unwrap()
-}
-
 /// `properties` with the members of `more` added.
 fn merged(mut properties: Value, more: Value) -> Value {
     if let (Some(map), Value::Object(more)) = (properties.as_object_mut(), more) {
@@ -131,19 +126,16 @@ async fn sharing_matrix(backend: Backend) {
         ])
     );
     let filtered: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "{}&category=CognitiveSearch",
             with_api(&format!("{}/connections", app.workspace_path("rg", "prj1")))
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(filtered["value"].as_array().unwrap().len(), 1);
 
     // GET through a project falls back to the hub's shared connection, with its real id.
     let through_p1 = |name: &str| connection_path(&app, "rg", "prj1", name);
-    let got: Value = get_json(&app, &through_p1("all")).await;
+    let got: Value = app.get_ok(&with_api(&through_p1("all"))).await;
     assert_eq!(
         got["id"].as_str().unwrap().to_lowercase(),
         hub_conn("all").to_lowercase()
@@ -306,11 +298,11 @@ async fn sharing_names_one_project(backend: Backend) {
         "{}/connections",
         app.workspace_path("rg2", "prj1")
     ));
-    let body: Value = app.get(&list).await.json().await.unwrap();
+    let body: Value = app.get_ok(&list).await;
     assert_eq!(body["value"], json!([]), "nothing reaches the other prj1");
 
     // Through the project: no sharedUserList (other projects' ids, principals).
-    let through: Value = get_json(&app, &in_rg("by-id")).await;
+    let through: Value = app.get_ok(&with_api(&in_rg("by-id"))).await;
     assert!(
         through["properties"].get("sharedUserList").is_none(),
         "{through}"
@@ -326,7 +318,7 @@ async fn sharing_names_one_project(backend: Backend) {
     );
     assert_eq!(revealed["properties"]["credentials"]["key"], "k");
     let list = with_api(&format!("{}/connections", app.workspace_path("rg", "prj1")));
-    let body: Value = app.get(&list).await.json().await.unwrap();
+    let body: Value = app.get_ok(&list).await;
     assert_eq!(body["value"].as_array().unwrap().len(), 1);
     assert!(
         body["value"][0]["properties"]
@@ -335,7 +327,7 @@ async fn sharing_names_one_project(backend: Backend) {
         "{body}"
     );
     // Where it belongs, it does.
-    let own: Value = get_json(&app, &hub_conn("by-id")).await;
+    let own: Value = app.get_ok(&with_api(&hub_conn("by-id"))).await;
     assert_eq!(own["properties"]["sharedUserList"], shared_list);
 }
 

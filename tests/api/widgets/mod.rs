@@ -127,7 +127,7 @@ async fn widget_statuses_come_from_the_declaration(backend: Backend) {
     let body: Value = res.json().await.unwrap();
     assert_ne!(body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(status, "Succeeded");
-    let body: Value = app.get(&item).await.json().await.unwrap();
+    let body: Value = app.get_ok(&item).await;
     assert_eq!(
         body["properties"]["serialNumber"], "W-gizmo",
         "set by the provisioner"
@@ -185,11 +185,8 @@ async fn widget_statuses_come_from_the_declaration(backend: Backend) {
     let op: Value = app.get_absolute(&url).await;
     assert_eq!(op["error"]["code"], "PaintUnavailable");
     let body: Value = app
-        .get(&format!("{}/tartan?api-version={API}", widgets(&app, "rg")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{}/tartan?api-version={API}", widgets(&app, "rg")))
+        .await;
     assert_eq!(body["properties"]["provisioningState"], "Failed");
     // Unknown api-versions and verbs the declaration does not serve.
     let res = app
@@ -266,11 +263,8 @@ async fn widgets_have_actions_children_events_and_go_with_their_group(backend: B
         assert_eq!(res.status(), StatusCode::CREATED);
     }
     let list: Value = app
-        .get(&format!("{gears}?api-version={API}&teeth=12"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{gears}?api-version={API}&teeth=12"))
+        .await;
     let names: Vec<&str> = list["value"]
         .as_array()
         .unwrap()
@@ -318,7 +312,7 @@ async fn widgets_have_actions_children_events_and_go_with_their_group(backend: B
         "/subscriptions/{}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01",
         app.subscription
     );
-    let body: Value = app.get(&log).await.json().await.unwrap();
+    let body: Value = app.get_ok(&log).await;
     let steps = |action: &str| -> Vec<String> {
         body["value"]
             .as_array()

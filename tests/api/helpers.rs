@@ -715,21 +715,29 @@ pub async fn json_of(res: Response) -> (StatusCode, Value) {
 
 /// The ARM error code of a response, asserting the status and the ARM shape.
 pub async fn error_code(res: Response, status: StatusCode) -> String {
-    assert_eq!(res.status(), status, "unexpected status");
-    assert!(
-        res.headers().contains_key("x-ms-request-id"),
-        "x-ms-request-id on an error"
-    );
-    let body: Value = res.json().await.expect("ARM error body is JSON");
+    arm_error(&"a refusal", res, status).await
+}
+
+/// For a table of refused requests: `res` answers `status` with the ARM error `code`; a
+/// failure names `case`.
+pub async fn assert_refused(case: &str, res: Response, status: StatusCode, code: &str) {
+    assert_eq!(arm_error(&case, res, status).await, code, "{case}");
+}
+
+async fn arm_error(case: &dyn Display, res: Response, status: StatusCode) -> String {
+    let request_id = res.headers().contains_key("x-ms-request-id");
+    let (got, body) = json_of(res).await;
+    assert_eq!(got, status, "{case}: unexpected status, body {body}");
+    assert!(request_id, "{case}: x-ms-request-id on an error");
     let code = body["error"]["code"]
         .as_str()
-        .unwrap_or_else(|| panic!("no error.code in {body}"))
+        .unwrap_or_else(|| panic!("{case}: no error.code in {body}"))
         .to_owned();
     assert!(
         body["error"]["message"]
             .as_str()
             .is_some_and(|m| !m.is_empty()),
-        "error.message in {body}"
+        "{case}: error.message in {body}"
     );
     code
 }

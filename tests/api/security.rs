@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::authorization::{AUTHZ_API, assign, assignment_path, guid};
 use crate::both_backends;
 use crate::helpers::roles;
-use crate::helpers::{Backend, RG_API, TestApp, WS_API, error_code};
+use crate::helpers::{Backend, RG_API, TestApp, WS_API, assert_refused, error_code};
 use crate::type_contract::finish;
 
 both_backends!(
@@ -247,25 +247,28 @@ async fn resource_ids_are_bounded_before_anything_is_looked_up(backend: Backend)
             .iter()
             .all(|d| d["accessDecision"] == "NotAllowed")
     );
-    let thirteen = format!("{twelve}/blobServices/default");
-    let res = check_access(&app, &token, &nobody, &thirteen, 1).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceId"
-    );
-    let long = format!("{account}/blobServices/{}", "x".repeat(2100));
-    let res = check_access(&app, &token, &nobody, &long, 1).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceId"
-    );
     // Types of namespaces Kiln does not serve are refused before any lookup.
     let foreign = format!("{}/providers/Contoso.Nope/things/a", app.group_path("rg"));
-    let res = check_access(&app, &token, &nobody, &foreign, 1).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceNamespace"
-    );
+    for (case, id, code) in [
+        (
+            "thirteen levels",
+            format!("{twelve}/blobServices/default"),
+            "InvalidResourceId",
+        ),
+        (
+            "a 2,100-character name",
+            format!("{account}/blobServices/{}", "x".repeat(2100)),
+            "InvalidResourceId",
+        ),
+        (
+            "a namespace Kiln does not serve",
+            foreign.clone(),
+            "InvalidResourceNamespace",
+        ),
+    ] {
+        let res = check_access(&app, &token, &nobody, &id, 1).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, code).await;
+    }
     // Role-assignment routes at such scopes answer at once, before authorization.
     for method in [Method::GET, Method::PUT] {
         let body = json!({"properties": {}});
@@ -319,28 +322,26 @@ async fn what_conditions_are_evaluated_against_is_bounded(backend: Backend) {
         app.group_path("rg")
     );
     let mut body = check_access_body(&reader, &container, 1);
-    body["Resource"]["Attributes"] =
-        json!({"Microsoft.Storage/storageAccounts:tag": "a".repeat(200_000)});
-    let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidRequestContent"
-    );
     let many: serde_json::Map<String, Value> =
         (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
-    body["Resource"]["Attributes"] = Value::Object(many);
-    let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidRequestContent"
-    );
-    body["Actions"][0]["Attributes"] = json!({"x": vec!["v"; 65]});
-    body["Resource"]["Attributes"] = json!({});
-    let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidRequestContent"
-    );
+    for (case, action, resource) in [
+        (
+            "a 200 KB resource attribute",
+            json!({}),
+            json!({"Microsoft.Storage/storageAccounts:tag": "a".repeat(200_000)}),
+        ),
+        ("65 resource attributes", json!({}), Value::Object(many)),
+        (
+            "an action attribute of 65 values",
+            json!({"x": vec!["v"; 65]}),
+            json!({}),
+        ),
+    ] {
+        body["Actions"][0]["Attributes"] = action;
+        body["Resource"]["Attributes"] = resource;
+        let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, "InvalidRequestContent").await;
+    }
     // Within the caps the worst case of this pattern is cut off by the budget: not allowed.
     body["Actions"][0]["Attributes"] = json!({});
     body["Resource"]["Attributes"] =

@@ -5,7 +5,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, OPERATION_WAIT, Options, TestApp, WS_API, error_code, eventually};
+use crate::helpers::{
+    Backend, OPERATION_WAIT, Options, TestApp, WS_API, assert_refused, error_code, eventually,
+};
 use kiln::store::{operation, outbox, resource};
 
 both_backends!(
@@ -355,11 +357,8 @@ async fn project_rules_are_enforced(backend: Backend) {
     ];
     for (props, code) in cases {
         let res = app.put(&url, &project(props.clone())).await;
-        assert_eq!(
-            error_code(res, StatusCode::BAD_REQUEST).await,
-            code,
-            "{props}"
-        );
+        let case = format!("a project with {props}");
+        assert_refused(&case, res, StatusCode::BAD_REQUEST, code).await;
     }
     let res = app
         .put(
@@ -372,37 +371,10 @@ async fn project_rules_are_enforced(backend: Backend) {
         "InvalidWorkspaceKind"
     );
 
-    // Immutable: a project's hub, a hub's kind and storage account once set.
+    // Immutable: a project's hub, a hub's kind, location and storage account once set.
     app.create_workspace("rg", "proj1", project(json!({"hubResourceId": hub["id"]})))
         .await;
     let hub2 = app.hub("rg", "hub2").await;
-    let res = app
-        .put(&url, &project(json!({"hubResourceId": hub2["id"]})))
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "PropertyChangeNotAllowed"
-    );
-    let res = app
-        .put(
-            &app.workspace_url("rg", "hub1"),
-            &json!({"location": "eastus", "kind": "Project"}),
-        )
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "PropertyChangeNotAllowed"
-    );
-    let res = app
-        .put(
-            &app.workspace_url("rg", "hub1"),
-            &json!({"location": "westus", "kind": "Hub"}),
-        )
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceLocation"
-    );
     let st = |n: &str| {
         format!(
             "{}/providers/Microsoft.Storage/storageAccounts/{n}",
@@ -415,11 +387,35 @@ async fn project_rules_are_enforced(backend: Backend) {
         json!({"location": "eastus", "kind": "Hub", "properties": {"storageAccount": st("a")}}),
     )
     .await;
-    let res = app.put(&app.workspace_url("rg", "hub3"), &json!({"location": "eastus", "kind": "Hub", "properties": {"storageAccount": st("b")}})).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "PropertyChangeNotAllowed"
-    );
+    for (case, name, body, code) in [
+        (
+            "a project moved to another hub",
+            "proj1",
+            project(json!({"hubResourceId": hub2["id"]})),
+            "PropertyChangeNotAllowed",
+        ),
+        (
+            "a hub turned into a project",
+            "hub1",
+            json!({"location": "eastus", "kind": "Project"}),
+            "PropertyChangeNotAllowed",
+        ),
+        (
+            "a hub moved to another location",
+            "hub1",
+            json!({"location": "westus", "kind": "Hub"}),
+            "InvalidResourceLocation",
+        ),
+        (
+            "a hub given another storage account",
+            "hub3",
+            json!({"location": "eastus", "kind": "Hub", "properties": {"storageAccount": st("b")}}),
+            "PropertyChangeNotAllowed",
+        ),
+    ] {
+        let res = app.put(&app.workspace_url("rg", name), &body).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, code).await;
+    }
     // Omitting it keeps it.
     let res = app
         .put(

@@ -684,6 +684,19 @@ impl TestApp {
     }
 }
 
+/// `kiln serve` on loopback `port` over HTTP only, with `data_dir` and no database URL from
+/// the environment.
+pub fn kiln_serve(data_dir: &std::path::Path, port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+        .args(["--https", "off"])
+        .env_remove("KILN_DATABASE_URL");
+    command
+}
+
 /// A child process, killed (SIGKILL) and reaped when dropped, also by a failing test.
 pub struct KillOnDrop(pub std::process::Child);
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{KillOnDrop as Server, eventually, eventually_blocking};
+use crate::helpers::{KillOnDrop as Server, eventually, eventually_blocking, kiln_serve};
 
 const KILN: &str = env!("CARGO_BIN_EXE_kiln");
 
@@ -37,17 +37,7 @@ fn kiln(data_dir: &std::path::Path, args: &[&str]) -> String {
 }
 
 fn serve(data_dir: &std::path::Path, port: u16, envs: &[(&str, &str)]) -> Server {
-    let child = Command::new(KILN)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args([
-            "serve",
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--https",
-            "off",
-        ])
-        .env_remove("KILN_DATABASE_URL")
+    let child = kiln_serve(data_dir, port)
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -407,20 +407,20 @@ async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
             .filter(resource::Column::ProvisioningState.eq("Succeeded"))
             .all(db)
     };
-    let mut first = KillOnDrop(worker());
-    eventually(
-        "the first worker to finish 20 hubs",
-        Duration::from_secs(20),
-        || async {
+    let at_least = |hubs: usize| {
+        let succeeded = &succeeded;
+        move || async move {
             let done = succeeded().await.unwrap().len();
-            if done >= 20 {
+            if done >= hubs {
                 Ok(())
             } else {
-                Err(format!("{done} hubs"))
+                Err(format!("{done} of {HUBS} hubs"))
             }
-        },
-    )
-    .await;
+        }
+    };
+    let mut first = KillOnDrop(worker());
+    let progress = "the first worker to finish 20 hubs";
+    eventually(progress, Duration::from_secs(20), at_least(20)).await;
     first.0.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
     first.0.wait().unwrap();
     // What it held when it died: operations leased by it, still in progress.
@@ -440,19 +440,8 @@ async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
     assert!(left > 0, "work was left when the worker died");
 
     let mut second = KillOnDrop(worker());
-    eventually(
-        "every hub to finish after the restart",
-        Duration::from_secs(60),
-        || async {
-            let finished = succeeded().await.unwrap().len();
-            if finished == HUBS {
-                Ok(())
-            } else {
-                Err(format!("{finished} of {HUBS} hubs"))
-            }
-        },
-    )
-    .await;
+    let restart = "every hub to finish after the restart";
+    eventually(restart, Duration::from_secs(60), at_least(HUBS)).await;
     second.0.kill().unwrap();
     second.0.wait().unwrap();
     for id in orphaned {

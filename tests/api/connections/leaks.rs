@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{connection_path, hub_and_project, list_secrets, with_api};
 use crate::both_backends;
-use crate::helpers::{Backend, KillOnDrop, OPERATION_WAIT, TestApp, eventually, roles};
+use crate::helpers::{Backend, KillOnDrop, OPERATION_WAIT, TestApp, eventually, kiln_serve, roles};
 
 fn marker() -> String {
     format!("LEAKMARK{}", uuid::Uuid::new_v4().simple())
@@ -363,17 +363,7 @@ async fn a_served_process_logs_no_secret_and_rotates_its_keyring() {
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = KillOnDrop(
-        Command::new(KILN)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args([
-                "serve",
-                "--http",
-                &format!("127.0.0.1:{port}"),
-                "--https",
-                "off",
-            ])
-            .env_remove("KILN_DATABASE_URL")
+        kiln_serve(dir.path(), port)
             .env_remove("KILN_MASTER_KEY")
             .env("KILN_LOG", "debug")
             .stdout(Stdio::from(log.try_clone().unwrap()))

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, CONTRIBUTOR, Options, RG_API, SUB_API, TestApp, error_code};
+use crate::helpers::{Backend, Options, RG_API, SUB_API, TestApp, error_code, roles};
 use crate::idp::{self, ISSUER_TEMPLATE, JwksServer, SigningKey};
 
 both_backends!(
@@ -63,7 +63,7 @@ async fn rs256_and_es256_tokens_from_a_jwks_file_are_accepted(backend: Backend) 
     assert_eq!(body["value"], json!([]), "no role, no subscription");
     app.grant(
         idp::claims(&app.tenant, AUDIENCE)["oid"].as_str().unwrap(),
-        CONTRIBUTOR,
+        roles::CONTRIBUTOR,
     )
     .await;
     let res = get_subscriptions(&app, &user).await;

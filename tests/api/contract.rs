@@ -25,7 +25,7 @@ async fn ids_match_case_insensitively_and_echo_the_latest_casing(backend: Backen
         "/SUBSCRIPTIONS/{}/resourcegroups/team-rg?api-version={RG_API}",
         app.subscription.to_uppercase()
     );
-    let body: Value = app.get(&lower).await.json().await.unwrap();
+    let body: Value = app.get_ok(&lower).await;
     assert_eq!(
         body["id"],
         format!("/subscriptions/{}/resourceGroups/Team-RG", app.subscription)
@@ -41,7 +41,7 @@ async fn ids_match_case_insensitively_and_echo_the_latest_casing(backend: Backen
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = app.get(&lower).await.json().await.unwrap();
+    let body: Value = app.get_ok(&lower).await;
     assert_eq!(body["name"], "TEAM-rg");
     let hub = app.hub("team-rg", "MyHub").await;
     assert_eq!(hub["name"], "MyHub");
@@ -49,7 +49,7 @@ async fn ids_match_case_insensitively_and_echo_the_latest_casing(backend: Backen
         "/subscriptions/{}/RESOURCEGROUPS/TEAM-RG/PROVIDERS/microsoft.machinelearningservices/WORKSPACES/myhub?api-version={WS_API}",
         app.subscription
     );
-    let body: Value = app.get(&path).await.json().await.unwrap();
+    let body: Value = app.get_ok(&path).await;
     assert_eq!(body["type"], "Microsoft.MachineLearningServices/workspaces");
     assert_eq!(body["name"], "MyHub");
     assert!(
@@ -426,14 +426,11 @@ async fn bad_requests_get_arm_errors(backend: Backend) {
 
     // None of this created anything.
     let list: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "/subscriptions/{}/resources?api-version={RG_API}",
             app.subscription
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(list["value"].as_array().unwrap().len(), 0);
 }
 
@@ -609,7 +606,7 @@ async fn concurrent_operations_conflict_and_identical_retries_join(backend: Back
         "AnotherOperationInProgress"
     );
     // While it runs, GET shows Creating; the monitor says InProgress.
-    let body: Value = app.get(&url).await.json().await.unwrap();
+    let body: Value = app.get_ok(&url).await;
     assert_eq!(body["properties"]["provisioningState"], "Creating");
     let status: Value = app.get_absolute(&op).await;
     assert_eq!(status["status"], "InProgress");
@@ -643,14 +640,11 @@ async fn absolute_urls_use_the_public_base_url(backend: Backend) {
         );
     }
     let page: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "/subscriptions/{}/resourcegroups?api-version={RG_API}&$top=1",
             app.subscription
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert!(
         page["nextLink"]
             .as_str()

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Options, TestApp};
+use crate::helpers::{Backend, Options, TestApp, eventually};
 
 both_backends!(
     events_are_published_in_commit_order,
@@ -126,13 +126,12 @@ async fn events_are_published_in_commit_order(backend: Backend) {
         .map(|p| p.event["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids, all_events(&app).await);
-    for _ in 0..100 {
-        if unsent(&app).await.is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("events left unsent");
+    eventually(
+        "every event marked sent",
+        Duration::from_secs(5),
+        || async { unsent(&app).await.is_empty() },
+    )
+    .await;
 }
 
 async fn only_what_the_broker_took_is_marked_sent(backend: Backend) {

@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Options, RG_API, TestApp, error_code};
+use crate::helpers::{Backend, Options, RG_API, TestApp, assert_refused, error_code};
 use crate::identity::{ARM_SCOPE, request_token, service_principal};
 use kiln::store::identity::signing_key;
 
@@ -353,38 +353,43 @@ async fn text_with_host(app: &TestApp, path: &str, host: &str) -> String {
 async fn loose_input_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let group = format!("{}?api-version={RG_API}", app.group_path("rg"));
-    let res = app
-        .client
-        .put(app.url(&group))
-        .bearer_auth(&app.token)
-        .header("content-type", "application/json")
-        .body(r#"{"location": "eastus", "tags": {"a": "1"}, "location": "westus"}"#)
-        .send()
-        .await
-        .unwrap();
-    let code = error_code(res, StatusCode::BAD_REQUEST).await;
-    assert_eq!(code, "InvalidRequestContent");
-    assert_eq!(
-        app.get(&group).await.status(),
-        StatusCode::NOT_FOUND,
-        "nothing written"
-    );
-    for name in ["rlo\\u202etxt", "tab\\u0009", "bell\\u0007"] {
+    let tagged = |name: &str| format!(r#"{{"location": "eastus", "tags": {{"{name}": "v"}}}}"#);
+    for (case, body, code) in [
+        (
+            "a duplicate key",
+            r#"{"location": "eastus", "tags": {"a": "1"}, "location": "westus"}"#.to_owned(),
+            "InvalidRequestContent",
+        ),
+        (
+            "a right-to-left override in a tag name",
+            tagged("rlo\\u202etxt"),
+            "InvalidTagNameCharacters",
+        ),
+        (
+            "a tab in a tag name",
+            tagged("tab\\u0009"),
+            "InvalidTagNameCharacters",
+        ),
+        (
+            "a bell in a tag name",
+            tagged("bell\\u0007"),
+            "InvalidTagNameCharacters",
+        ),
+    ] {
         let res = app
             .client
             .put(app.url(&group))
             .bearer_auth(&app.token)
             .header("content-type", "application/json")
-            .body(format!(
-                r#"{{"location": "eastus", "tags": {{"{name}": "v"}}}}"#
-            ))
+            .body(body)
             .send()
             .await
             .unwrap();
+        assert_refused(case, res, StatusCode::BAD_REQUEST, code).await;
         assert_eq!(
-            error_code(res, StatusCode::BAD_REQUEST).await,
-            "InvalidTagNameCharacters",
-            "{name}"
+            app.get(&group).await.status(),
+            StatusCode::NOT_FOUND,
+            "{case}: nothing written"
         );
     }
     // Tokens: a dev token for a day is fine, one for longer is not; `crit` is refused.
@@ -405,11 +410,6 @@ async fn loose_input_is_refused(backend: Backend) {
         StatusCode::OK
     );
     let long = sign(&hs, now + 30 * 24 * 3600);
-    let res = app.send_as(&long, Method::GET, &subs, None).await;
-    assert_eq!(
-        error_code(res, StatusCode::UNAUTHORIZED).await,
-        "InvalidAuthenticationToken"
-    );
     // jsonwebtoken's Header has no `crit`: build the header by hand.
     use base64::Engine as _;
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
@@ -423,11 +423,16 @@ async fn loose_input_is_refused(backend: Backend) {
         "{signing_input}.{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.as_ref())
     );
-    let res = app.send_as(&crit, Method::GET, &subs, None).await;
-    assert_eq!(
-        error_code(res, StatusCode::UNAUTHORIZED).await,
-        "InvalidAuthenticationToken"
-    );
+    for (case, token) in [("valid for 30 days", long), ("a crit header", crit)] {
+        let res = app.send_as(&token, Method::GET, &subs, None).await;
+        assert_refused(
+            case,
+            res,
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+        )
+        .await;
+    }
 }
 
 async fn dev_key(app: &TestApp) -> Vec<u8> {

@@ -1,8 +1,11 @@
 //! Spawns a real Kiln per test on port 0 with a fresh database (SQLite file or a new
 //! PostgreSQL database), and talks to it over HTTP like a client would.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use kiln::arm::engine::Engine;
 use kiln::config::{
@@ -13,14 +16,121 @@ use kiln::identity::TokenIssuer;
 use kiln::provisioners::Worker;
 use kiln::startup::Application;
 use reqwest::{Method, Response, StatusCode};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 pub const RG_API: &str = "2024-03-01";
 pub const WS_API: &str = "2025-12-01";
-/// The Contributor role's GUID.
-pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 pub const SUB_API: &str = "2022-12-01";
+
+/// The GUIDs of the built-in roles the tests assign (`policies/builtin-roles.json`).
+pub mod roles {
+    pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+    pub const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+    pub const USER_ACCESS_ADMINISTRATOR: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
+    pub const STORAGE_BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+    pub const STORAGE_BLOB_DATA_READER: &str = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1";
+
+    #[test]
+    fn each_constant_is_the_built_in_role_of_its_name() {
+        for (role_name, guid) in [
+            ("Owner", OWNER),
+            ("Contributor", CONTRIBUTOR),
+            ("Reader", READER),
+            ("User Access Administrator", USER_ACCESS_ADMINISTRATOR),
+            (
+                "Storage Blob Data Contributor",
+                STORAGE_BLOB_DATA_CONTRIBUTOR,
+            ),
+            ("Storage Blob Data Reader", STORAGE_BLOB_DATA_READER),
+        ] {
+            let shipped = kiln::authz::roles::built_in_named(role_name);
+            assert_eq!(shipped.map(|r| r.name.as_str()), Some(guid), "{role_name}");
+        }
+    }
+}
+
+/// What an [`eventually`] check answers: done, with a value, or not yet.
+pub trait Ready {
+    type Value;
+    /// The value once done; otherwise what was seen instead, if the check says.
+    fn ready(self) -> Result<Self::Value, Option<String>>;
+}
+
+impl Ready for bool {
+    type Value = ();
+    fn ready(self) -> Result<(), Option<String>> {
+        if self { Ok(()) } else { Err(None) }
+    }
+}
+
+impl<T> Ready for Option<T> {
+    type Value = T;
+    fn ready(self) -> Result<T, Option<String>> {
+        self.ok_or(None)
+    }
+}
+
+/// `Err` is "not yet", with what was seen: the failure message shows the last one.
+impl<T, E: Display> Ready for Result<T, E> {
+    type Value = T;
+    fn ready(self) -> Result<T, Option<String>> {
+        self.map_err(|seen| Some(seen.to_string()))
+    }
+}
+
+/// How often [`eventually`] asks again.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// The value of a ready answer; `None` to ask again; a panic naming `what` once `within` has
+/// passed since `started`.
+fn settle<R: Ready>(
+    answer: R,
+    what: &dyn Display,
+    within: Duration,
+    started: Instant,
+) -> Option<R::Value> {
+    match answer.ready() {
+        Ok(value) => Some(value),
+        Err(seen) if started.elapsed() >= within => match seen {
+            Some(seen) => panic!("waited {within:?} for {what}; last seen: {seen}"),
+            None => panic!("waited {within:?} for {what}"),
+        },
+        Err(_) => None,
+    }
+}
+
+/// Asks `check` until it is ready and returns its value; after `within` fails, naming `what`
+/// it waited for (and what the check saw last, when it answers a `Result`).
+pub async fn eventually<R: Ready, F: Future<Output = R>>(
+    what: impl Display,
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> R::Value {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = settle(check().await, &what, within, started) {
+            return value;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// [`eventually`] for code that must not need a runtime.
+pub fn eventually_blocking<R: Ready>(
+    what: impl Display,
+    within: Duration,
+    mut check: impl FnMut() -> R,
+) -> R::Value {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = settle(check(), &what, within, started) {
+            return value;
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -63,6 +173,118 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The keyring file of the app's master keys.
     pub keyring: std::path::PathBuf,
+    /// What the teardown check waits for: see [`TestApp::expect_unfinished`].
+    teardown: Teardown,
+    unfinished: AtomicBool,
+}
+
+/// What a test must leave behind when its app is dropped: no operation in progress (when the
+/// app's worker runs) and no event unsent (when its relay runs).
+#[derive(Debug, Clone)]
+struct Teardown {
+    database_url: String,
+    operations: bool,
+    outbox: bool,
+}
+
+/// How long the teardown check lets the app's worker and relay finish what the test started.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(10);
+
+impl Teardown {
+    /// What is left undone, or `Ok` when nothing is.
+    async fn leftovers(&self, db: &sea_orm::DatabaseConnection) -> Result<(), String> {
+        use kiln::store::{operation, outbox};
+        let mut left = Vec::new();
+        if self.operations {
+            let running = operation::Entity::find()
+                .filter(
+                    operation::Column::Status
+                        .eq(kiln::lifecycle::OperationStatus::InProgress.as_str()),
+                )
+                .all(db)
+                .await
+                .expect("teardown check: read operations");
+            left.extend(running.into_iter().map(|op| {
+                format!(
+                    "operation {} ({} {}) InProgress",
+                    op.id, op.verb, op.resource_id
+                )
+            }));
+        }
+        if self.outbox {
+            let unsent = outbox::Entity::find()
+                .filter(outbox::Column::SentAt.is_null())
+                .all(db)
+                .await
+                .expect("teardown check: read the outbox");
+            left.extend(unsent.into_iter().map(|event| {
+                format!(
+                    "outbox row {} ({} of {}) unsent",
+                    event.seq, event.event_type, event.payload["subject"]
+                )
+            }));
+        }
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(left.join("; "))
+        }
+    }
+
+    /// Waits (on a thread and runtime of its own: `Drop` cannot await) for nothing to be left.
+    fn check(self) {
+        let thread = std::thread::Builder::new()
+            .name("teardown check".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("teardown check: a runtime");
+                runtime.block_on(async {
+                    let options = sea_orm::ConnectOptions::new(self.database_url.clone())
+                        .max_connections(1)
+                        .sqlx_logging(false)
+                        .to_owned();
+                    let db = Database::connect(options)
+                        .await
+                        .expect("teardown check: connect to the test's database");
+                    eventually(
+                        "the test to leave no operation running and no event unsent (a test that \
+                         means to leave work undone calls app.expect_unfinished())",
+                        TEARDOWN_WAIT,
+                        || self.leftovers(&db),
+                    )
+                    .await;
+                    db.close().await.ok();
+                });
+            })
+            .expect("teardown check: a thread");
+        if let Err(failure) = thread.join() {
+            std::panic::resume_unwind(failure);
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() || self.unfinished.load(Ordering::SeqCst) {
+            return;
+        }
+        let teardown = self.teardown.clone();
+        if !(teardown.operations || teardown.outbox) {
+            return;
+        }
+        // The check blocks this thread while the app's tasks finish on the runtime's others.
+        if tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+        {
+            panic!(
+                "a TestApp needs #[tokio::test(flavor = \"multi_thread\")]: its teardown check \
+                 waits for the app's worker and relay, which a current-thread runtime would stop"
+            );
+        }
+        teardown.check();
+    }
 }
 
 pub struct Options {
@@ -257,6 +479,11 @@ impl TestApp {
             tenant: app.bootstrap.tenant_id.clone(),
             admin: app.bootstrap.admin_principal.clone(),
             engine: app.engine.clone(),
+            teardown: Teardown {
+                database_url: database_url.clone(),
+                operations: options.worker,
+                outbox: options.relay,
+            },
             worker: app.worker.clone(),
             sweeper: app.sweeper.clone(),
             database_url,
@@ -264,6 +491,7 @@ impl TestApp {
             tokens: app.tokens.clone(),
             data_dir,
             keyring,
+            unfinished: AtomicBool::new(false),
         };
         tokio::spawn(app.run_until_stopped());
         test_app
@@ -408,47 +636,121 @@ impl TestApp {
 
     /// GETs an absolute URL (a monitor Kiln handed out) as the administrator, as JSON.
     pub async fn get_absolute(&self, url: &str) -> Value {
+        self.get_absolute_response(url)
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
+    async fn get_absolute_response(&self, url: &str) -> Response {
         let res = self.client.get(url).bearer_auth(&self.token).send().await;
-        res.unwrap().json().await.expect("a JSON body")
+        res.expect("request sent")
     }
 
     /// Follows a Location URL until it stops answering 202, driving the worker when it is off.
     pub async fn poll_location(&self, location: &str) -> Response {
-        for _ in 0..200 {
-            let res = self
-                .client
-                .get(location)
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .unwrap();
-            if res.status() != StatusCode::ACCEPTED {
-                return res;
-            }
-            self.worker.run_once().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("operation at {location} did not finish");
+        eventually(
+            format!("the operation at {location} to finish"),
+            OPERATION_WAIT,
+            || async {
+                let res = self.get_absolute_response(location).await;
+                if res.status() == StatusCode::ACCEPTED {
+                    self.worker.run_once().await.unwrap();
+                    return None;
+                }
+                Some(res)
+            },
+        )
+        .await
     }
+
+    /// The test leaves work undone on purpose (no worker or relay to finish it, a process
+    /// killed, a deadline): the teardown check is off for this app.
+    pub fn expect_unfinished(&self) {
+        self.unfinished.store(true, Ordering::SeqCst);
+    }
+
+    /// GETs `path` as the administrator: the status and the body as JSON (`null` when empty).
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        json_of(self.get(path).await).await
+    }
+
+    /// GETs `path` as the administrator, asserting 200; the body as JSON.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get_json(path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+}
+
+/// `kiln serve` on loopback `port` over HTTP only, with `data_dir` and no database URL from
+/// the environment.
+pub fn kiln_serve(data_dir: &std::path::Path, port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+        .args(["--https", "off"])
+        .env_remove("KILN_DATABASE_URL");
+    command
+}
+
+/// A child process, killed (SIGKILL) and reaped when dropped, also by a failing test.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How long a test waits for an operation to finish.
+pub const OPERATION_WAIT: Duration = Duration::from_secs(30);
+
+/// A response's status and its body as JSON (`null` when empty).
+pub async fn json_of(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let bytes = res.bytes().await.expect("a body");
+    if bytes.is_empty() {
+        return (status, Value::Null);
+    }
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{status}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, body)
 }
 
 /// The ARM error code of a response, asserting the status and the ARM shape.
 pub async fn error_code(res: Response, status: StatusCode) -> String {
-    assert_eq!(res.status(), status, "unexpected status");
-    assert!(
-        res.headers().contains_key("x-ms-request-id"),
-        "x-ms-request-id on an error"
-    );
-    let body: Value = res.json().await.expect("ARM error body is JSON");
+    arm_error(&"a refusal", res, status).await
+}
+
+/// For a table of refused requests: `res` answers `status` with the ARM error `code`; a
+/// failure names `case`.
+pub async fn assert_refused(case: &str, res: Response, status: StatusCode, code: &str) {
+    assert_eq!(arm_error(&case, res, status).await, code, "{case}");
+}
+
+async fn arm_error(case: &dyn Display, res: Response, status: StatusCode) -> String {
+    let request_id = res.headers().contains_key("x-ms-request-id");
+    let (got, body) = json_of(res).await;
+    assert_eq!(got, status, "{case}: unexpected status, body {body}");
+    assert!(request_id, "{case}: x-ms-request-id on an error");
     let code = body["error"]["code"]
         .as_str()
-        .unwrap_or_else(|| panic!("no error.code in {body}"))
+        .unwrap_or_else(|| panic!("{case}: no error.code in {body}"))
         .to_owned();
     assert!(
         body["error"]["message"]
             .as_str()
             .is_some_and(|m| !m.is_empty()),
-        "error.message in {body}"
+        "{case}: error.message in {body}"
     );
     code
 }

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, CONTRIBUTOR, Options, RG_API, SUB_API, TestApp, error_code};
+use crate::helpers::{Backend, Options, RG_API, SUB_API, TestApp, error_code, roles};
 
 both_backends!(
     a_service_principal_signs_in_with_its_secret_and_calls_arm,
@@ -175,7 +175,7 @@ async fn a_service_principal_signs_in_with_its_secret_and_calls_arm(backend: Bac
     assert!(exp - iat >= 3599 && claims["nbf"].as_i64().unwrap() <= iat);
 
     // Kiln takes it for ARM calls, as an application (with a role to act under).
-    app.grant(&sp.object_id, CONTRIBUTOR).await;
+    app.grant(&sp.object_id, roles::CONTRIBUTOR).await;
     let res = app
         .send_as(
             &token,

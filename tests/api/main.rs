@@ -25,6 +25,7 @@ mod rabbitmq;
 mod resource_groups;
 mod security;
 mod subscriptions;
+mod teardown;
 mod type_contract;
 mod widgets;
 mod workspaces;

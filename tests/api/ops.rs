@@ -171,7 +171,7 @@ async fn every_write_lands_in_the_activity_log(backend: Backend) {
         "/subscriptions/{}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01",
         app.subscription
     );
-    let body: Value = app.get(&log).await.json().await.unwrap();
+    let body: Value = app.get_ok(&log).await;
     let events = body["value"].as_array().unwrap();
     let group_event = events
         .iter()
@@ -201,18 +201,10 @@ async fn every_write_lands_in_the_activity_log(backend: Backend) {
     );
 
     let filtered: Value = app
-        .get(&format!("{log}&$filter=correlationId eq 'corr-1'"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{log}&$filter=correlationId eq 'corr-1'"))
+        .await;
     assert_eq!(filtered["value"].as_array().unwrap().len(), 1);
-    let paged: Value = app
-        .get(&format!("{log}&$top=1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let paged: Value = app.get_ok(&format!("{log}&$top=1")).await;
     assert!(paged["nextLink"].is_string());
     let res = app.get(&format!("{log}&$filter=level eq 'x'")).await;
     assert_eq!(

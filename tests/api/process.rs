@@ -3,10 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::helpers::{KillOnDrop as Server, eventually, eventually_blocking, kiln_serve};
 
 const KILN: &str = env!("CARGO_BIN_EXE_kiln");
 
@@ -34,38 +36,20 @@ fn kiln(data_dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(data_dir: &std::path::Path, port: u16, envs: &[(&str, &str)]) -> Server {
-    let child = Command::new(KILN)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args([
-            "serve",
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--https",
-            "off",
-        ])
-        .env_remove("KILN_DATABASE_URL")
+    let child = kiln_serve(data_dir, port)
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "kiln did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server(child)
+    let server = Server(child);
+    eventually_blocking(
+        format!("kiln to listen on port {port}"),
+        Duration::from_secs(30),
+        || TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
+    server
 }
 
 fn get(port: u16, path: &str, token: &str) -> Value {
@@ -176,15 +160,12 @@ fn sigterm_finishes_the_request_in_flight() {
     );
 
     // Then the process exits cleanly.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            assert!(status.success(), "kiln exited with {status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "kiln did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = eventually_blocking(
+        "kiln to exit after SIGTERM",
+        Duration::from_secs(20),
+        || server.0.try_wait().unwrap(),
+    );
+    assert!(status.success(), "kiln exited with {status}");
 }
 
 fn claims_of(token: &str) -> Value {
@@ -344,7 +325,7 @@ async fn two_processes_on_one_database_share_the_policy() {
         uuid::Uuid::new_v4()
     );
     let body = serde_json::json!({"properties": {
-        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"),
+        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{}", crate::helpers::roles::READER),
         "principalId": principal,
     }});
     let res = client
@@ -356,13 +337,12 @@ async fn two_processes_on_one_database_share_the_policy() {
         .unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::CREATED);
     let started = Instant::now();
-    while status_on_b().await != reqwest::StatusCode::OK {
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "process B did not enforce A's assignment within 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "process B to enforce A's assignment",
+        Duration::from_secs(1),
+        || async { status_on_b().await == reqwest::StatusCode::OK },
+    )
+    .await;
     let granted = started.elapsed();
     let res = client
         .delete(&assignment)
@@ -372,13 +352,12 @@ async fn two_processes_on_one_database_share_the_policy() {
         .unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     let started = Instant::now();
-    while status_on_b().await != reqwest::StatusCode::FORBIDDEN {
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "process B kept a deleted assignment for over 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "process B to drop the deleted assignment",
+        Duration::from_secs(1),
+        || async { status_on_b().await == reqwest::StatusCode::FORBIDDEN },
+    )
+    .await;
     eprintln!(
         "process B: granted after {granted:?}, revoked after {:?}",
         started.elapsed()

@@ -8,7 +8,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Options, TestApp, error_code};
+use crate::helpers::{
+    Backend, KillOnDrop, OPERATION_WAIT, Options, TestApp, error_code, eventually,
+};
 use kiln::resources::workspaces::{PROJECT_CONTAINERS, dependent_names};
 use kiln::store::{now_millis, operation, outbox};
 
@@ -18,12 +20,6 @@ crate::both_backends!(
     a_failing_backend_ends_in_failed_with_its_error,
     the_sweeper_heals_lost_stuck_and_overdue_work,
 );
-
-async fn body(app: &TestApp, path: &str) -> Value {
-    let res = app.get(path).await;
-    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-    res.json().await.unwrap()
-}
 
 fn with_version(id: &str, version: &str) -> String {
     format!("{id}?api-version={version}")
@@ -78,23 +74,21 @@ async fn a_hub_and_its_project_get_real_things_and_deletes_remove_them(backend: 
         )
     );
     // The dependents are ARM resources of their own, managed by the hub.
-    let storage = body(&app, &with_version(&storage_id, "2023-05-01")).await;
+    let storage = app.get_ok(&with_version(&storage_id, "2023-05-01")).await;
     assert_eq!(storage["type"], "Microsoft.Storage/storageAccounts");
     assert_eq!(storage["kind"], "StorageV2");
     assert_eq!(storage["location"], "eastus");
     assert_eq!(storage["managedBy"], hub["id"]);
     assert_eq!(storage["properties"]["provisioningState"], "Succeeded");
-    let vault = body(&app, &with_version(&vault_id, "2023-07-01")).await;
+    let vault = app.get_ok(&with_version(&vault_id, "2023-07-01")).await;
     assert_eq!(vault["managedBy"], hub["id"]);
     assert_eq!(vault["properties"]["tenantId"], app.tenant.as_str());
-    let listed = body(
-        &app,
-        &format!(
+    let listed = app
+        .get_ok(&format!(
             "{}/providers/Microsoft.Storage/storageAccounts?api-version=2023-05-01",
             app.group_path("rg")
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(listed["value"].as_array().unwrap().len(), 1);
     // … and the account's root exists in the object store.
     let account_dir = app.objects().join(&storage_name);
@@ -165,11 +159,12 @@ async fn a_hub_and_its_project_get_real_things_and_deletes_remove_them(backend: 
         );
     }
     // The group keeps nothing.
-    let left = body(
-        &app,
-        &format!("{}/resources?api-version=2021-04-01", app.group_path("rg")),
-    )
-    .await;
+    let left = app
+        .get_ok(&format!(
+            "{}/resources?api-version=2021-04-01",
+            app.group_path("rg")
+        ))
+        .await;
     assert_eq!(left["value"], json!([]));
 }
 
@@ -195,14 +190,12 @@ async fn a_hub_keeps_the_storage_account_it_names(backend: Backend) {
             .contains("/vaults/kv-hub1-")
     );
     // Only the key vault was created for it.
-    let storage = body(
-        &app,
-        &format!(
+    let storage = app
+        .get_ok(&format!(
             "{}/providers/Microsoft.Storage/storageAccounts?api-version=2023-05-01",
             app.group_path("rg")
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(storage["value"], json!([]));
     assert!(app.objects().join("mine").is_dir());
     // Removing the hub leaves the account it did not create.
@@ -238,33 +231,24 @@ async fn a_failing_backend_ends_in_failed_with_its_error(backend: Backend) {
         .to_str()
         .unwrap()
         .to_owned();
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        status = app
-            .client
-            .get(&monitor)
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let status = eventually("the hub's operation to end", OPERATION_WAIT, || async {
+        let status = app.get_absolute(&monitor).await;
         if status["status"] != "InProgress" {
-            break;
+            return Ok(status);
         }
         assert!(
             status.get("error").is_none(),
             "no error while running: {status}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(status)
+    })
+    .await;
     assert_eq!(status["status"], "Failed", "{status}");
     // The last attempt's own error, once retrying would overrun the deadline.
     assert_eq!(status["error"]["code"], "StorageBackendUnavailable");
     let message = status["error"]["message"].as_str().unwrap();
     assert!(message.contains("object store"), "{message}");
-    let hub = body(&app, &app.workspace_url("rg", "hub1")).await;
+    let hub = app.get_ok(&app.workspace_url("rg", "hub1")).await;
     assert_eq!(hub["properties"]["provisioningState"], "Failed");
     let failures = event_subjects(&app, "Microsoft.Resources.ResourceWriteFailure").await;
     assert_eq!(failures, [app.workspace_path("rg", "hub1").to_lowercase()]);
@@ -299,7 +283,7 @@ async fn pending_hub(app: &TestApp, name: &str) -> String {
 }
 
 async fn state(app: &TestApp, name: &str) -> Value {
-    body(app, &app.workspace_url("rg", name)).await["properties"]["provisioningState"].clone()
+    app.get_ok(&app.workspace_url("rg", name)).await["properties"]["provisioningState"].clone()
 }
 
 async fn the_sweeper_heals_lost_stuck_and_overdue_work(backend: Backend) {
@@ -423,18 +407,22 @@ async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
             .filter(resource::Column::ProvisioningState.eq("Succeeded"))
             .all(db)
     };
-    let mut first = worker();
-    let mut done = 0;
-    for _ in 0..2000 {
-        done = succeeded().await.unwrap().len();
-        if done >= 20 {
-            break;
+    let at_least = |hubs: usize| {
+        let succeeded = &succeeded;
+        move || async move {
+            let done = succeeded().await.unwrap().len();
+            if done >= hubs {
+                Ok(())
+            } else {
+                Err(format!("{done} of {HUBS} hubs"))
+            }
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(done >= 20, "the first worker made progress");
-    first.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
-    first.wait().unwrap();
+    };
+    let mut first = KillOnDrop(worker());
+    let progress = "the first worker to finish 20 hubs";
+    eventually(progress, Duration::from_secs(20), at_least(20)).await;
+    first.0.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+    first.0.wait().unwrap();
     // What it held when it died: operations leased by it, still in progress.
     let now = now_millis();
     let orphaned: Vec<String> = operation::Entity::find()
@@ -451,18 +439,11 @@ async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
     let left = HUBS - succeeded().await.unwrap().len();
     assert!(left > 0, "work was left when the worker died");
 
-    let mut second = worker();
-    let mut finished = 0;
-    for _ in 0..600 {
-        finished = succeeded().await.unwrap().len();
-        if finished == HUBS {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    second.kill().unwrap();
-    second.wait().unwrap();
-    assert_eq!(finished, HUBS, "every hub finished after the restart");
+    let mut second = KillOnDrop(worker());
+    let restart = "every hub to finish after the restart";
+    eventually(restart, Duration::from_secs(60), at_least(HUBS)).await;
+    second.0.kill().unwrap();
+    second.0.wait().unwrap();
     for id in orphaned {
         let op = operation::Entity::find_by_id(id)
             .one(db)

@@ -11,7 +11,7 @@ use lapin::{Connection, ConnectionProperties};
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Options, TestApp};
+use crate::helpers::{Backend, KillOnDrop, OPERATION_WAIT, Options, TestApp, eventually};
 
 both_backends!(
     events_reach_rabbitmq_with_their_routing_keys,
@@ -236,16 +236,22 @@ async fn a_broker_restart_loses_no_event(backend: Backend) {
     let written = Arc::new(AtomicUsize::new(GROUPS));
     let restart = {
         let written = written.clone();
-        tokio::spawn(async move {
-            while written.load(Ordering::SeqCst) < 150 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+        let written_at_least = move |n: usize| {
+            let written = written.clone();
+            async move {
+                let what = format!("{n} writes");
+                eventually(what, Duration::from_secs(120), || async {
+                    written.load(Ordering::SeqCst) >= n
+                })
+                .await;
             }
+        };
+        tokio::spawn(async move {
+            written_at_least(150).await;
             tokio::task::spawn_blocking(|| rabbitmqctl("stop_app"))
                 .await
                 .unwrap();
-            while written.load(Ordering::SeqCst) < 350 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            written_at_least(350).await;
             tokio::task::spawn_blocking(|| rabbitmqctl("start_app"))
                 .await
                 .unwrap();
@@ -277,32 +283,30 @@ async fn a_broker_restart_loses_no_event(backend: Backend) {
 
     // Nothing is left non-terminal …
     let db = &app.engine.db;
-    let pending = || {
-        resource::Entity::find()
-            .filter(resource::Column::ProvisioningState.ne("Succeeded"))
-            .count(db)
-    };
-    let mut waited = 0;
-    while pending().await.unwrap() > 0 {
-        assert!(waited < 1200, "resources left non-terminal");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    let none_left = |count: u64| if count == 0 { Ok(()) } else { Err(count) };
+    eventually(
+        "every resource to end terminal",
+        Duration::from_secs(60),
+        || async {
+            let pending = resource::Entity::find()
+                .filter(resource::Column::ProvisioningState.ne("Succeeded"))
+                .count(db);
+            none_left(pending.await.unwrap())
+        },
+    )
+    .await;
     // … the relay reconnected and published the rest …
-    let unsent = || {
-        outbox::Entity::find()
-            .filter(outbox::Column::SentAt.is_null())
-            .count(db)
-    };
-    let mut waited = 0;
-    while unsent().await.unwrap() > 0 {
-        assert!(
-            waited < 1200,
-            "events left unsent after the broker came back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    eventually(
+        "every event sent after the broker came back",
+        Duration::from_secs(60),
+        || async {
+            let unsent = outbox::Entity::find()
+                .filter(outbox::Column::SentAt.is_null())
+                .count(db);
+            none_left(unsent.await.unwrap())
+        },
+    )
+    .await;
     // … and every event reached the watcher at least once, counted by its id.
     let expected: std::collections::HashSet<String> = outbox::Entity::find()
         .all(db)
@@ -396,23 +400,15 @@ async fn a_poisoned_request_is_dead_lettered_and_fails_its_resource(backend: Bac
         kiln::provisioners::wakeups::QueueWakeups::new(&amqp_url(), &prefix)
             .run_until_stopped(app.worker.clone(), stopped),
     );
-    let mut status = Value::Null;
-    for _ in 0..400 {
-        status = app
-            .client
-            .get(&monitor)
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if status["status"] != "InProgress" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let status = eventually(
+        "the poisoned hub's operation to end",
+        OPERATION_WAIT,
+        || async {
+            let status = app.get_absolute(&monitor).await;
+            (status["status"] != "InProgress").then_some(status)
+        },
+    )
+    .await;
     assert_eq!(status["status"], "Failed", "{status}");
     assert_eq!(status["error"]["code"], "ProvisioningRequestDeadLettered");
     let message = status["error"]["message"].as_str().unwrap();
@@ -420,12 +416,7 @@ async fn a_poisoned_request_is_dead_lettered_and_fails_its_resource(backend: Bac
         message.contains(&topology.provisioner_dead) && message.contains("5 times"),
         "{message}"
     );
-    let hub: Value = app
-        .get(&app.workspace_url("rg", "hub1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hub: Value = app.get_ok(&app.workspace_url("rg", "hub1")).await;
     assert_eq!(hub["properties"]["provisioningState"], "Failed");
     // The message itself is parked for operators, as it was published.
     let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
@@ -454,20 +445,13 @@ fn amqp_url() -> String {
 /// Polls a Location URL without driving the worker: whatever finishes the operation must be
 /// something else.
 async fn wait_for_location(app: &TestApp, location: &str) -> reqwest::StatusCode {
-    for _ in 0..400 {
-        let res = app
-            .client
-            .get(location)
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap();
-        if res.status() != reqwest::StatusCode::ACCEPTED {
-            return res.status();
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the operation at {location} never finished");
+    let what = format!("the operation at {location} to finish");
+    eventually(what, OPERATION_WAIT, || async {
+        let res = app.client.get(location).bearer_auth(&app.token).send();
+        let status = res.await.unwrap().status();
+        (status != reqwest::StatusCode::ACCEPTED).then_some(status)
+    })
+    .await
 }
 
 async fn provisioning_requests_wake_the_worker(backend: Backend) {
@@ -538,14 +522,7 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
             .stderr(Stdio::null());
         command
     };
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _serve = Killed(
+    let _serve = KillOnDrop(
         kiln(&[
             "serve",
             "--no-worker",
@@ -559,13 +536,11 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
     );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _worker = Killed(kiln(&["worker"]).spawn().unwrap());
+    eventually("kiln serve to answer", Duration::from_secs(30), || async {
+        client.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
+    let _worker = KillOnDrop(kiln(&["worker"]).spawn().unwrap());
     let token = String::from_utf8(
         kiln(&["token"])
             .stdout(Stdio::piped())
@@ -612,45 +587,43 @@ async fn serve_and_a_separate_worker_process_share_the_work() {
         .await
         .unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::ACCEPTED);
-    let mut state = String::new();
-    for _ in 0..400 {
-        let body: Value = client
-            .get(&hub)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        state = body["properties"]["provisioningState"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if state == "Succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(state, "Succeeded", "the worker process finished the hub");
+    eventually(
+        "the worker process to finish the hub",
+        OPERATION_WAIT,
+        || async {
+            let res = client.get(&hub).bearer_auth(&token).send();
+            let body: Value = res.await.unwrap().json().await.unwrap();
+            let state = &body["properties"]["provisioningState"];
+            if state == "Succeeded" {
+                Ok(())
+            } else {
+                Err(state.clone())
+            }
+        },
+    )
+    .await;
     // serve published the request and the worker the outcome, both through RabbitMQ.
-    let mut types = Vec::new();
-    for _ in 0..200 {
-        while let Some(message) = channel
-            .basic_get(watch.as_str().into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
-            let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
-            types.push(event["type"].as_str().unwrap().to_owned());
-        }
-        if types.len() >= 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let types = std::cell::RefCell::new(Vec::new());
+    eventually(
+        "five events on the watch queue",
+        Duration::from_secs(5),
+        || async {
+            while let Some(message) = channel
+                .basic_get(watch.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+            {
+                let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+                types
+                    .borrow_mut()
+                    .push(event["type"].as_str().unwrap().to_owned());
+            }
+            types.borrow().len() >= 5
+        },
+    )
+    .await;
     assert_eq!(
-        types,
+        types.into_inner(),
         [
             "Microsoft.Resources.ResourceWriteSuccess",
             "Kiln.Resource.ProvisioningRequested",
@@ -725,20 +698,22 @@ async fn duplicate_deliveries_change_nothing(backend: Backend) {
         passive: true,
         ..QueueDeclareOptions::default()
     };
-    for _ in 0..200 {
-        let queue = channel
-            .queue_declare(
-                Topology::new(&prefix).provisioner.as_str().into(),
-                passive,
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        if queue.message_count() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        "the consumer to take the redeliveries",
+        Duration::from_secs(5),
+        || async {
+            let queue = channel
+                .queue_declare(
+                    Topology::new(&prefix).provisioner.as_str().into(),
+                    passive,
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            queue.message_count() == 0
+        },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = resource::Entity::find_by_id(key)
         .one(db)

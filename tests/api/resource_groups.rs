@@ -136,14 +136,11 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
     app.hub("keep", "hub2").await;
 
     let in_group: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "{}/resources?api-version={RG_API}",
             app.group_path("rg")
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let mut names: Vec<&str> = in_group["value"]
         .as_array()
         .unwrap()
@@ -172,21 +169,13 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
             .is_dir()
     );
     let all: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "/subscriptions/{}/resources?api-version={RG_API}",
             app.subscription
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(all["value"].as_array().unwrap().len(), 7);
-    let filtered: Value = app
-        .get(&format!("/subscriptions/{}/resources?api-version={RG_API}&$filter=resourceType eq 'Microsoft.Resources/resourceGroups'", app.subscription))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let filtered: Value = app.get_ok(&format!("/subscriptions/{}/resources?api-version={RG_API}&$filter=resourceType eq 'Microsoft.Resources/resourceGroups'", app.subscription)).await;
     assert_eq!(filtered["value"].as_array().unwrap().len(), 0);
     let res = app
         .get(&format!(
@@ -250,7 +239,7 @@ async fn deleting_a_group_deletes_everything_in_it(backend: Backend) {
         app.get(&app.workspace_url("keep", "hub2")).await.status(),
         StatusCode::OK
     );
-    let all: Value = app.get(&format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}", app.subscription)).await.json().await.unwrap();
+    let all: Value = app.get_ok(&format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}", app.subscription)).await;
     assert_eq!(all["value"].as_array().unwrap().len(), 1);
     // The group's delete went through the provisioners: its storage account is gone from the
     // object store; the other group's hub keeps its own.

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::authorization::{AUTHZ_API, OWNER, assign, assignment_path, guid};
+use crate::authorization::{AUTHZ_API, assign, assignment_path, guid};
 use crate::both_backends;
-use crate::helpers::{Backend, RG_API, TestApp, WS_API, error_code};
+use crate::helpers::roles;
+use crate::helpers::{Backend, RG_API, TestApp, WS_API, assert_refused, error_code};
 use crate::type_contract::finish;
 
 both_backends!(
@@ -58,7 +59,7 @@ async fn a_project_cannot_join_a_hub_its_creator_may_not_touch_even_racing_a_del
         .to_owned();
     app.create_group("rg2").await;
     let owner = guid();
-    assign(&app, &owner, OWNER, &app.group_path("rg2"), None).await;
+    assign(&app, &owner, roles::OWNER, &app.group_path("rg2"), None).await;
     let token = Arc::new(app.token_for(&owner, &app.tenant));
     let hub2 = format!("{}?api-version={WS_API}", app.workspace_path("rg2", "hub2"));
     let res = app
@@ -105,22 +106,18 @@ async fn a_project_cannot_join_a_hub_its_creator_may_not_touch_even_racing_a_del
             assert!(status.is_client_error(), "{status}");
         }
         finish(&app, &deleted).await;
-        let res = app.get(&project).await;
-        if res.status() == StatusCode::OK {
-            let body: Value = res.json().await.unwrap();
+        let (status, body) = app.get_json(&project).await;
+        if status == StatusCode::OK {
             assert_ne!(body["properties"]["hubResourceId"], foreign_hub.as_str());
         }
     }
     // The foreign hub never gained a project.
     let list: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}",
             app.group_path("rg2")
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     for workspace in list["value"].as_array().unwrap() {
         assert_ne!(
             workspace["properties"]["hubResourceId"],
@@ -142,7 +139,7 @@ async fn assignments_written_while_their_group_is_deleted_do_not_survive_it(back
             app.hub("doomed", &format!("hub{i}")).await;
         }
         let owner = guid();
-        assign(&app, &owner, OWNER, &group, None).await;
+        assign(&app, &owner, roles::OWNER, &group, None).await;
         let token = app.token_for(&owner, &app.tenant);
         let done = Arc::new(AtomicBool::new(false));
         // The group's Owner and the subscription's write at once; the Owner loses its right
@@ -159,7 +156,7 @@ async fn assignments_written_while_their_group_is_deleted_do_not_survive_it(back
                 let mut created = 0;
                 while !done.load(Ordering::SeqCst) {
                     let body = json!({"properties": {
-                        "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}", app.subscription),
+                        "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}", app.subscription, roles::OWNER),
                         "principalId": guid(),
                     }});
                     let res = app
@@ -199,12 +196,7 @@ async fn assignments_written_while_their_group_is_deleted_do_not_survive_it(back
         );
         // Created again under the same name, the group inherits nothing.
         app.create_group("doomed").await;
-        let list: Value = app
-            .get(&format!("{group}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}&$filter=atScope()"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let list: Value = app.get_ok(&format!("{group}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHZ_API}&$filter=atScope()")).await;
         let at_group: Vec<&str> = list["value"]
             .as_array()
             .unwrap()
@@ -255,25 +247,28 @@ async fn resource_ids_are_bounded_before_anything_is_looked_up(backend: Backend)
             .iter()
             .all(|d| d["accessDecision"] == "NotAllowed")
     );
-    let thirteen = format!("{twelve}/blobServices/default");
-    let res = check_access(&app, &token, &nobody, &thirteen, 1).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceId"
-    );
-    let long = format!("{account}/blobServices/{}", "x".repeat(2100));
-    let res = check_access(&app, &token, &nobody, &long, 1).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceId"
-    );
     // Types of namespaces Kiln does not serve are refused before any lookup.
     let foreign = format!("{}/providers/Contoso.Nope/things/a", app.group_path("rg"));
-    let res = check_access(&app, &token, &nobody, &foreign, 1).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceNamespace"
-    );
+    for (case, id, code) in [
+        (
+            "thirteen levels",
+            format!("{twelve}/blobServices/default"),
+            "InvalidResourceId",
+        ),
+        (
+            "a 2,100-character name",
+            format!("{account}/blobServices/{}", "x".repeat(2100)),
+            "InvalidResourceId",
+        ),
+        (
+            "a namespace Kiln does not serve",
+            foreign.clone(),
+            "InvalidResourceNamespace",
+        ),
+    ] {
+        let res = check_access(&app, &token, &nobody, &id, 1).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, code).await;
+    }
     // Role-assignment routes at such scopes answer at once, before authorization.
     for method in [Method::GET, Method::PUT] {
         let body = json!({"properties": {}});
@@ -317,7 +312,7 @@ async fn what_conditions_are_evaluated_against_is_bounded(backend: Backend) {
     assign(
         &app,
         &reader,
-        "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+        roles::STORAGE_BLOB_DATA_READER,
         &app.group_path("rg"),
         Some(&condition),
     )
@@ -327,28 +322,26 @@ async fn what_conditions_are_evaluated_against_is_bounded(backend: Backend) {
         app.group_path("rg")
     );
     let mut body = check_access_body(&reader, &container, 1);
-    body["Resource"]["Attributes"] =
-        json!({"Microsoft.Storage/storageAccounts:tag": "a".repeat(200_000)});
-    let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidRequestContent"
-    );
     let many: serde_json::Map<String, Value> =
         (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
-    body["Resource"]["Attributes"] = Value::Object(many);
-    let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidRequestContent"
-    );
-    body["Actions"][0]["Attributes"] = json!({"x": vec!["v"; 65]});
-    body["Resource"]["Attributes"] = json!({});
-    let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidRequestContent"
-    );
+    for (case, action, resource) in [
+        (
+            "a 200 KB resource attribute",
+            json!({}),
+            json!({"Microsoft.Storage/storageAccounts:tag": "a".repeat(200_000)}),
+        ),
+        ("65 resource attributes", json!({}), Value::Object(many)),
+        (
+            "an action attribute of 65 values",
+            json!({"x": vec!["v"; 65]}),
+            json!({}),
+        ),
+    ] {
+        body["Actions"][0]["Attributes"] = action;
+        body["Resource"]["Attributes"] = resource;
+        let res = app.send(Method::POST, CHECK_ACCESS, Some(&body)).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, "InvalidRequestContent").await;
+    }
     // Within the caps the worst case of this pattern is cut off by the budget: not allowed.
     body["Actions"][0]["Attributes"] = json!({});
     body["Resource"]["Attributes"] =

@@ -15,11 +15,8 @@ both_backends!(
 async fn subscriptions_answer_as_arm_does(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body: Value = app
-        .get(&format!("/subscriptions?api-version={SUB_API}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("/subscriptions?api-version={SUB_API}"))
+        .await;
     let subs = body["value"].as_array().unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0]["subscriptionId"], app.subscription);
@@ -30,14 +27,11 @@ async fn subscriptions_answer_as_arm_does(backend: Backend) {
         format!("/subscriptions/{}", app.subscription)
     );
     let one: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "/subscriptions/{}?api-version={SUB_API}",
             app.subscription
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(one["displayName"], "Bootstrap subscription");
     let res = app
         .get(&format!(
@@ -54,14 +48,11 @@ async fn subscriptions_answer_as_arm_does(backend: Backend) {
 async fn providers_are_always_registered(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "/subscriptions/{}/providers?api-version={SUB_API}",
             app.subscription
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let namespaces: Vec<&str> = body["value"]
         .as_array()
         .unwrap()
@@ -81,14 +72,11 @@ async fn providers_are_always_registered(backend: Backend) {
             .all(|p| p["registrationState"] == "Registered")
     );
     let one: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "/subscriptions/{}/providers/microsoft.machinelearningservices?api-version={SUB_API}",
             app.subscription
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(one["namespace"], "Microsoft.MachineLearningServices");
     assert_eq!(one["resourceTypes"][0]["resourceType"], "workspaces");
     let res = app.send(Method::POST, &format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/register?api-version=2016-06-01", app.subscription), None).await;
@@ -122,11 +110,8 @@ async fn administrators_create_subscriptions(backend: Backend) {
     assert_eq!(created["subscriptionId"], wanted.to_string());
     assert_eq!(created["tenantId"], app.tenant);
     let body: Value = app
-        .get(&format!("/subscriptions?api-version={SUB_API}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("/subscriptions?api-version={SUB_API}"))
+        .await;
     assert_eq!(body["value"].as_array().unwrap().len(), 2);
     // The new subscription is usable at once.
     let rg = format!("/subscriptions/{wanted}/resourceGroups/rg?api-version=2024-03-01");

@@ -5,9 +5,7 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
-
-pub const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+use crate::helpers::{OPERATION_WAIT, TestApp, error_code, eventually, roles};
 
 /// One resource of the type under test and what its declaration says it answers.
 pub struct Subject<'a> {
@@ -41,16 +39,17 @@ pub async fn finish(app: &TestApp, res: &Response) -> String {
     if let Some(url) = res.headers().get("azure-asyncoperation") {
         let url = url.to_str().unwrap().to_owned();
         assert!(res.headers().contains_key("retry-after"), "Retry-After");
-        for _ in 0..200 {
+        let what = format!("the operation at {url} to finish");
+        return eventually(what, OPERATION_WAIT, || async {
             let body: Value = app.get_absolute(&url).await;
             let status = body["status"].as_str().unwrap().to_owned();
             if ["Succeeded", "Failed", "Canceled"].contains(&status.as_str()) {
-                return status;
+                return Some(status);
             }
             app.worker.run_once().await.unwrap();
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("operation {url} did not finish");
+            None
+        })
+        .await;
     }
     if let Some(location) = res.headers().get("location") {
         let done = app.poll_location(location.to_str().unwrap()).await;
@@ -194,7 +193,7 @@ pub async fn check(app: &TestApp, s: &Subject<'_>) {
         let res = app.patch(&item, &json!({"tags": {"team": "blue"}})).await;
         assert!(res.status().is_success(), "PATCH: {}", res.status());
         assert_eq!(finish(app, &res).await, "Succeeded");
-        let body: Value = app.get(&item).await.json().await.unwrap();
+        let body: Value = app.get_ok(&item).await;
         assert_eq!(body["tags"]["team"], "blue");
     }
 
@@ -207,7 +206,7 @@ pub async fn check(app: &TestApp, s: &Subject<'_>) {
             .map(|p| format!("{p}?api-version={}", s.api)),
     );
     for list in lists {
-        let list: Value = app.get(&list).await.json().await.unwrap();
+        let list: Value = app.get_ok(&list).await;
         let items = list["value"].as_array().unwrap();
         assert!(items.iter().any(|r| r["id"] == id.as_str()), "{list}");
     }
@@ -220,7 +219,7 @@ pub async fn check(app: &TestApp, s: &Subject<'_>) {
 
     // A Reader reads and cannot write or delete.
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let token = app.token_for(&reader, &app.tenant);
     assert_eq!(
         app.send_as(&token, Method::GET, &item, None).await.status(),

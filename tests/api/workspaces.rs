@@ -5,7 +5,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Options, TestApp, WS_API, error_code};
+use crate::helpers::{
+    Backend, OPERATION_WAIT, Options, TestApp, WS_API, assert_refused, error_code, eventually,
+};
 use kiln::store::{operation, outbox, resource};
 
 both_backends!(
@@ -135,7 +137,7 @@ async fn patch_merges_properties_and_replaces_tags(backend: Backend) {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     app.poll_location(res.headers()["location"].to_str().unwrap())
         .await;
-    let body: Value = app.get(&url).await.json().await.unwrap();
+    let body: Value = app.get_ok(&url).await;
     assert_eq!(body["tags"], json!({"b": "2"}));
     let props = &body["properties"];
     assert_eq!(props["friendlyName"], "two");
@@ -197,15 +199,10 @@ async fn lists_filter_by_kind_and_page(backend: Backend) {
         "{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}",
         app.group_path("rg")
     );
-    let body: Value = app.get(&by_group).await.json().await.unwrap();
+    let body: Value = app.get_ok(&by_group).await;
     assert_eq!(body["value"].as_array().unwrap().len(), 5);
     assert!(body.get("nextLink").is_none());
-    let body: Value = app
-        .get(&format!("{by_group}&kind=HUB"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_ok(&format!("{by_group}&kind=HUB")).await;
     assert_eq!(body["value"].as_array().unwrap().len(), 1);
 
     // Pages of 2 over the projects: nextLinks are absolute, URL-safe and keep the filter.
@@ -238,14 +235,9 @@ async fn lists_filter_by_kind_and_page(backend: Backend) {
         "/subscriptions/{}/providers/Microsoft.MachineLearningServices/workspaces?api-version={WS_API}",
         app.subscription
     );
-    let body: Value = app.get(&by_sub).await.json().await.unwrap();
+    let body: Value = app.get_ok(&by_sub).await;
     assert_eq!(body["value"].as_array().unwrap().len(), 6);
-    let body: Value = app
-        .get(&format!("{by_sub}&kind=hub"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_ok(&format!("{by_sub}&kind=hub")).await;
     assert_eq!(body["value"].as_array().unwrap().len(), 2);
     let res = app
         .get(&format!(
@@ -294,12 +286,7 @@ async fn projects_belong_to_hubs(backend: Backend) {
         "AllowInternetOutbound"
     );
 
-    let hub: Value = app
-        .get(&app.workspace_url("rg", "hub1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hub: Value = app.get_ok(&app.workspace_url("rg", "hub1")).await;
     assert_eq!(
         hub["properties"]["associatedWorkspaces"],
         json!([project["id"]])
@@ -311,12 +298,7 @@ async fn projects_belong_to_hubs(backend: Backend) {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     app.poll_location(res.headers()["location"].to_str().unwrap())
         .await;
-    let again: Value = app
-        .get(&app.workspace_url("rg", "proj1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again: Value = app.get_ok(&app.workspace_url("rg", "proj1")).await;
     assert_eq!(again["properties"]["workspaceId"], workspace_id);
     assert_eq!(again["properties"]["friendlyName"], "renamed");
 
@@ -329,12 +311,7 @@ async fn projects_belong_to_hubs(backend: Backend) {
     let res = app.delete(&app.workspace_url("rg", "proj1")).await;
     app.poll_location(res.headers()["location"].to_str().unwrap())
         .await;
-    let hub: Value = app
-        .get(&app.workspace_url("rg", "hub1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hub: Value = app.get_ok(&app.workspace_url("rg", "hub1")).await;
     assert_eq!(hub["properties"]["associatedWorkspaces"], json!([]));
     assert_eq!(
         app.delete(&app.workspace_url("rg", "hub1")).await.status(),
@@ -380,11 +357,8 @@ async fn project_rules_are_enforced(backend: Backend) {
     ];
     for (props, code) in cases {
         let res = app.put(&url, &project(props.clone())).await;
-        assert_eq!(
-            error_code(res, StatusCode::BAD_REQUEST).await,
-            code,
-            "{props}"
-        );
+        let case = format!("a project with {props}");
+        assert_refused(&case, res, StatusCode::BAD_REQUEST, code).await;
     }
     let res = app
         .put(
@@ -397,37 +371,10 @@ async fn project_rules_are_enforced(backend: Backend) {
         "InvalidWorkspaceKind"
     );
 
-    // Immutable: a project's hub, a hub's kind and storage account once set.
+    // Immutable: a project's hub, a hub's kind, location and storage account once set.
     app.create_workspace("rg", "proj1", project(json!({"hubResourceId": hub["id"]})))
         .await;
     let hub2 = app.hub("rg", "hub2").await;
-    let res = app
-        .put(&url, &project(json!({"hubResourceId": hub2["id"]})))
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "PropertyChangeNotAllowed"
-    );
-    let res = app
-        .put(
-            &app.workspace_url("rg", "hub1"),
-            &json!({"location": "eastus", "kind": "Project"}),
-        )
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "PropertyChangeNotAllowed"
-    );
-    let res = app
-        .put(
-            &app.workspace_url("rg", "hub1"),
-            &json!({"location": "westus", "kind": "Hub"}),
-        )
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceLocation"
-    );
     let st = |n: &str| {
         format!(
             "{}/providers/Microsoft.Storage/storageAccounts/{n}",
@@ -440,11 +387,35 @@ async fn project_rules_are_enforced(backend: Backend) {
         json!({"location": "eastus", "kind": "Hub", "properties": {"storageAccount": st("a")}}),
     )
     .await;
-    let res = app.put(&app.workspace_url("rg", "hub3"), &json!({"location": "eastus", "kind": "Hub", "properties": {"storageAccount": st("b")}})).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "PropertyChangeNotAllowed"
-    );
+    for (case, name, body, code) in [
+        (
+            "a project moved to another hub",
+            "proj1",
+            project(json!({"hubResourceId": hub2["id"]})),
+            "PropertyChangeNotAllowed",
+        ),
+        (
+            "a hub turned into a project",
+            "hub1",
+            json!({"location": "eastus", "kind": "Project"}),
+            "PropertyChangeNotAllowed",
+        ),
+        (
+            "a hub moved to another location",
+            "hub1",
+            json!({"location": "westus", "kind": "Hub"}),
+            "InvalidResourceLocation",
+        ),
+        (
+            "a hub given another storage account",
+            "hub3",
+            json!({"location": "eastus", "kind": "Hub", "properties": {"storageAccount": st("b")}}),
+            "PropertyChangeNotAllowed",
+        ),
+    ] {
+        let res = app.put(&app.workspace_url("rg", name), &body).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, code).await;
+    }
     // Omitting it keeps it.
     let res = app
         .put(
@@ -454,12 +425,7 @@ async fn project_rules_are_enforced(backend: Backend) {
         .await;
     app.poll_location(res.headers()["location"].to_str().unwrap())
         .await;
-    let body: Value = app
-        .get(&app.workspace_url("rg", "hub3"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_ok(&app.workspace_url("rg", "hub3")).await;
     assert_eq!(body["properties"]["storageAccount"], st("a"));
 }
 
@@ -565,17 +531,18 @@ async fn a_project_never_outlives_its_hub_under_races(backend: Backend) {
             "round {i}: PUT {put} and DELETE {delete} cannot both win (or both lose)"
         );
         for url in [&project_url, &hub_url] {
-            // Wait for whatever was accepted to finish.
-            for _ in 0..200 {
-                let body: Value = app.get(url).await.json().await.unwrap_or(Value::Null);
-                let state = body["properties"]["provisioningState"]
-                    .as_str()
-                    .unwrap_or("Succeeded");
-                if state == "Succeeded" {
-                    break;
+            // Wait for whatever was accepted to finish (or be gone).
+            let what = format!("round {i}: {url} to settle");
+            eventually(what, OPERATION_WAIT, || async {
+                let (_, body) = app.get_json(url).await;
+                let state = body["properties"]["provisioningState"].as_str();
+                if state.is_none_or(kiln::lifecycle::is_terminal) {
+                    Ok(())
+                } else {
+                    Err(body)
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+            })
+            .await;
         }
         let project_exists = app.get(&project_url).await.status() == StatusCode::OK;
         let hub_exists = app.get(&hub_url).await.status() == StatusCode::OK;

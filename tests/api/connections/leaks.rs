@@ -2,15 +2,15 @@
 //! listsecrets, in any event, activity-log row, log line, or anywhere in the database.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 
-use super::{READER, connection_path, hub_and_project, list_secrets, with_api};
+use super::{connection_path, hub_and_project, list_secrets, with_api};
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, KillOnDrop, OPERATION_WAIT, TestApp, eventually, kiln_serve, roles};
 
 fn marker() -> String {
     format!("LEAKMARK{}", uuid::Uuid::new_v4().simple())
@@ -196,7 +196,7 @@ async fn secrets_never_leak(backend: Backend) {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     answers.push(("malformed PUT".into(), res.text().await.unwrap()));
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let as_reader = app.token_for(&reader, &app.tenant);
     let res = app
         .send_as(
@@ -264,20 +264,17 @@ async fn secrets_never_leak(backend: Backend) {
     assert_eq!(revealed["properties"]["value"], json!(m[13]));
 
     // Events: every write published, none with a secret.
-    let deadline = Instant::now() + Duration::from_secs(10);
     let mut seen = 0;
-    while Instant::now() < deadline && seen < writes.len() + 1 {
-        if let Ok(Ok(published)) =
-            tokio::time::timeout(Duration::from_millis(200), events.recv()).await
-        {
-            assert_clean("an event", &published.event.to_string(), &m);
-            if published.routing_key.contains("connections") {
-                seen += 1;
+    let published = tokio::time::timeout(Duration::from_secs(10), async {
+        while seen <= writes.len() {
+            if let Ok(published) = events.recv().await {
+                assert_clean("an event", &published.event.to_string(), &m);
+                seen += usize::from(published.routing_key.contains("connections"));
             }
         }
-    }
+    });
     assert!(
-        seen > writes.len(),
+        published.await.is_ok(),
         "connection events were published ({seen})"
     );
 
@@ -365,30 +362,21 @@ async fn a_served_process_logs_no_secret_and_rotates_its_keyring() {
         .port();
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(KILN)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args([
-            "serve",
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--https",
-            "off",
-        ])
-        .env_remove("KILN_DATABASE_URL")
-        .env_remove("KILN_MASTER_KEY")
-        .env("KILN_LOG", "debug")
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        kiln_serve(dir.path(), port)
+            .env_remove("KILN_MASTER_KEY")
+            .env("KILN_LOG", "debug")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "kiln did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("kiln serve to answer", Duration::from_secs(30), || async {
+        client.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
     let token = kiln(dir.path(), &["token"]).trim().to_owned();
     let send = |method: Method, path: String, body: Option<Value>| {
         let mut req = client
@@ -429,7 +417,7 @@ async fn a_served_process_logs_no_secret_and_rotates_its_keyring() {
     )
     .await
     .unwrap();
-    loop {
+    eventually("the hub to be provisioned", OPERATION_WAIT, || async {
         let got: Value = send(Method::GET, with_api(&hub), None)
             .await
             .unwrap()
@@ -437,14 +425,12 @@ async fn a_served_process_logs_no_secret_and_rotates_its_keyring() {
             .await
             .unwrap();
         if got["properties"]["provisioningState"] == "Succeeded" {
-            break;
+            Ok(())
+        } else {
+            Err(got)
         }
-        assert!(
-            Instant::now() < deadline + Duration::from_secs(30),
-            "hub: {got}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let secrets: Vec<String> = (0..3).map(|_| marker()).collect();
     let conn = format!("{hub}/connections/openai");
     let res = send(
@@ -504,8 +490,8 @@ async fn a_served_process_logs_no_secret_and_rotates_its_keyring() {
     .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = child.0.kill();
+    let _ = child.0.wait();
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(logs.contains("connections"), "the requests were logged");
     assert_clean("the server's log", &logs, &secrets);

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 
 pub const API: &str = "2025-12-01";
-pub const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 
 /// `…/workspaces/{ws}/connections/{name}` (no query).
 pub fn connection_path(app: &TestApp, group: &str, workspace: &str, name: &str) -> String {

@@ -1,12 +1,12 @@
 //! Every authType of the spec, with its credentials shape: secrets sealed on write, shown
 //! only by listsecrets; lists, filters, PATCH, replace and delete.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{connection_path, list_secrets, put_connection, with_api};
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, error_code};
+use crate::helpers::{Backend, TestApp, assert_refused, error_code};
 
 /// (authType, credentials, the credential fields GET may show).
 fn cases() -> Vec<(&'static str, Value, &'static [&'static str])> {
@@ -101,7 +101,7 @@ async fn every_auth_type_round_trips(backend: Backend) {
             public_part(credentials, public),
             "{auth_type}"
         );
-        let got: Value = app.get(&with_api(&path)).await.json().await.unwrap();
+        let got: Value = app.get_ok(&with_api(&path)).await;
         assert_eq!(
             got["properties"], created["properties"],
             "GET of {auth_type}"
@@ -125,26 +125,20 @@ async fn every_auth_type_round_trips(backend: Backend) {
     }
 
     let list_path = with_api(&format!("{}/connections", app.workspace_path("rg", "hub")));
-    let list: Value = app.get(&list_path).await.json().await.unwrap();
+    let list: Value = app.get_ok(&list_path).await;
     assert_eq!(list["value"].as_array().unwrap().len(), cases.len());
     assert!(list.get("nextLink").is_none(), "one page");
     assert!(!list.to_string().contains("secret-"));
     let by_category: Value = app
-        .get(&format!("{list_path}&category=azureopenai"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{list_path}&category=azureopenai"))
+        .await;
     assert_eq!(
         by_category["value"].as_array().unwrap().len(),
         cases.len().div_ceil(2)
     );
     let by_target: Value = app
-        .get(&format!("{list_path}&target=https://t4.example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{list_path}&target=https://t4.example.com"))
+        .await;
     assert_eq!(by_target["value"].as_array().unwrap().len(), 1);
     assert_eq!(by_target["value"][0]["name"], "conn-sas");
 
@@ -152,35 +146,38 @@ async fn every_auth_type_round_trips(backend: Backend) {
     // never sent somewhere new without being given again: a writer who may not read it
     // could otherwise point it at a server of theirs.
     let api_key = connection_path(&app, "rg", "hub", "conn-apikey");
-    for body in [
-        json!({"properties": {"authType": "ApiKey", "target": "https://attacker.example"}}),
-        json!({"properties": {"Target": "https://attacker.example"}}),
-    ] {
-        let res = app.patch(&with_api(&api_key), &body).await;
-        assert_eq!(
-            error_code(res, StatusCode::BAD_REQUEST).await,
-            "CredentialsRequired",
-            "{body}"
-        );
-    }
-    let mut moved: Value = app.get(&with_api(&api_key)).await.json().await.unwrap();
+    let mut moved: Value = app.get_ok(&with_api(&api_key)).await;
     moved["properties"]["target"] = json!("https://attacker.example");
-    let res = app.put(&with_api(&api_key), &moved).await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "CredentialsRequired"
-    );
     let oauth = connection_path(&app, "rg", "hub", "conn-oauth2");
-    let res = app
-        .patch(
-            &with_api(&oauth),
-            &json!({"properties": {"credentials": {"authUrl": "https://attacker.example/token"}}}),
-        )
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "CredentialsRequired"
-    );
+    for (case, method, path, body) in [
+        (
+            "PATCH of the target with the authType",
+            Method::PATCH,
+            &api_key,
+            json!({"properties": {"authType": "ApiKey", "target": "https://attacker.example"}}),
+        ),
+        (
+            "PATCH of the target in other casing",
+            Method::PATCH,
+            &api_key,
+            json!({"properties": {"Target": "https://attacker.example"}}),
+        ),
+        (
+            "PUT of the GET with a new target",
+            Method::PUT,
+            &api_key,
+            moved,
+        ),
+        (
+            "PATCH of an OAuth2 authUrl",
+            Method::PATCH,
+            &oauth,
+            json!({"properties": {"credentials": {"authUrl": "https://attacker.example/token"}}}),
+        ),
+    ] {
+        let res = app.send(method, &with_api(path), Some(&body)).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, "CredentialsRequired").await;
+    }
     let res = app
         .patch(
             &with_api(&api_key),
@@ -188,7 +185,7 @@ async fn every_auth_type_round_trips(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let got: Value = app.get(&with_api(&api_key)).await.json().await.unwrap();
+    let got: Value = app.get_ok(&with_api(&api_key)).await;
     assert_eq!(got["properties"]["target"], "https://moved.example.com");
     let res = app.put(&with_api(&api_key), &got).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -239,26 +236,24 @@ async fn every_auth_type_round_trips(backend: Backend) {
         "secret-legacy"
     );
 
-    let res = app
-        .put(
-            &with_api(&connection_path(&app, "rg", "hub", "no-auth")),
-            &json!({"properties": {"category": "ApiKey"}}),
-        )
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "AuthTypeRequired"
-    );
-    let res = app
-        .put(
-            &with_api(&connection_path(&app, "rg", "hub", "x")),
-            &json!({"properties": {"authType": "None"}}),
-        )
-        .await;
-    assert_eq!(
-        error_code(res, StatusCode::BAD_REQUEST).await,
-        "InvalidResourceName"
-    );
+    for (case, name, body, code) in [
+        (
+            "no authType",
+            "no-auth",
+            json!({"properties": {"category": "ApiKey"}}),
+            "AuthTypeRequired",
+        ),
+        (
+            "a one-letter name",
+            "x",
+            json!({"properties": {"authType": "None"}}),
+            "InvalidResourceName",
+        ),
+    ] {
+        let path = connection_path(&app, "rg", "hub", name);
+        let res = app.put(&with_api(&path), &body).await;
+        assert_refused(case, res, StatusCode::BAD_REQUEST, code).await;
+    }
 
     let res = app.delete(&with_api(&api_key)).await;
     assert_eq!(res.status(), StatusCode::OK);

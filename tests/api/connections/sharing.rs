@@ -4,9 +4,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{READER, connection_path, hub_and_project, list_secrets_as, put_connection, with_api};
+use super::{connection_path, hub_and_project, list_secrets_as, put_connection, with_api};
 use crate::both_backends;
-use crate::helpers::{Backend, CONTRIBUTOR, TestApp, error_code};
+use crate::helpers::{Backend, TestApp, error_code, roles};
 
 async fn names(app: &TestApp, token: &str, workspace: &str) -> Vec<(String, String)> {
     let path = with_api(&format!(
@@ -62,13 +62,8 @@ async fn assign_at(app: &TestApp, principal: &str, role: &str, scope: &str) {
 async fn project_contributor(app: &TestApp, project: &str) -> String {
     let user = uuid::Uuid::new_v4().to_string();
     let scope = app.workspace_path("rg", project);
-    assign_at(app, &user, CONTRIBUTOR, &scope).await;
+    assign_at(app, &user, roles::CONTRIBUTOR, &scope).await;
     app.token_for(&user, &app.tenant)
-}
-
-/// GET of `path` (no query), as JSON.
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    app.get(&with_api(path)).await.json().await.unwrap()
 }
 
 /// `properties` with the members of `more` added.
@@ -131,19 +126,16 @@ async fn sharing_matrix(backend: Backend) {
         ])
     );
     let filtered: Value = app
-        .get(&format!(
+        .get_ok(&format!(
             "{}&category=CognitiveSearch",
             with_api(&format!("{}/connections", app.workspace_path("rg", "prj1")))
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(filtered["value"].as_array().unwrap().len(), 1);
 
     // GET through a project falls back to the hub's shared connection, with its real id.
     let through_p1 = |name: &str| connection_path(&app, "rg", "prj1", name);
-    let got: Value = get_json(&app, &through_p1("all")).await;
+    let got: Value = app.get_ok(&with_api(&through_p1("all"))).await;
     assert_eq!(
         got["id"].as_str().unwrap().to_lowercase(),
         hub_conn("all").to_lowercase()
@@ -205,7 +197,7 @@ async fn sharing_matrix(backend: Backend) {
 
     // Roles: a Reader sees connections but not their keys; a Contributor gets the keys.
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let as_reader = app.token_for(&reader, &app.tenant);
     let res = app
         .send_as(&as_reader, Method::GET, &with_api(&through_p1("all")), None)
@@ -217,13 +209,13 @@ async fn sharing_matrix(backend: Backend) {
         "AuthorizationFailed"
     );
     let contributor = uuid::Uuid::new_v4().to_string();
-    app.grant(&contributor, CONTRIBUTOR).await;
+    app.grant(&contributor, roles::CONTRIBUTOR).await;
     let as_contributor = app.token_for(&contributor, &app.tenant);
     let res = list_secrets_as(&app, &as_contributor, &hub_conn("private")).await;
     assert_eq!(res.status(), StatusCode::OK);
 
     // A principal named in sharedUserList reaches the connection from any project.
-    app.grant(&friend, READER).await;
+    app.grant(&friend, roles::READER).await;
     let as_friend = app.token_for(&friend, &app.tenant);
     assert_eq!(
         names(&app, &as_friend, "prj2").await,
@@ -306,11 +298,11 @@ async fn sharing_names_one_project(backend: Backend) {
         "{}/connections",
         app.workspace_path("rg2", "prj1")
     ));
-    let body: Value = app.get(&list).await.json().await.unwrap();
+    let body: Value = app.get_ok(&list).await;
     assert_eq!(body["value"], json!([]), "nothing reaches the other prj1");
 
     // Through the project: no sharedUserList (other projects' ids, principals).
-    let through: Value = get_json(&app, &in_rg("by-id")).await;
+    let through: Value = app.get_ok(&with_api(&in_rg("by-id"))).await;
     assert!(
         through["properties"].get("sharedUserList").is_none(),
         "{through}"
@@ -326,7 +318,7 @@ async fn sharing_names_one_project(backend: Backend) {
     );
     assert_eq!(revealed["properties"]["credentials"]["key"], "k");
     let list = with_api(&format!("{}/connections", app.workspace_path("rg", "prj1")));
-    let body: Value = app.get(&list).await.json().await.unwrap();
+    let body: Value = app.get_ok(&list).await;
     assert_eq!(body["value"].as_array().unwrap().len(), 1);
     assert!(
         body["value"][0]["properties"]
@@ -335,7 +327,7 @@ async fn sharing_names_one_project(backend: Backend) {
         "{body}"
     );
     // Where it belongs, it does.
-    let own: Value = get_json(&app, &hub_conn("by-id")).await;
+    let own: Value = app.get_ok(&with_api(&hub_conn("by-id"))).await;
     assert_eq!(own["properties"]["sharedUserList"], shared_list);
 }
 

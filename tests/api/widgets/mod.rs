@@ -10,8 +10,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::roles;
 use crate::helpers::{Backend, Options, RG_API, TestApp, WS_API, error_code};
-use crate::type_contract::{self, READER, Subject, finish};
+use crate::type_contract::{self, Subject, finish};
 use declaration::{GEAR, Widgets};
 
 const API: &str = "2025-06-01-preview";
@@ -126,7 +127,7 @@ async fn widget_statuses_come_from_the_declaration(backend: Backend) {
     let body: Value = res.json().await.unwrap();
     assert_ne!(body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(status, "Succeeded");
-    let body: Value = app.get(&item).await.json().await.unwrap();
+    let body: Value = app.get_ok(&item).await;
     assert_eq!(
         body["properties"]["serialNumber"], "W-gizmo",
         "set by the provisioner"
@@ -184,11 +185,8 @@ async fn widget_statuses_come_from_the_declaration(backend: Backend) {
     let op: Value = app.get_absolute(&url).await;
     assert_eq!(op["error"]["code"], "PaintUnavailable");
     let body: Value = app
-        .get(&format!("{}/tartan?api-version={API}", widgets(&app, "rg")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{}/tartan?api-version={API}", widgets(&app, "rg")))
+        .await;
     assert_eq!(body["properties"]["provisioningState"], "Failed");
     // Unknown api-versions and verbs the declaration does not serve.
     let res = app
@@ -235,7 +233,7 @@ async fn widgets_have_actions_children_events_and_go_with_their_group(backend: B
         json!({"widget": "gizmo", "shine": 40})
     );
     let reader = uuid::Uuid::new_v4().to_string();
-    app.grant(&reader, READER).await;
+    app.grant(&reader, roles::READER).await;
     let token = app.token_for(&reader, &app.tenant);
     let res = app.send_as(&token, Method::POST, &polish, None).await;
     assert_eq!(
@@ -265,11 +263,8 @@ async fn widgets_have_actions_children_events_and_go_with_their_group(backend: B
         assert_eq!(res.status(), StatusCode::CREATED);
     }
     let list: Value = app
-        .get(&format!("{gears}?api-version={API}&teeth=12"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_ok(&format!("{gears}?api-version={API}&teeth=12"))
+        .await;
     let names: Vec<&str> = list["value"]
         .as_array()
         .unwrap()
@@ -317,7 +312,7 @@ async fn widgets_have_actions_children_events_and_go_with_their_group(backend: B
         "/subscriptions/{}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01",
         app.subscription
     );
-    let body: Value = app.get(&log).await.json().await.unwrap();
+    let body: Value = app.get_ok(&log).await;
     let steps = |action: &str| -> Vec<String> {
         body["value"]
             .as_array()

@@ -76,7 +76,7 @@ enum KeysCommand {
     /// one removed once nothing needs it.
     Rotate {
         /// Rows re-wrapped per transaction.
-        #[arg(long, default_value_t = kiln::secrets::rotate::DEFAULT_BATCH)]
+        #[arg(long, default_value_t = kiln::rotation::DEFAULT_BATCH)]
         batch: u64,
     },
 }
@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             kiln::telemetry::init(LogFormat::Text);
             let db = store::connect(&open(&cli.store)?).await?;
             store::migrate(&db).await?;
-            let report = kiln::secrets::rotate::rotate(&db, &cli.store.key_source(), batch).await?;
+            let report = kiln::rotation::rotate(&db, &cli.store.key_source(), batch).await?;
             println!(
                 "{}",
                 serde_json::json!({"activeKeyId": report.active_key_id, "rewrapped": report.rewrapped, "remaining": report.remaining})

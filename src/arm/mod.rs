@@ -11,6 +11,7 @@ pub mod lro;
 pub mod middleware;
 pub mod openapi;
 pub mod operations;
+pub mod provisioning;
 pub mod read;
 pub mod registry;
 pub mod routes;

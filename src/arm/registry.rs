@@ -12,9 +12,9 @@ use serde_json::Value;
 use super::engine::{CallContext, Engine};
 use super::envelope::Spec;
 use super::id::{PathVocabulary, ResourceId};
+use super::provisioning::{Provisioner, Provisioners};
 use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
-use crate::provisioners::{Provisioner, Provisioners};
 use crate::secrets::MasterKeys;
 use crate::store::resource;
 

@@ -23,7 +23,7 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 use crate::arm::id::ResourceId;
-use crate::error::{ArmError, ErrorCode};
+use crate::error::ArmError;
 use crate::identity::Caller;
 use crate::store::{authz_reads, subscription};
 
@@ -149,11 +149,4 @@ impl SubscriptionDirectory {
         }
         Ok(Some(info))
     }
-}
-
-pub fn subscription_not_found(subscription_id: &str) -> ArmError {
-    ArmError::new(
-        ErrorCode::SubscriptionNotFound,
-        format!("The subscription '{subscription_id}' could not be found."),
-    )
 }

@@ -12,10 +12,11 @@ use sea_orm::DatabaseConnection;
 use super::condition::AccessRequest;
 use super::policy::{Grant, Policy, Query};
 use super::read_filter::{self, Link};
-use super::{Authorizer, Readable, SubscriptionDirectory, Target, subscription_not_found};
+use super::{Authorizer, Readable, SubscriptionDirectory, Target};
 use crate::arm::id::ResourceId;
 use crate::error::ArmError;
 use crate::identity::Caller;
+use crate::lifecycle::subscription_not_found;
 use crate::store::authz_reads;
 
 /// How long the resource a resource depends on (a project's hub) is remembered. It is fixed

@@ -91,6 +91,7 @@ catalogue! {
     ProvisioningRequestDeadLettered => CONFLICT, "The provisioning request could not be processed.";
     ProvisionerFailed => INTERNAL_SERVER_ERROR, "The provisioner failed unexpectedly.";
     DatabaseUnavailable => SERVICE_UNAVAILABLE, "The database is unavailable.";
+    StorageBackendUnavailable => SERVICE_UNAVAILABLE, "The object store is unavailable.";
     // Workspaces
     InvalidWorkspaceKind => BAD_REQUEST, "The workspace kind is invalid.";
     HubResourceIdRequired => BAD_REQUEST, "A project needs properties.hubResourceId.";

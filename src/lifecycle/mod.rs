@@ -69,6 +69,37 @@ pub async fn record(
     .await
 }
 
+pub fn subscription_not_found(subscription_id: &str) -> ArmError {
+    ArmError::new(
+        ErrorCode::SubscriptionNotFound,
+        format!("The subscription '{subscription_id}' could not be found."),
+    )
+}
+
+/// The 404 of an absent resource, naming what is absent the way ARM does.
+pub fn not_found(id: &ResourceId) -> ArmError {
+    match (&id.provider, &id.resource_group) {
+        (Some(_), Some(group)) => ArmError::new(
+            ErrorCode::ResourceNotFound,
+            format!(
+                "The Resource '{}/{}' under resource group '{group}' was not found. For more details please go to \
+                 https://aka.ms/ARMResourceNotFoundFix",
+                id.type_name(),
+                id.name()
+            ),
+        ),
+        (None, Some(group)) => group_not_found(group),
+        _ => subscription_not_found(&id.subscription),
+    }
+}
+
+pub fn group_not_found(group: &str) -> ArmError {
+    ArmError::new(
+        ErrorCode::ResourceGroupNotFound,
+        format!("Resource group '{group}' could not be found."),
+    )
+}
+
 /// What a row that must stay is to the write that needs it, for the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holder {
@@ -102,7 +133,7 @@ pub async fn require_live(
                 "Can not perform requested operation on nested resource. Parent resource '{name}' not found."
             ),
         )),
-        None => Err(crate::arm::engine::not_found(id)),
+        None => Err(not_found(id)),
         Some(row) if row.provisioning_state == ProvisioningState::Deleting.as_str() => {
             Err(if is_group {
                 ArmError::new(

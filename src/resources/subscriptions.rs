@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
-use crate::authz::{SubscriptionInfo, subscription_not_found};
+use crate::authz::SubscriptionInfo;
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::identity::{Caller, PrincipalType};
+use crate::lifecycle::subscription_not_found;
 use crate::store::{now_millis, subscription, subscriptions};
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {

@@ -4,7 +4,6 @@
 //! Nothing here logs or formats a secret: errors name the key id or the failing step only.
 
 pub mod keyring;
-pub mod rotate;
 pub mod sealed;
 pub mod store;
 

@@ -19,16 +19,7 @@ const DATA_KEY_LEN: usize = 32;
 /// Bumped if the layout ever changes; part of the associated data.
 const FORMAT: &str = "kiln-secret-v1";
 
-/// A sealed secret as stored: all base64, nothing readable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sealed {
-    /// The id of the master key that wrapped `wrapped_key`.
-    pub master_key_id: String,
-    /// nonce ‖ AES-256-GCM(master key, data key).
-    pub wrapped_key: String,
-    /// nonce ‖ AES-256-GCM(data key, plaintext).
-    pub ciphertext: String,
-}
+pub use crate::store::secrets::Sealed;
 
 fn data_aad(subject: &str) -> String {
     format!("{FORMAT}|data|{subject}")

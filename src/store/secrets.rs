@@ -10,7 +10,17 @@ use sea_orm::{
 };
 
 use super::{now_millis, resource_secret};
-use crate::secrets::Sealed;
+
+/// The stored shape of a sealed secret; `crate::secrets` seals and opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The id of the master key that wrapped `wrapped_key`.
+    pub master_key_id: String,
+    /// nonce ‖ AES-256-GCM(master key, data key).
+    pub wrapped_key: String,
+    /// nonce ‖ AES-256-GCM(data key, plaintext).
+    pub ciphertext: String,
+}
 
 /// Stores `sealed` as the secret of `resource_key`, replacing what was there.
 pub async fn upsert(

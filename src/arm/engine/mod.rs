@@ -17,10 +17,13 @@ use super::id::{PathVocabulary, ResourceId};
 use super::lro::{self, OperationRef};
 use super::registry::{Registry, Rendered, ResourceKind};
 use crate::activity::{self, ActivityEntry};
-use crate::authz::{Authorizer, SubscriptionDirectory, Target, subscription_not_found};
+use crate::authz::{Authorizer, SubscriptionDirectory, Target};
 use crate::config::WorkerSettings;
 use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
+use crate::lifecycle::group_not_found;
+pub use crate::lifecycle::not_found;
+use crate::lifecycle::subscription_not_found;
 use crate::secrets::MasterKeys;
 use crate::store::operations::{self, NewOperation};
 use crate::store::{millis, now_millis, resource, resources};
@@ -86,29 +89,6 @@ pub struct Engine {
     pub keys: Arc<MasterKeys>,
     /// Runs in every transaction that removes resources.
     pub removal: Arc<dyn RemovalHook>,
-}
-
-pub fn not_found(id: &ResourceId) -> ArmError {
-    match (&id.provider, &id.resource_group) {
-        (Some(_), Some(group)) => ArmError::new(
-            ErrorCode::ResourceNotFound,
-            format!(
-                "The Resource '{}/{}' under resource group '{group}' was not found. For more details please go to \
-                 https://aka.ms/ARMResourceNotFoundFix",
-                id.type_name(),
-                id.name()
-            ),
-        ),
-        (None, Some(group)) => group_not_found(group),
-        _ => subscription_not_found(&id.subscription),
-    }
-}
-
-pub(super) fn group_not_found(group: &str) -> ArmError {
-    ArmError::new(
-        ErrorCode::ResourceGroupNotFound,
-        format!("Resource group '{group}' could not be found."),
-    )
 }
 
 impl Engine {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{connection_path, list_secrets_as, put_connection, with_api};
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp};
-use kiln::secrets::rotate;
+use kiln::rotation;
 use kiln::secrets::{KeySource, MasterKeys};
 
 const CONNECTIONS: usize = 12;
@@ -73,7 +73,7 @@ async fn rotation_under_traffic(backend: Backend) {
             round
         })
     };
-    let report = rotate::rotate(&app.engine.db, &KeySource::File(keyring.clone()), 5)
+    let report = rotation::rotate(&app.engine.db, &KeySource::File(keyring.clone()), 5)
         .await
         .unwrap();
     stop.store(true, Ordering::SeqCst);
@@ -91,7 +91,7 @@ async fn rotation_under_traffic(backend: Backend) {
         previous: vec![],
     })
     .unwrap();
-    let again = rotate::rewrap_all(&app.engine.db, &only_new, 5)
+    let again = rotation::rewrap_all(&app.engine.db, &only_new, 5)
         .await
         .unwrap();
     assert_eq!((again.rewrapped, again.remaining), (0, 0), "idempotent");
@@ -128,7 +128,7 @@ async fn configured_keys_rotate(backend: Backend) {
     let new = kiln::secrets::keyring::generate_base64();
     let source =
         KeySource::from_settings(Some(&new), Some(&format!(" ,{old}")), app.data_dir.path());
-    let report = rotate::rotate(&app.engine.db, &source, 1).await.unwrap();
+    let report = rotation::rotate(&app.engine.db, &source, 1).await.unwrap();
     // The connection's secret, the token-signing key and the dev key.
     assert_eq!((report.rewrapped, report.remaining), (3, 0));
     let only_new = MasterKeys::load(KeySource::from_settings(
@@ -151,8 +151,8 @@ async fn concurrent_rotations_take_turns(backend: Backend) {
     let (app, paths, keyring) = hub_with_keys(backend, 4).await;
     let source = KeySource::File(keyring.clone());
     let (a, b) = tokio::join!(
-        rotate::rotate(&app.engine.db, &source, 1),
-        rotate::rotate(&app.engine.db, &source, 1)
+        rotation::rotate(&app.engine.db, &source, 1),
+        rotation::rotate(&app.engine.db, &source, 1)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_ne!(a.active_key_id, b.active_key_id);
@@ -190,7 +190,7 @@ async fn pruning_keeps_keys_still_in_use(backend: Backend) {
     );
     kiln::secrets::keyring::write_file(&keyring, &[new.clone(), unused, in_use[0].clone()])
         .unwrap();
-    let kept = rotate::prune(&app.engine.db, &keyring).await.unwrap();
+    let kept = rotation::prune(&app.engine.db, &keyring).await.unwrap();
     assert_eq!(kept, 2);
     assert_eq!(
         kiln::secrets::keyring::file_keys(&keyring).unwrap(),

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
-use super::SecretError;
-use super::keyring::{self, KeySource, MasterKeys};
-use super::sealed::{self, Sealed};
+use crate::secrets::SecretError;
+use crate::secrets::keyring::{self, KeySource, MasterKeys};
+use crate::secrets::sealed::{self, Sealed};
 use crate::store::secrets as rows;
 
 pub const DEFAULT_BATCH: u64 = 100;

@@ -24,16 +24,6 @@ pub enum StorageError {
     NotGone(String, usize),
 }
 
-/// A backend failure is worth retrying: the store may come back.
-impl From<StorageError> for super::ProvisionError {
-    fn from(err: StorageError) -> Self {
-        Self::retry(
-            "StorageBackendUnavailable",
-            format!("The object store failed: {err}"),
-        )
-    }
-}
-
 const ACCOUNT_MARKER: &str = ".kiln-account";
 const CONTAINER_MARKER: &str = ".kiln-container";
 

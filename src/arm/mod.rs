@@ -1,5 +1,10 @@
-//! The generic ARM engine: ids, envelope, api-versions, errors, LROs, paging, ETags. Resource
-//! types plug in through [`registry`]; nothing here names a type.
+//! The generic ARM engine: ids, envelope, api-versions, LROs, paging, ETags. Resource types
+//! plug in through [`declaration`] and [`registry`]; nothing here names a type.
+//!
+//! [`engine`] is the in-process API (writes in `engine/write.rs` and `engine/delete.rs`,
+//! reads in [`read`]); [`routes`] and [`openapi`] are generated from the declarations;
+//! [`hooks`] is what runs inside a removal's transaction (wired at startup);
+//! [`provisioning`] is the contract a provisioned type implements.
 
 pub mod declaration;
 pub mod engine;

@@ -1,6 +1,8 @@
 //! The lifecycle every resource shares: its provisioning states, the statuses of its
 //! operations, the verbs that start them, and the one place an outcome is recorded (its event
 //! and its activity-log row). The engine, the worker and the sweeper all speak these types.
+//! The not-found errors of ids and `require_live` (a write needs its parent or scope to
+//! stay) are here so that authz and the engine share them without importing each other.
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 

@@ -1,5 +1,6 @@
-//! Secrets at rest: envelope encryption under master keys from configuration, the rows that
-//! hold the sealed secrets, and the rotation that moves them to a new master key.
+//! Secrets at rest: envelope encryption under master keys from configuration and the sealed
+//! secrets of resources. The rotation that moves everything sealed to a new master key is
+//! [`crate::rotation`], above this layer (it re-wraps identity's keys too).
 //!
 //! Nothing here logs or formats a secret: errors name the key id or the failing step only.
 

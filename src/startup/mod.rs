@@ -1,4 +1,6 @@
-//! Building and running the application: database, bootstrap, engine, worker, HTTP(S).
+//! Building and running the application: database, [`bootstrap`], engine, worker, HTTP(S).
+//! The one place the layers are wired together: the removal hook into the engine and the
+//! worker, the pool into the handlers that read outside the engine.
 
 pub mod bootstrap;
 

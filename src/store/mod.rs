@@ -1,4 +1,8 @@
-//! Persistence: sea-orm entities and the queries the engine needs, on PostgreSQL or SQLite.
+//! Persistence on PostgreSQL or SQLite: the sea-orm entities and, per table, the one module
+//! that queries it (`resources`, `operations`, `outbox`, `activity`, `assignments`,
+//! `definitions`, `policy_version`, `secrets`, `signing_keys`, `service_principals`,
+//! `subscriptions`, `meta`). Nothing outside the store writes a query; the store imports
+//! nothing above it. [`keys`] is the id tree as key ranges.
 
 pub mod activity;
 pub mod assignments;

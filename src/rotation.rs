@@ -14,7 +14,25 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
+use thiserror::Error;
+
+use crate::identity::signing_keys::SigningKeyError;
 use crate::secrets::SecretError;
+
+/// Why a rotation stopped: a sealing step, or Kiln's own signing keys.
+#[derive(Debug, Error)]
+pub enum RotationError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("the signing keys: {0}")]
+    SigningKeys(#[from] SigningKeyError),
+}
+
+impl From<sea_orm::DbErr> for RotationError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Secret(err.into())
+    }
+}
 use crate::secrets::keyring::{self, KeySource, MasterKeys};
 use crate::secrets::sealed::{self, Sealed};
 use crate::store::secrets as rows;
@@ -37,7 +55,7 @@ pub async fn rewrap_all(
     db: &DatabaseConnection,
     keys: &MasterKeys,
     batch: u64,
-) -> Result<RotateReport, SecretError> {
+) -> Result<RotateReport, RotationError> {
     let active = keys.current()?.active.id.clone();
     let mut rewrapped = 0;
     let mut after = String::new();
@@ -58,12 +76,7 @@ pub async fn rewrap_all(
     }
     let mut remaining = rows::count_not_under(db, &active).await?;
     // Kiln's own keys are sealed the same way: the token-signing keys and the dev key.
-    let (signing, signing_left) = crate::identity::signing_keys::rewrap_all(db, keys)
-        .await
-        .map_err(|err| match err {
-            crate::identity::signing_keys::SigningKeyError::Secret(err) => err,
-            other => SecretError::Database(sea_orm::DbErr::Custom(other.to_string())),
-        })?;
+    let (signing, signing_left) = crate::identity::signing_keys::rewrap_all(db, keys).await?;
     let (dev, dev_left) = crate::identity::dev_key::rewrap(db, keys).await?;
     rewrapped += signing + dev;
     remaining += signing_left + dev_left;
@@ -89,7 +102,7 @@ pub async fn rotate(
     db: &DatabaseConnection,
     source: &KeySource,
     batch: u64,
-) -> Result<RotateReport, SecretError> {
+) -> Result<RotateReport, RotationError> {
     match source {
         KeySource::Configured { .. } => {
             let keys = MasterKeys::load(source.clone())?;

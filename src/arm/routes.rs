@@ -9,7 +9,9 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::engine::{DeleteResult, Engine, WriteOutcome, WriteResult, not_found};
+use super::engine::{
+    CallContext, DeleteResult, Engine, WriteOutcome, WriteResult, WriteVerb, not_found,
+};
 use super::http::{self, ArmRequest, JsonBody};
 use super::id::ResourceId;
 use super::lro::OperationRef;
@@ -23,53 +25,66 @@ const WAIT: Duration = Duration::from_secs(30);
 
 type Kind = Arc<dyn ResourceKind>;
 
+/// What every handler extracts from a request (actix extracts a tuple in order).
+type Call = (ArmRequest, HttpRequest, web::Data<Engine>);
+
+/// What a handler that takes a body extracts.
+type BodyCall = (ArmRequest, HttpRequest, JsonBody, web::Data<Engine>);
+
 fn param(req: &HttpRequest, name: &str) -> String {
     req.match_info().get(name).unwrap_or_default().to_owned()
 }
 
-/// The id a resource route names.
-fn item_id(descriptor: &TypeDescriptor, req: &HttpRequest) -> ResourceId {
+/// The id of the resource the route's first `depth` type segments name, below `group`.
+fn nested_id(descriptor: &TypeDescriptor, req: &HttpRequest, depth: usize) -> ResourceId {
     let subscription = param(req, "subscriptionId");
     let group = param(req, "resourceGroupName");
-    if descriptor.is_resource_group() {
+    if depth == 0 {
         return ResourceId::resource_group(&subscription, &group);
     }
     let names: Vec<String> = descriptor
         .name_params
         .iter()
+        .take(depth)
         .map(|p| param(req, p))
         .collect();
     let segments: Vec<(&str, &str)> = descriptor
         .type_path
         .iter()
+        .take(depth)
         .copied()
         .zip(names.iter().map(String::as_str))
         .collect();
     ResourceId::resource(&subscription, &group, descriptor.namespace, &segments)
 }
 
+/// The id a resource route names.
+fn item_id(descriptor: &TypeDescriptor, req: &HttpRequest) -> ResourceId {
+    let depth = if descriptor.is_resource_group() {
+        0
+    } else {
+        descriptor.type_path.len()
+    };
+    nested_id(descriptor, req, depth)
+}
+
 /// The parent a list route names: the subscription of resource groups, the group of a
 /// top-level type, the parent resource of a child type.
 fn parent_id(descriptor: &TypeDescriptor, req: &HttpRequest) -> ResourceId {
-    let subscription = param(req, "subscriptionId");
     if descriptor.is_resource_group() {
-        return ResourceId::subscription(&subscription);
+        return ResourceId::subscription(&param(req, "subscriptionId"));
     }
-    let group = param(req, "resourceGroupName");
-    let depth = descriptor.type_path.len() - 1;
-    if depth == 0 {
-        return ResourceId::resource_group(&subscription, &group);
-    }
-    let names: Vec<String> = descriptor.name_params[..depth]
-        .iter()
-        .map(|p| param(req, p))
-        .collect();
-    let segments: Vec<(&str, &str)> = descriptor.type_path[..depth]
-        .iter()
-        .copied()
-        .zip(names.iter().map(String::as_str))
-        .collect();
-    ResourceId::resource(&subscription, &group, descriptor.namespace, &segments)
+    nested_id(descriptor, req, descriptor.type_path.len() - 1)
+}
+
+/// The call context and the resource id of a request on an item route.
+fn item(
+    kind: &Kind,
+    req: &ArmRequest,
+    hreq: &HttpRequest,
+) -> Result<(CallContext, ResourceId), ArmError> {
+    let descriptor = kind.descriptor();
+    Ok((req.context(descriptor)?, item_id(descriptor, hreq)))
 }
 
 fn status(code: u16) -> StatusCode {
@@ -132,46 +147,28 @@ async fn answer_write(
     }
 }
 
-async fn put(
+/// PUT or PATCH: the engine writes, the verb's policy says how to answer.
+async fn write(
     kind: Kind,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    body: JsonBody,
-    engine: web::Data<Engine>,
+    verb: WriteVerb,
+    (req, hreq, body, engine): BodyCall,
 ) -> Result<HttpResponse, ArmError> {
-    let descriptor = kind.descriptor();
-    let cx = req.context(descriptor)?;
-    let id = item_id(descriptor, &hreq);
-    let result = engine.put(&cx, &id, &body.0, &req.preconditions).await?;
-    let policy = served(descriptor.verbs.put.as_ref(), "PUT")?;
+    let (cx, id) = item(&kind, &req, &hreq)?;
+    let result = engine
+        .write(verb, &cx, &id, &body.0, &req.preconditions)
+        .await?;
+    let verbs = &kind.descriptor().verbs;
+    let policy = match verb {
+        WriteVerb::Put => verbs.put.as_ref(),
+        WriteVerb::Patch => verbs.patch.as_ref(),
+    };
+    let policy = served(policy, verb.method())?;
     answer_write(&engine, &req, &id, policy.get(&cx.api_version), result).await
 }
 
-async fn patch(
-    kind: Kind,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    body: JsonBody,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    let descriptor = kind.descriptor();
-    let cx = req.context(descriptor)?;
-    let id = item_id(descriptor, &hreq);
-    let result = engine.patch(&cx, &id, &body.0, &req.preconditions).await?;
-    let policy = served(descriptor.verbs.patch.as_ref(), "PATCH")?;
-    answer_write(&engine, &req, &id, policy.get(&cx.api_version), result).await
-}
-
-async fn delete(
-    kind: Kind,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    let descriptor = kind.descriptor();
-    let cx = req.context(descriptor)?;
-    let id = item_id(descriptor, &hreq);
-    let answer = served(descriptor.verbs.delete.as_ref(), "DELETE")?.get(&cx.api_version);
+async fn delete(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, ArmError> {
+    let (cx, id) = item(&kind, &req, &hreq)?;
+    let answer = served(kind.descriptor().verbs.delete.as_ref(), "DELETE")?.get(&cx.api_version);
     Ok(match engine.delete(&cx, &id, &req.preconditions).await? {
         DeleteResult::Absent if answer.absent == 404 => return Err(not_found(&id)),
         DeleteResult::Absent => HttpResponse::build(status(answer.absent)).finish(),
@@ -184,26 +181,16 @@ async fn delete(
     })
 }
 
-async fn get(
-    kind: Kind,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    let cx = req.context(kind.descriptor())?;
-    let (body, etag) = engine.get(&cx, &item_id(kind.descriptor(), &hreq)).await?;
+async fn get(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, ArmError> {
+    let (cx, id) = item(&kind, &req, &hreq)?;
+    let (body, etag) = engine.get(&cx, &id).await?;
     Ok(http::resource(StatusCode::OK, &etag, &body))
 }
 
 /// 204 when the resource exists, 404 when not (the SDKs' `check_existence`).
-async fn head(
-    kind: Kind,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    let cx = req.context(kind.descriptor())?;
-    match engine.get(&cx, &item_id(kind.descriptor(), &hreq)).await {
+async fn head(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, ArmError> {
+    let (cx, id) = item(&kind, &req, &hreq)?;
+    match engine.get(&cx, &id).await {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
         Err(err) if err.status == StatusCode::NOT_FOUND => Ok(HttpResponse::NotFound().finish()),
         Err(err) => Err(err),
@@ -237,12 +224,7 @@ fn answer_page(req: &ArmRequest, hreq: &HttpRequest, page: Page) -> HttpResponse
     )
 }
 
-async fn list(
-    kind: Kind,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
+async fn list(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, ArmError> {
     let descriptor = kind.descriptor();
     let cx = req.context(descriptor)?;
     let params = list_params(&req, descriptor)?;
@@ -255,9 +237,7 @@ async fn list(
 
 async fn list_by_subscription(
     kind: Kind,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    engine: web::Data<Engine>,
+    (req, hreq, engine): Call,
 ) -> Result<HttpResponse, ArmError> {
     let descriptor = kind.descriptor();
     let cx = req.context(descriptor)?;
@@ -286,17 +266,16 @@ async fn list_by_subscription(
 async fn action(
     kind: Kind,
     name: &'static str,
-    req: ArmRequest,
-    hreq: HttpRequest,
-    body: JsonBody,
-    engine: web::Data<Engine>,
+    (req, hreq, body, engine): BodyCall,
 ) -> Result<HttpResponse, ArmError> {
-    let descriptor = kind.descriptor();
-    let cx = req.context(descriptor)?;
-    let id = item_id(descriptor, &hreq);
+    let (cx, id) = item(&kind, &req, &hreq)?;
     let answer = engine.action(&cx, &id, name, &body.0).await?;
     let mut builder = HttpResponse::build(status(answer.status));
-    if descriptor.action_decl(name).is_some_and(|a| a.secret) {
+    if kind
+        .descriptor()
+        .action_decl(name)
+        .is_some_and(|a| a.secret)
+    {
         // Secrets must not be kept by a cache on the way or in a browser.
         builder
             .insert_header(("cache-control", "no-store"))
@@ -308,55 +287,56 @@ async fn action(
     })
 }
 
+/// A route whose unserved methods answer 405 with an ARM error body.
+fn route(path: String) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(not_served))
+}
+
 /// Registers the routes of every type in `registry`. Methods a route does not serve answer 405
 /// with an ARM error body.
 pub fn configure(cfg: &mut web::ServiceConfig, registry: &Registry) {
     for kind in registry.kinds() {
         let descriptor = kind.descriptor();
         let verbs = &descriptor.verbs;
-        let mut item = web::resource(descriptor.item_path()).default_service(web::to(not_served));
+        let mut item = route(descriptor.item_path());
         let k = kind.clone();
-        item = item.route(web::get().to(move |r, h, e| get(k.clone(), r, h, e)));
+        item = item.route(web::get().to(move |c| get(k.clone(), c)));
         if verbs.put.is_some() {
             let k = kind.clone();
-            item = item.route(web::put().to(move |r, h, b, e| put(k.clone(), r, h, b, e)));
+            item = item.route(web::put().to(move |c| write(k.clone(), WriteVerb::Put, c)));
         }
         if verbs.patch.is_some() {
             let k = kind.clone();
-            item = item.route(web::patch().to(move |r, h, b, e| patch(k.clone(), r, h, b, e)));
+            item = item.route(web::patch().to(move |c| write(k.clone(), WriteVerb::Patch, c)));
         }
         if verbs.delete.is_some() {
             let k = kind.clone();
-            item = item.route(web::delete().to(move |r, h, e| delete(k.clone(), r, h, e)));
+            item = item.route(web::delete().to(move |c| delete(k.clone(), c)));
         }
         if verbs.head {
             let k = kind.clone();
-            item = item.route(web::head().to(move |r, h, e| head(k.clone(), r, h, e)));
+            item = item.route(web::head().to(move |c| head(k.clone(), c)));
         }
         cfg.service(item);
         if verbs.list.is_some() {
             let k = kind.clone();
             cfg.service(
-                web::resource(descriptor.list_path())
-                    .default_service(web::to(not_served))
-                    .route(web::get().to(move |r, h, e| list(k.clone(), r, h, e))),
+                route(descriptor.list_path()).route(web::get().to(move |c| list(k.clone(), c))),
             );
         }
         if verbs.list_by_subscription {
             let k = kind.clone();
             cfg.service(
-                web::resource(descriptor.subscription_list_path())
-                    .default_service(web::to(not_served))
-                    .route(web::get().to(move |r, h, e| list_by_subscription(k.clone(), r, h, e))),
+                route(descriptor.subscription_list_path())
+                    .route(web::get().to(move |c| list_by_subscription(k.clone(), c))),
             );
         }
         for decl in descriptor.actions {
             let k = kind.clone();
             let name = decl.name;
             cfg.service(
-                web::resource(format!("{}/{name}", descriptor.item_path()))
-                    .default_service(web::to(not_served))
-                    .route(web::post().to(move |r, h, b, e| action(k.clone(), name, r, h, b, e))),
+                route(format!("{}/{name}", descriptor.item_path()))
+                    .route(web::post().to(move |c| action(k.clone(), name, c))),
             );
         }
     }

@@ -44,6 +44,19 @@ fn resources_filter(req: &ArmRequest) -> Result<ListFilter, ArmError> {
     }
 }
 
+/// A page of the resources in `scope` that the caller may see under `action`.
+async fn list(
+    req: &ArmRequest,
+    hreq: &HttpRequest,
+    engine: &Engine,
+    scope: &ListScope,
+    action: &str,
+) -> Result<HttpResponse, ArmError> {
+    let cx = req.context(&DESCRIPTOR)?;
+    let filter = resources_filter(req)?;
+    req.list(engine, hreq, &cx, scope, &filter, action).await
+}
+
 #[utoipa::path(tag = "Resources",
     params(("subscriptionId" = String, Path), ("api-version" = String, Query), ("$filter" = Option<String>, Query), ("$top" = Option<u64>, Query), ("$skipToken" = Option<String>, Query)),
     responses((status = 200, body = ResourceList)))]
@@ -54,20 +67,11 @@ pub async fn list_subscription_resources(
     path: web::Path<String>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    let cx = req.context(&DESCRIPTOR)?;
     let scope = ListScope::TopLevelInSubscription {
         subscription: path.into_inner(),
     };
-    let filter = resources_filter(&req)?;
-    req.list(
-        &engine,
-        &hreq,
-        &cx,
-        &scope,
-        &filter,
-        "Microsoft.Resources/subscriptions/resources/read",
-    )
-    .await
+    let action = "Microsoft.Resources/subscriptions/resources/read";
+    list(&req, &hreq, &engine, &scope, action).await
 }
 
 #[utoipa::path(tag = "Resources",
@@ -80,20 +84,11 @@ pub async fn list_group_resources(
     path: web::Path<(String, String)>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    let cx = req.context(&DESCRIPTOR)?;
     let scope = ListScope::TopLevelInGroup {
         group: ResourceId::resource_group(&path.0, &path.1),
     };
-    let filter = resources_filter(&req)?;
-    req.list(
-        &engine,
-        &hreq,
-        &cx,
-        &scope,
-        &filter,
-        "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
-    )
-    .await
+    let action = "Microsoft.Resources/subscriptions/resourceGroups/resources/read";
+    list(&req, &hreq, &engine, &scope, action).await
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

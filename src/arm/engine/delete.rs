@@ -3,14 +3,14 @@
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use super::preconditions::{check_preconditions, in_flight};
-use super::{CallContext, DeleteResult, Engine, Preconditions, group_not_found};
+use super::{ACCEPTED, CallContext, DeleteResult, Engine, Preconditions, group_not_found};
 use crate::arm::hooks::Removal;
 use crate::arm::id::ResourceId;
 use crate::arm::lro::{self, OperationRef};
 use crate::arm::registry::ResourceKind;
 use crate::error::ArmError;
 use crate::events;
-use crate::lifecycle::{self, Outcome, Verb};
+use crate::lifecycle::Verb;
 use crate::store::resources::{self, RowLock};
 use crate::store::{now_millis, resource};
 
@@ -91,20 +91,8 @@ impl Engine {
         if !marked {
             return Err(ArmError::another_operation(&id.display()));
         }
-        let outcome = Outcome {
-            event: events::PROVISIONING_REQUESTED,
-            status: lifecycle::ACCEPTED,
-            status_code: 202,
-            verb: Verb::Delete,
-            generation,
-            operation_id: Some(&operation.id),
-            caller: &cx.caller.principal_id,
-            correlation_id: &cx.correlation_id,
-            traceparent: cx.traceparent.as_deref(),
-        };
-        lifecycle::record(&tx, id, &outcome).await?;
-        tx.commit().await?;
-        self.outbox_wake.notify_one();
+        let outcome = cx.outcome(ACCEPTED, Verb::Delete, generation, Some(&operation.id));
+        self.commit(tx, id, &outcome).await?;
         self.wake.notify_one();
         Ok(DeleteResult::Accepted(operation))
     }
@@ -133,20 +121,9 @@ impl Engine {
             principals: &principals,
         };
         self.removal.removed(&tx, &removal).await?;
-        let outcome = Outcome {
-            event: events::DELETE_SUCCESS,
-            status: lro::SUCCEEDED,
-            status_code: 200,
-            verb: Verb::Delete,
-            generation: row.generation + 1,
-            operation_id: None,
-            caller: &cx.caller.principal_id,
-            correlation_id: &cx.correlation_id,
-            traceparent: cx.traceparent.as_deref(),
-        };
-        lifecycle::record(&tx, id, &outcome).await?;
-        tx.commit().await?;
-        self.outbox_wake.notify_one();
+        let done = (events::DELETE_SUCCESS, lro::SUCCEEDED, 200);
+        let outcome = cx.outcome(done, Verb::Delete, row.generation + 1, None);
+        self.commit(tx, id, &outcome).await?;
         Ok(DeleteResult::Deleted)
     }
 }

@@ -8,6 +8,8 @@ mod delete;
 mod preconditions;
 mod write;
 
+pub use write::WriteVerb;
+
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -20,10 +22,11 @@ use crate::activity::{self, ActivityEntry};
 use crate::authz::{Authorizer, SubscriptionDirectory, Target};
 use crate::config::WorkerSettings;
 use crate::error::{ArmError, ErrorCode};
+use crate::events;
 use crate::identity::Caller;
-use crate::lifecycle::group_not_found;
 pub use crate::lifecycle::not_found;
 use crate::lifecycle::subscription_not_found;
+use crate::lifecycle::{Outcome, Verb, group_not_found};
 use crate::secrets::MasterKeys;
 use crate::store::operations::{self, NewOperation};
 use crate::store::{millis, now_millis, resource, resources};
@@ -91,7 +94,54 @@ pub struct Engine {
     pub removal: Arc<dyn RemovalHook>,
 }
 
+/// How a request's step ends: its event, activity-log status and HTTP status.
+type Ended = (&'static str, &'static str, u16);
+
+/// A write or delete that an operation now carries on.
+const ACCEPTED: Ended = (
+    events::PROVISIONING_REQUESTED,
+    crate::lifecycle::ACCEPTED,
+    202,
+);
+
+impl CallContext {
+    /// The outcome of a step this call took on a resource.
+    fn outcome<'a>(
+        &'a self,
+        (event, status, status_code): Ended,
+        verb: Verb,
+        generation: i64,
+        operation_id: Option<&'a str>,
+    ) -> Outcome<'a> {
+        Outcome {
+            event,
+            status,
+            status_code,
+            verb,
+            generation,
+            operation_id,
+            caller: &self.caller.principal_id,
+            correlation_id: &self.correlation_id,
+            traceparent: self.traceparent.as_deref(),
+        }
+    }
+}
+
 impl Engine {
+    /// Records `outcome` for `id` (its event and activity-log row), commits, and wakes the
+    /// outbox relay.
+    async fn commit(
+        &self,
+        tx: DatabaseTransaction,
+        id: &ResourceId,
+        outcome: &Outcome<'_>,
+    ) -> Result<(), ArmError> {
+        crate::lifecycle::record(&tx, id, outcome).await?;
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
+
     /// The same engine on another connection pool.
     pub fn with_db(&self, db: DatabaseConnection) -> Self {
         Self {

@@ -1,20 +1,22 @@
 //! The write path: PUT and PATCH, from the request to the committed row, its operation, its
 //! event and its activity-log row.
 
+use std::sync::Arc;
+
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use serde_json::{Value, json};
 
 use super::preconditions::{check_preconditions, in_flight};
-use super::{CallContext, Engine, Preconditions, WriteOutcome, WriteResult, not_found};
+use super::{ACCEPTED, CallContext, Engine, Preconditions, WriteOutcome, WriteResult, not_found};
 use crate::arm::envelope::{self, Spec};
 use crate::arm::id::ResourceId;
 use crate::arm::lro::{self, OperationRef};
-use crate::arm::registry::PrepareContext;
+use crate::arm::registry::{PrepareContext, ResourceKind};
 use crate::arm::rows::{RowContent, row_of};
 use crate::error::{ArmError, ErrorCode};
 use crate::events;
 use crate::identity::Caller;
-use crate::lifecycle::{self, Holder, Outcome, ProvisioningState, Verb};
+use crate::lifecycle::{Holder, ProvisioningState, Verb};
 use crate::store::resources::{self, RowLock};
 use crate::store::{now_millis, resource};
 
@@ -27,69 +29,94 @@ struct Write<'a> {
     links: Vec<Result<(), ArmError>>,
 }
 
-impl Engine {
-    pub async fn put(
-        &self,
-        cx: &CallContext,
-        id: &ResourceId,
-        body: &Value,
-        pre: &Preconditions,
-    ) -> Result<WriteResult, ArmError> {
-        let kind = self.kind_of(id)?;
-        self.authorize(cx, id, &kind.descriptor().action("write"))
-            .await?;
-        self.refuse_write_through(kind.as_ref(), cx, id).await?;
-        // What the caller may link to is decided here, whether the write needs it is decided
-        // from the row locked inside the transaction: a create needs every link, a replace keeps
-        // its (immutable) links. Deciding it from a read before the transaction let a create
-        // that raced a delete through without the check.
-        let mut links = Vec::new();
-        // A link out of the subscription is the type's own validation error.
-        for (target, action) in kind
-            .linked(body, &self.vocabulary)
-            .into_iter()
-            .filter(|(t, _)| t.subscription.eq_ignore_ascii_case(&id.subscription))
-        {
-            links.push(self.authorize(cx, &target, &action).await);
-        }
-        let spec = envelope::parse_put(body)?;
-        let write = Write {
-            verb: Verb::Put,
+impl<'a> Write<'a> {
+    fn new(
+        verb: Verb,
+        body: &'a Value,
+        pre: &'a Preconditions,
+        links: Vec<Result<(), ArmError>>,
+    ) -> Self {
+        Self {
+            verb,
             body,
             pre,
             links,
-        };
-        let result = self.write(cx, id, write, |_| Ok(spec)).await;
-        self.log_refusal(cx, id, "write", "PUT", &result).await;
-        result
+        }
     }
+}
 
-    pub async fn patch(
+/// The two verbs that write a resource's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteVerb {
+    Put,
+    Patch,
+}
+
+impl WriteVerb {
+    pub const fn method(self) -> &'static str {
+        match self {
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+        }
+    }
+}
+
+impl Engine {
+    /// A PUT or PATCH of `body` at `id`.
+    pub async fn write(
         &self,
+        verb: WriteVerb,
         cx: &CallContext,
         id: &ResourceId,
         body: &Value,
         pre: &Preconditions,
     ) -> Result<WriteResult, ArmError> {
+        let kind = self.admit_write(cx, id).await?;
+        let result = match verb {
+            WriteVerb::Put => {
+                // What the caller may link to is decided here, whether the write needs it is
+                // decided from the row locked inside the transaction: a create needs every link,
+                // a replace keeps its (immutable) links. Deciding it from a read before the
+                // transaction let a create that raced a delete through without the check.
+                let mut links = Vec::new();
+                // A link out of the subscription is the type's own validation error.
+                for (target, action) in kind
+                    .linked(body, &self.vocabulary)
+                    .into_iter()
+                    .filter(|(t, _)| t.subscription.eq_ignore_ascii_case(&id.subscription))
+                {
+                    links.push(self.authorize(cx, &target, &action).await);
+                }
+                let spec = envelope::parse_put(body)?;
+                let write = Write::new(Verb::Put, body, pre, links);
+                self.write_row(cx, id, write, |_| Ok(spec)).await
+            }
+            WriteVerb::Patch => {
+                let body = &kind.patch_body(body);
+                let write = Write::new(Verb::Patch, body, pre, Vec::new());
+                self.write_row(cx, id, write, |existing| match existing {
+                    Some(spec) => envelope::apply_patch(spec, body),
+                    None => Err(not_found(id)),
+                })
+                .await
+            }
+        };
+        self.log_refusal(cx, id, "write", verb.method(), &result)
+            .await;
+        result
+    }
+
+    /// The type of `id`, once the caller may write it and the type takes writes through ARM.
+    async fn admit_write(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+    ) -> Result<&Arc<dyn ResourceKind>, ArmError> {
         let kind = self.kind_of(id)?;
         self.authorize(cx, id, &kind.descriptor().action("write"))
             .await?;
         self.refuse_write_through(kind.as_ref(), cx, id).await?;
-        let body = &kind.patch_body(body);
-        let write = Write {
-            verb: Verb::Patch,
-            body,
-            pre,
-            links: Vec::new(),
-        };
-        let result = self
-            .write(cx, id, write, |existing| match existing {
-                Some(spec) => envelope::apply_patch(spec, body),
-                None => Err(not_found(id)),
-            })
-            .await;
-        self.log_refusal(cx, id, "write", "PATCH", &result).await;
-        result
+        Ok(kind)
     }
 
     /// The enclosing resource must exist (and not be going away) before a write below it.
@@ -109,7 +136,7 @@ impl Engine {
             .map(|_| ())
     }
 
-    async fn write(
+    async fn write_row(
         &self,
         cx: &CallContext,
         id: &ResourceId,
@@ -268,25 +295,14 @@ impl Engine {
         } else {
             None
         };
-        let (event, status, status_code) = match (&operation, created) {
-            (Some(_), _) => (events::PROVISIONING_REQUESTED, lifecycle::ACCEPTED, 202),
+        let ended = match (&operation, created) {
+            (Some(_), _) => ACCEPTED,
             (None, true) => (events::WRITE_SUCCESS, lro::SUCCEEDED, 201),
             (None, false) => (events::WRITE_SUCCESS, lro::SUCCEEDED, 200),
         };
-        let outcome = Outcome {
-            event,
-            status,
-            status_code,
-            verb,
-            generation,
-            operation_id: operation.as_ref().map(|o| o.id.as_str()),
-            caller: &cx.caller.principal_id,
-            correlation_id: &cx.correlation_id,
-            traceparent: cx.traceparent.as_deref(),
-        };
-        lifecycle::record(&tx, id, &outcome).await?;
-        tx.commit().await?;
-        self.outbox_wake.notify_one();
+        let operation_id = operation.as_ref().map(|o| o.id.as_str());
+        let outcome = cx.outcome(ended, verb, generation, operation_id);
+        self.commit(tx, id, &outcome).await?;
         let outcome = match operation {
             Some(op) => {
                 self.wake.notify_one();

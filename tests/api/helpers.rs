@@ -752,5 +752,12 @@ async fn arm_error(case: &dyn Display, res: Response, status: StatusCode) -> Str
             .is_some_and(|m| !m.is_empty()),
         "{case}: error.message in {body}"
     );
+    // A message is read by people: no runs of spaces left by a continued string literal.
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("  ")),
+        "{case}: stray spaces in error.message of {body}"
+    );
     code
 }

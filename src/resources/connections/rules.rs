@@ -111,7 +111,7 @@ impl Connections {
             return Err(ArmError::new(
                 ErrorCode::ConnectionNameSharedByHub,
                 format!(
-                    "'{}' shares a connection named '{}': a connection of this workspace may                      not take its name. Choose another name.",
+                    "'{}' shares a connection named '{}': a connection of this workspace may not take its name. Choose another name.",
                     sharing::owner_id(&hub_connection),
                     hub_connection.name
                 ),
@@ -244,7 +244,7 @@ impl ResourceKind for Connections {
                     {
                         return Err(invalid(
                             ErrorCode::CredentialsRequired,
-                            "Changing the target (or authUrl) requires the credentials again:                              send every secret credential field (or value) with the change.",
+                            "Changing the target (or authUrl) requires the credentials again: send every secret credential field (or value) with the change.",
                             "properties.credentials",
                         ));
                     }

@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             app.run_until_stopped().await?;
         }
         Command::Worker(args) => {
-            kiln::telemetry::init(args.log_format);
+            kiln::telemetry::init(args.log.log_format);
             kiln::startup::run_worker(
                 kiln::resources::registry(),
                 &open(&cli.store)?,

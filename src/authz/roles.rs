@@ -214,26 +214,38 @@ mod tests {
         );
     }
 
+    /// Whether the built-in role `role_name` grants each control-plane action of `actions`.
+    fn grants_each(role_name: &str, actions: &[&str]) -> Vec<bool> {
+        let role = built_in_named(role_name).unwrap();
+        actions.iter().map(|a| role.grants(a, false)).collect()
+    }
+
+    const WORKSPACES: &str = "Microsoft.MachineLearningServices/workspaces";
+
     #[test]
     fn reader_reads_and_never_writes() {
-        let reader = built_in_named("Reader").unwrap();
-        assert!(reader.grants("Microsoft.MachineLearningServices/workspaces/read", false));
-        assert!(!reader.grants("Microsoft.MachineLearningServices/workspaces/write", false));
-        assert!(!reader.grants("Microsoft.MachineLearningServices/workspaces/delete", false));
-        assert!(!reader.grants(
-            "Microsoft.MachineLearningServices/workspaces/connections/listsecrets/action",
-            false
-        ));
+        let actions = ["read", "write", "delete", "connections/listsecrets/action"]
+            .map(|a| format!("{WORKSPACES}/{a}"));
+        assert_eq!(
+            grants_each("Reader", &actions.each_ref().map(String::as_str)),
+            [true, false, false, false]
+        );
     }
 
     #[test]
     fn contributor_cannot_assign_roles_and_no_control_role_reads_data() {
-        let contributor = built_in_named("Contributor").unwrap();
-        assert!(contributor.grants("Microsoft.MachineLearningServices/workspaces/write", false));
-        assert!(!contributor.grants("Microsoft.Authorization/roleAssignments/write", false));
-        assert!(!contributor.grants("Microsoft.Authorization/roleAssignments/delete", false));
+        let write_assignment = "Microsoft.Authorization/roleAssignments/write";
+        let contributor = [
+            &format!("{WORKSPACES}/write"),
+            write_assignment,
+            "Microsoft.Authorization/roleAssignments/delete",
+        ];
+        assert_eq!(
+            grants_each("Contributor", &contributor),
+            [true, false, false]
+        );
+        assert_eq!(grants_each("Owner", &[write_assignment]), [true]);
         let owner = built_in_named("Owner").unwrap();
-        assert!(owner.grants("Microsoft.Authorization/roleAssignments/write", false));
         assert!(!owner.grants(
             "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
             true

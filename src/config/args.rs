@@ -13,6 +13,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// How `kiln serve` and `kiln worker` log.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LogArgs {
+    /// Log format.
+    #[arg(
+        long = "log-format",
+        env = "KILN_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
 /// Settings shared by every command that touches the data directory or the database.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
@@ -129,14 +142,8 @@ pub struct WorkerArgs {
     pub broker: BrokerArgs,
     #[command(flatten)]
     pub provisioning: ProvisionerArgs,
-    /// Log format.
-    #[arg(
-        long = "log-format",
-        env = "KILN_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// Settings of `kiln serve`.
@@ -162,14 +169,8 @@ pub struct ServeArgs {
     /// PEM private key for HTTPS.
     #[arg(long = "tls-key", env = "KILN_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// Log format.
-    #[arg(
-        long = "log-format",
-        env = "KILN_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Skip running migrations at start (run `kiln migrate` separately).
     #[arg(long = "no-migrate", env = "KILN_NO_MIGRATE")]
     pub no_migrate: bool,

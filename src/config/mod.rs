@@ -11,7 +11,7 @@ mod settings;
 mod validate;
 
 pub use args::{
-    BrokerArgs, LogFormat, ProvisionerArgs, Redacted, ServeArgs, StoreArgs, WorkerArgs,
+    BrokerArgs, LogArgs, LogFormat, ProvisionerArgs, Redacted, ServeArgs, StoreArgs, WorkerArgs,
 };
 pub use settings::{
     AuthSettings, BootstrapSettings, DatabaseKind, DatabaseSettings, HttpSettings, RelaySettings,

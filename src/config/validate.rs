@@ -178,7 +178,7 @@ impl Settings {
                 .provisioning
                 .worker_settings(&store.data_dir, !serve.no_worker),
             relay: serve.broker.relay_settings(),
-            log_format: serve.log_format,
+            log_format: serve.log.log_format,
             master_keys: store.key_source(),
         })
     }

@@ -27,9 +27,10 @@ pub mod validator;
 
 use std::sync::Arc;
 
-use actix_web::web;
+use actix_web::{Route, web};
 use sea_orm::DatabaseConnection;
 use thiserror::Error;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::config::AuthSettings;
 use jwks::{ExternalKeys, JwksError, JwksSource};
@@ -132,31 +133,35 @@ impl Identity {
 /// The public identity routes. Only the metadata endpoint is an ARM API and in the OpenAPI
 /// document; the OAuth and discovery routes speak Entra ID's protocol to MSAL-style clients,
 /// which never read Kiln's spec, so they are plain routes.
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(metadata::get_metadata_endpoints)
-        .route(
-            "/{tenant}/oauth2/v2.0/token",
-            web::post().to(oauth::issue_token),
-        )
-        .route("/{tenant}/oauth2/token", web::post().to(oauth::issue_token))
-        .route(
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(metadata::get_metadata_endpoints);
+    at_each(
+        cfg,
+        ["/{tenant}/oauth2/v2.0/token", "/{tenant}/oauth2/token"],
+        || web::post().to(oauth::issue_token),
+    );
+    at_each(
+        cfg,
+        [
             "/{tenant}/v2.0/.well-known/openid-configuration",
-            web::get().to(discovery::get_openid_configuration),
-        )
-        .route(
             "/{tenant}/.well-known/openid-configuration",
-            web::get().to(discovery::get_openid_configuration),
-        )
-        .route(
-            "/{tenant}/discovery/v2.0/keys",
-            web::get().to(discovery::get_keys),
-        )
-        .route(
-            "/{tenant}/discovery/keys",
-            web::get().to(discovery::get_keys),
-        )
-        .route(
-            "/common/discovery/instance",
-            web::get().to(discovery::get_instance_discovery),
-        );
+        ],
+        || web::get().to(discovery::get_openid_configuration),
+    );
+    at_each(
+        cfg,
+        ["/{tenant}/discovery/v2.0/keys", "/{tenant}/discovery/keys"],
+        || web::get().to(discovery::get_keys),
+    );
+    cfg.route(
+        "/common/discovery/instance",
+        web::get().to(discovery::get_instance_discovery),
+    );
+}
+
+/// Serves a route at each of `paths`: Entra ID answers at a v2.0 path and at a v1 one.
+fn at_each(cfg: &mut ServiceConfig, paths: [&str; 2], route: fn() -> Route) {
+    for path in paths {
+        cfg.route(path, route());
+    }
 }

@@ -26,7 +26,9 @@ pub mod time;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, UpdateMany,
+};
 
 use crate::config::{DatabaseKind, DatabaseSettings};
 
@@ -77,7 +79,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return Migrator::up(db, None).await;
     }
-    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use sea_orm::TransactionTrait;
     let tx = db.begin().await?;
     tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         .await?;
@@ -87,8 +89,16 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// One round trip to the database (readiness).
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
-    use sea_orm::ConnectionTrait;
     db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// Runs a guarded write: an update filtered on a row's key and on what the writer read there.
+/// `true` when it changed the row, `false` when a concurrent write changed it first.
+pub async fn updated_one<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    update: UpdateMany<E>,
+) -> Result<bool, DbErr> {
+    Ok(update.exec(db).await?.rows_affected == 1)
 }
 
 pub fn now_millis() -> i64 {

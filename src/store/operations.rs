@@ -5,12 +5,12 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, UpdateMany,
 };
 use serde_json::Value;
 
-use super::keys;
 use super::operation::{Column, Entity, Model};
+use super::{keys, updated_one};
 use crate::lifecycle::states::OperationStatus;
 
 const IN_PROGRESS: &str = OperationStatus::InProgress.as_str();
@@ -128,6 +128,18 @@ pub struct Lease<'a> {
     pub until: i64,
 }
 
+/// An update of the operation `id` while it runs.
+fn while_running(id: &str) -> UpdateMany<Entity> {
+    Entity::update_many()
+        .filter(Column::Id.eq(id.to_owned()))
+        .filter(Column::Status.eq(IN_PROGRESS))
+}
+
+/// An update of the operation `id` while it runs and `owner` holds its lease.
+fn while_held(id: &str, owner: &str) -> UpdateMany<Entity> {
+    while_running(id).filter(Column::LeaseOwner.eq(owner.to_owned()))
+}
+
 /// Takes the lease of a running operation nobody holds, counting the attempt.
 pub async fn claim(
     db: &impl ConnectionTrait,
@@ -136,16 +148,16 @@ pub async fn claim(
     now: i64,
     waiting_retry_too: bool,
 ) -> Result<bool, DbErr> {
-    let claimed = Entity::update_many()
+    let claim = with_lease(while_running(id), lease)
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(claimable(now, waiting_retry_too));
+    updated_one(db, claim).await
+}
+
+fn with_lease(update: UpdateMany<Entity>, lease: Lease<'_>) -> UpdateMany<Entity> {
+    update
         .col_expr(Column::LeaseOwner, Expr::value(lease.owner))
         .col_expr(Column::LeaseUntil, Expr::value(lease.until))
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.eq(id.to_owned()))
-        .filter(Column::Status.eq(IN_PROGRESS))
-        .filter(claimable(now, waiting_retry_too))
-        .exec(db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
 }
 
 /// Takes the lease of a running operation whoever holds it (to fail a dead-lettered one).
@@ -154,14 +166,7 @@ pub async fn take_over(
     id: &str,
     lease: Lease<'_>,
 ) -> Result<bool, DbErr> {
-    let taken = Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(lease.owner))
-        .col_expr(Column::LeaseUntil, Expr::value(lease.until))
-        .filter(Column::Id.eq(id.to_owned()))
-        .filter(Column::Status.eq(IN_PROGRESS))
-        .exec(db)
-        .await?;
-    Ok(taken.rows_affected == 1)
+    updated_one(db, with_lease(while_running(id), lease)).await
 }
 
 /// Ends a running operation held by `owner`; `false` when the lease was lost.
@@ -173,17 +178,22 @@ pub async fn end(
     error: Option<Value>,
     now: i64,
 ) -> Result<bool, DbErr> {
-    let ended = Entity::update_many()
+    let end = ending(while_held(id, owner), status, error, now)
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<i64>::None));
+    updated_one(tx, end).await
+}
+
+/// `update` setting the status an operation ends with, when, and with what error.
+fn ending(
+    update: UpdateMany<Entity>,
+    status: &str,
+    error: Option<Value>,
+    now: i64,
+) -> UpdateMany<Entity> {
+    update
         .col_expr(Column::Status, Expr::value(status))
         .col_expr(Column::EndedAt, Expr::value(now))
         .col_expr(Column::Error, Expr::value(error))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<i64>::None))
-        .filter(Column::Id.eq(id.to_owned()))
-        .filter(Column::Status.eq(IN_PROGRESS))
-        .filter(Column::LeaseOwner.eq(owner.to_owned()))
-        .exec(tx)
-        .await?;
-    Ok(ended.rows_affected == 1)
 }
 
 /// Keeps a failed attempt's error and keeps workers away until `retry_at` (an ownerless lease).
@@ -194,13 +204,10 @@ pub async fn defer(
     error: Value,
     retry_at: i64,
 ) -> Result<(), DbErr> {
-    Entity::update_many()
+    while_held(id, owner)
         .col_expr(Column::Error, Expr::value(error))
         .col_expr(Column::LeaseUntil, Expr::value(retry_at))
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .filter(Column::Id.eq(id.to_owned()))
-        .filter(Column::Status.eq(IN_PROGRESS))
-        .filter(Column::LeaseOwner.eq(owner.to_owned()))
         .exec(db)
         .await?;
     Ok(())
@@ -231,10 +238,7 @@ pub async fn settle_removed(
         (false, OperationStatus::Canceled.as_str(), Some(canceled)),
     ] {
         let verb = Column::Verb.eq("DELETE");
-        Entity::update_many()
-            .col_expr(Column::Status, Expr::value(status))
-            .col_expr(Column::EndedAt, Expr::value(now))
-            .col_expr(Column::Error, Expr::value(error))
+        ending(Entity::update_many(), status, error, now)
             .filter(others())
             .filter(if deletes { verb } else { verb.not() })
             .exec(tx)

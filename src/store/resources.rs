@@ -2,15 +2,15 @@
 //! Keys are lower-cased ids; writes that replace a row check the generation they read, so a
 //! concurrent writer is noticed instead of overwritten.
 
-use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::sea_query::{Expr, IntoCondition, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, UpdateMany,
 };
 use serde_json::Value;
 
-use super::keys;
 use super::resource::{ActiveModel, Column, Entity, Model};
+use super::{keys, updated_one};
 
 /// How a read inside a transaction holds the row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,13 +91,15 @@ pub async fn replace(
 ) -> Result<bool, DbErr> {
     let mut active = ActiveModel::from(row.clone()).reset_all();
     active.not_set(Column::IdKey);
-    let updated = Entity::update_many()
-        .set(active)
-        .filter(Column::IdKey.eq(row.id_key.clone()))
-        .filter(Column::Generation.eq(read_generation))
-        .exec(tx)
-        .await?;
-    Ok(updated.rows_affected == 1)
+    let update = Entity::update_many().set(active);
+    updated_one(tx, at_generation(update, &row.id_key, read_generation)).await
+}
+
+/// `update` limited to the row at `key` while it is still at `generation`.
+fn at_generation(update: UpdateMany<Entity>, key: &str, generation: i64) -> UpdateMany<Entity> {
+    update
+        .filter(Column::IdKey.eq(key.to_owned()))
+        .filter(Column::Generation.eq(generation))
 }
 
 /// A resource whose delete now runs as an operation, if it is still at `read_generation`.
@@ -108,19 +110,15 @@ pub async fn mark_deleting(
     etag: &str,
     now: i64,
 ) -> Result<bool, DbErr> {
-    let updated = Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(
             Column::ProvisioningState,
             Expr::value(crate::lifecycle::states::ProvisioningState::Deleting.as_str()),
         )
         .col_expr(Column::Generation, Expr::value(generation))
         .col_expr(Column::Etag, Expr::value(etag))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::IdKey.eq(row.id_key.clone()))
-        .filter(Column::Generation.eq(row.generation))
-        .exec(tx)
-        .await?;
-    Ok(updated.rows_affected == 1)
+        .col_expr(Column::UpdatedAt, Expr::value(now));
+    updated_one(tx, at_generation(update, &row.id_key, row.generation)).await
 }
 
 /// What a finished provisioning attempt writes, if the row is still at `generation`.
@@ -148,12 +146,7 @@ pub async fn settle(tx: &impl ConnectionTrait, settled: Settled<'_>) -> Result<b
     if let Some(body) = settled.body {
         update = update.col_expr(Column::Body, Expr::value(body));
     }
-    let updated = update
-        .filter(Column::IdKey.eq(settled.key.to_owned()))
-        .filter(Column::Generation.eq(settled.generation))
-        .exec(tx)
-        .await?;
-    Ok(updated.rows_affected == 1)
+    updated_one(tx, at_generation(update, settled.key, settled.generation)).await
 }
 
 pub async fn delete(tx: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
@@ -200,22 +193,6 @@ pub async fn managed_by(
         .await
 }
 
-/// Up to `limit` ids of rows that depend on the row at `key` (a hub's projects).
-pub async fn dependents_of(
-    db: &impl ConnectionTrait,
-    key: &str,
-    limit: u64,
-) -> Result<Vec<String>, DbErr> {
-    Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .filter(Column::DependsOnKey.eq(key.to_owned()))
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
-}
-
 /// (what it depends on, id) of every row that depends on one of `keys`.
 pub async fn depending_on_any(
     db: &impl ConnectionTrait,
@@ -231,6 +208,15 @@ pub async fn depending_on_any(
         .await
 }
 
+/// Up to `limit` ids of rows that depend on the row at `key` (a hub's projects).
+pub async fn dependents_of(
+    db: &impl ConnectionTrait,
+    key: &str,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    ids_where(db, Column::DependsOnKey.eq(key.to_owned()), limit).await
+}
+
 /// Up to `limit` ids of rows outside the subtree of `key` that depend on a row inside it: what
 /// keeps a resource group from being deleted.
 pub async fn depended_on_from_outside(
@@ -238,11 +224,21 @@ pub async fn depended_on_from_outside(
     key: &str,
     limit: u64,
 ) -> Result<Vec<String>, DbErr> {
+    let from_outside =
+        keys::below(Column::DependsOnKey, key).add(keys::not_below(Column::IdKey, key));
+    ids_where(db, from_outside, limit).await
+}
+
+/// Up to `limit` ids of the rows that meet `which`.
+async fn ids_where(
+    db: &impl ConnectionTrait,
+    which: impl IntoCondition,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
     Entity::find()
         .select_only()
         .column(Column::Id)
-        .filter(keys::below(Column::DependsOnKey, key))
-        .filter(keys::not_below(Column::IdKey, key))
+        .filter(which)
         .limit(limit)
         .into_tuple()
         .all(db)
@@ -295,17 +291,16 @@ pub struct RowQuery {
 
 pub async fn list(db: &impl ConnectionTrait, query: RowQuery) -> Result<Vec<Model>, DbErr> {
     let mut select = Entity::find();
-    if let Some(parent) = query.parent_key {
-        select = select.filter(Column::ParentKey.eq(parent));
-    }
-    if let Some(subscription) = query.subscription_key {
-        select = select.filter(Column::SubscriptionKey.eq(subscription));
-    }
-    if let Some(type_key) = query.type_key {
-        select = select.filter(Column::TypeKey.eq(type_key));
-    }
-    if let Some(kind) = query.kind_key {
-        select = select.filter(Column::KindKey.eq(kind));
+    let equal = [
+        (Column::ParentKey, query.parent_key),
+        (Column::SubscriptionKey, query.subscription_key),
+        (Column::TypeKey, query.type_key),
+        (Column::KindKey, query.kind_key),
+    ];
+    for (column, value) in equal {
+        if let Some(value) = value {
+            select = select.filter(column.eq(value));
+        }
     }
     if query.top_level_only {
         select = select.filter(Column::TopLevel.eq(true));

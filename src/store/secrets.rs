@@ -9,7 +9,8 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{now_millis, resource_secret};
+use super::resource_secret::{ActiveModel, Column, Entity, Model};
+use super::{now_millis, updated_one};
 
 /// The stored shape of a sealed secret; `crate::secrets` seals and opens it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub async fn upsert(
     resource_key: &str,
     sealed: Sealed,
 ) -> Result<(), DbErr> {
-    resource_secret::Entity::insert(resource_secret::ActiveModel {
+    Entity::insert(ActiveModel {
         resource_key: Set(resource_key.to_owned()),
         master_key_id: Set(sealed.master_key_id),
         wrapped_key: Set(sealed.wrapped_key),
@@ -36,12 +37,12 @@ pub async fn upsert(
         updated_at: Set(now_millis()),
     })
     .on_conflict(
-        OnConflict::column(resource_secret::Column::ResourceKey)
+        OnConflict::column(Column::ResourceKey)
             .update_columns([
-                resource_secret::Column::MasterKeyId,
-                resource_secret::Column::WrappedKey,
-                resource_secret::Column::Ciphertext,
-                resource_secret::Column::UpdatedAt,
+                Column::MasterKeyId,
+                Column::WrappedKey,
+                Column::Ciphertext,
+                Column::UpdatedAt,
             ])
             .to_owned(),
     )
@@ -51,17 +52,12 @@ pub async fn upsert(
 }
 
 /// The secret row of `resource_key`, if any.
-pub async fn find(
-    db: &impl ConnectionTrait,
-    resource_key: &str,
-) -> Result<Option<resource_secret::Model>, DbErr> {
-    resource_secret::Entity::find_by_id(resource_key.to_owned())
-        .one(db)
-        .await
+pub async fn find(db: &impl ConnectionTrait, resource_key: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(resource_key.to_owned()).one(db).await
 }
 
 pub async fn delete(db: &impl ConnectionTrait, resource_key: &str) -> Result<(), DbErr> {
-    resource_secret::Entity::delete_by_id(resource_key.to_owned())
+    Entity::delete_by_id(resource_key.to_owned())
         .exec(db)
         .await?;
     Ok(())
@@ -69,7 +65,7 @@ pub async fn delete(db: &impl ConnectionTrait, resource_key: &str) -> Result<(),
 
 /// Rows whose data key another master key than `active_key_id` wraps.
 fn not_under(active_key_id: &str) -> SimpleExpr {
-    resource_secret::Column::MasterKeyId.ne(active_key_id)
+    Column::MasterKeyId.ne(active_key_id)
 }
 
 /// Up to `limit` rows not under `active_key_id` whose keys sort after `after`, in key
@@ -79,11 +75,11 @@ pub async fn page_not_under(
     active_key_id: &str,
     after: &str,
     limit: u64,
-) -> Result<Vec<resource_secret::Model>, DbErr> {
-    resource_secret::Entity::find()
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
         .filter(not_under(active_key_id))
-        .filter(resource_secret::Column::ResourceKey.gt(after))
-        .order_by_asc(resource_secret::Column::ResourceKey)
+        .filter(Column::ResourceKey.gt(after))
+        .order_by_asc(Column::ResourceKey)
         .limit(limit)
         .all(db)
         .await
@@ -91,7 +87,7 @@ pub async fn page_not_under(
 
 /// How many rows are not under `active_key_id`.
 pub async fn count_not_under(db: &impl ConnectionTrait, active_key_id: &str) -> Result<u64, DbErr> {
-    resource_secret::Entity::find()
+    Entity::find()
         .filter(not_under(active_key_id))
         .count(db)
         .await
@@ -106,32 +102,21 @@ pub async fn replace_wrapping(
     old: &Sealed,
     new: Sealed,
 ) -> Result<bool, DbErr> {
-    let updated = resource_secret::Entity::update_many()
-        .col_expr(
-            resource_secret::Column::MasterKeyId,
-            Expr::value(new.master_key_id),
-        )
-        .col_expr(
-            resource_secret::Column::WrappedKey,
-            Expr::value(new.wrapped_key),
-        )
-        .col_expr(
-            resource_secret::Column::UpdatedAt,
-            Expr::value(now_millis()),
-        )
-        .filter(resource_secret::Column::ResourceKey.eq(resource_key))
-        .filter(resource_secret::Column::MasterKeyId.eq(old.master_key_id.as_str()))
-        .filter(resource_secret::Column::WrappedKey.eq(old.wrapped_key.as_str()))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected > 0)
+    let update = Entity::update_many()
+        .col_expr(Column::MasterKeyId, Expr::value(new.master_key_id))
+        .col_expr(Column::WrappedKey, Expr::value(new.wrapped_key))
+        .col_expr(Column::UpdatedAt, Expr::value(now_millis()))
+        .filter(Column::ResourceKey.eq(resource_key))
+        .filter(Column::MasterKeyId.eq(old.master_key_id.as_str()))
+        .filter(Column::WrappedKey.eq(old.wrapped_key.as_str()));
+    updated_one(db, update).await
 }
 
 /// The ids of the master keys some row is wrapped by.
 pub async fn master_key_ids_in_use(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
-    resource_secret::Entity::find()
+    Entity::find()
         .select_only()
-        .column(resource_secret::Column::MasterKeyId)
+        .column(Column::MasterKeyId)
         .distinct()
         .into_tuple::<String>()
         .all(db)

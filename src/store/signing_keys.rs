@@ -2,14 +2,13 @@
 //! the key Kiln signs with. Generating, sealing and re-wrapping the keys stay in
 //! `identity::signing_keys`.
 
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 
 use super::identity::signing_key;
-use super::{meta, meta_kv};
+use super::meta;
 
 /// The meta row naming the key Kiln signs with.
 const CURRENT_KID: &str = "token_signing_kid";
@@ -34,13 +33,11 @@ pub async fn replace_private_key(
     old: &str,
     new: String,
 ) -> Result<bool, DbErr> {
-    let updated = signing_key::Entity::update_many()
+    let update = signing_key::Entity::update_many()
         .col_expr(signing_key::Column::PrivateKey, Expr::value(new))
         .filter(signing_key::Column::Kid.eq(kid))
-        .filter(signing_key::Column::PrivateKey.eq(old))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected > 0)
+        .filter(signing_key::Column::PrivateKey.eq(old));
+    super::updated_one(db, update).await
 }
 
 /// The id of the key Kiln signs with; `None` before the first key is named.
@@ -51,16 +48,6 @@ pub async fn current_kid(db: &impl ConnectionTrait) -> Result<Option<String>, Db
 /// Names `kid` the key to sign with unless a key is named already: the first replica to
 /// name its key wins, and the row is never replaced.
 pub async fn name_current_once(db: &impl ConnectionTrait, kid: &str) -> Result<(), DbErr> {
-    meta_kv::Entity::insert(meta_kv::ActiveModel {
-        key: Set(CURRENT_KID.into()),
-        value: Set(kid.into()),
-    })
-    .on_conflict(
-        OnConflict::column(meta_kv::Column::Key)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    meta::put_new(db, CURRENT_KID, kid).await?;
     Ok(())
 }

@@ -3,6 +3,9 @@
 //! worker, the pool into the handlers that read outside the engine.
 
 pub mod bootstrap;
+mod worker_process;
+
+pub use worker_process::run_worker;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -36,7 +39,6 @@ use crate::identity::jwks::ExternalKeys;
 use crate::identity::{Identity, IdentityError};
 use crate::metrics::Metrics;
 use crate::provisioners::storage::StorageError;
-use crate::provisioners::wakeups::QueueWakeups;
 use crate::provisioners::{Backends, ObjectStorage, Sweeper, Worker};
 use crate::resources::{self, subscriptions::PlatformAdmin};
 use crate::secrets::MasterKeys;
@@ -70,7 +72,7 @@ pub enum StartupError {
 const POLICY_POLL: Duration = Duration::from_millis(250);
 
 /// The worker and the sweeper over one database, with the provisioners of every type.
-fn provisioning(
+pub(crate) fn provisioning(
     db: &sea_orm::DatabaseConnection,
     settings: &WorkerSettings,
     registry: &Registry,
@@ -151,7 +153,10 @@ fn per_worker_pool(settings: &Settings) -> Option<crate::config::DatabaseSetting
 }
 
 /// Where the relay publishes: RabbitMQ when configured, else the in-process broker.
-fn publisher(settings: &RelaySettings, in_process: Arc<InProcessBroker>) -> Arc<dyn Broker> {
+pub(crate) fn publisher(
+    settings: &RelaySettings,
+    in_process: Arc<InProcessBroker>,
+) -> Arc<dyn Broker> {
     match &settings.amqp_url {
         Some(url) => Arc::new(RabbitBroker::new(url, &settings.amqp_prefix)),
         None => in_process,
@@ -172,58 +177,6 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate => {}
     }
-}
-
-/// `kiln worker`: drives operations and relays events without serving the API. With RabbitMQ it
-/// is woken by provisioning requests; it also polls, so a lost message costs at most a poll
-/// interval. Stops, after the passes in progress, when `stop` resolves.
-pub async fn run_worker(
-    registry: Registry,
-    database: &crate::config::DatabaseSettings,
-    broker: &crate::config::BrokerArgs,
-    settings: &WorkerSettings,
-    stop: impl std::future::Future<Output = ()>,
-) -> Result<(), StartupError> {
-    let db = store::connect(database).await?;
-    Box::pin(store::migrate(&db)).await?;
-    let outbox_wake = Arc::new(Notify::new());
-    let vocabulary = Arc::new(resources::vocabulary(&registry));
-    let (worker, sweeper) = provisioning(
-        &db,
-        settings,
-        &registry,
-        vocabulary,
-        Arc::new(Notify::new()),
-        outbox_wake.clone(),
-    )?;
-    let relay_settings = broker.relay_settings();
-    let (shutdown, _) = watch::channel(false);
-    let mut tasks = vec![
-        tokio::spawn(worker.clone().run_until_stopped(shutdown.subscribe())),
-        tokio::spawn(sweeper.run_until_stopped(shutdown.subscribe())),
-    ];
-    if let Some(url) = &relay_settings.amqp_url {
-        let wakeups = QueueWakeups::new(url, &relay_settings.amqp_prefix);
-        tasks.push(tokio::spawn(
-            wakeups.run_until_stopped(worker.clone(), shutdown.subscribe()),
-        ));
-    }
-    if relay_settings.enabled {
-        let relay = Relay::new(
-            db,
-            publisher(&relay_settings, Arc::default()),
-            relay_settings.clone(),
-            outbox_wake,
-        );
-        tasks.push(tokio::spawn(relay.run_until_stopped(shutdown.subscribe())));
-    }
-    tracing::info!("worker running");
-    stop.await;
-    let _ = shutdown.send(true);
-    for task in tasks {
-        let _ = task.await;
-    }
-    Ok(())
 }
 
 pub struct Application {

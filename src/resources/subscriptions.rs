@@ -111,13 +111,14 @@ fn visible_subscriptions(caller: &Caller, rbac: &crate::authz::Rbac) -> Option<V
     Some(keys)
 }
 
-/// The subscription, if the caller may read it; from the directory the authorizer already
-/// consulted (cached), not another query.
+/// The subscription, if the request is well-formed and the caller may read it; from the
+/// directory the authorizer already consulted (cached), not another query.
 async fn visible_subscription(
     req: &ArmRequest,
     engine: &Engine,
     id: &str,
 ) -> Result<SubscriptionInfo, ArmError> {
+    req.context(&DESCRIPTOR)?;
     let cx = req.context_unchecked(req.api_version()?);
     let scope = crate::arm::id::ResourceId::subscription(id);
     // As listed: readable with a reading role at the subscription or anywhere in it.
@@ -140,7 +141,6 @@ pub async fn get_subscription(
     path: web::Path<String>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
     let row = visible_subscription(&req, &engine, &path).await?;
     Ok(HttpResponse::Ok().json(to_view(&row)))
 }
@@ -175,7 +175,6 @@ pub async fn list_providers(
     path: web::Path<String>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
     let row = visible_subscription(&req, &engine, &path).await?;
     let value: Vec<Value> = engine
         .registry
@@ -191,7 +190,6 @@ async fn provider(
     path: &(String, String),
     engine: &Engine,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
     let row = visible_subscription(req, engine, &path.0).await?;
     let namespace = served_namespace(engine, &path.1)?;
     Ok(HttpResponse::Ok().json(provider_view(engine, &row.subscription_id, namespace)))

@@ -185,6 +185,10 @@ pub async fn list_providers(
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
 }
 
+/// What a provider handler extracts (actix extracts a tuple in order); the path is the
+/// subscription and the namespace.
+type ProviderCall = (ArmRequest, web::Path<(String, String)>, web::Data<Engine>);
+
 async fn provider(
     req: &ArmRequest,
     path: &(String, String),
@@ -213,11 +217,7 @@ fn served_namespace(engine: &Engine, namespace: &str) -> Result<&'static str, Ar
 #[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/providers/{namespace}")]
-pub async fn get_provider(
-    req: ArmRequest,
-    path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
+pub async fn get_provider((req, path, engine): ProviderCall) -> Result<HttpResponse, ArmError> {
     provider(&req, &path, &engine).await
 }
 
@@ -226,9 +226,7 @@ pub async fn get_provider(
     responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
 #[post("/subscriptions/{subscriptionId}/providers/{namespace}/register")]
 pub async fn register_provider(
-    req: ArmRequest,
-    path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
+    (req, path, engine): ProviderCall,
 ) -> Result<HttpResponse, ArmError> {
     // Every served namespace is already registered, but registering is still the caller's
     // `{namespace}/register/action` at the subscription, as in ARM (a Reader may not).

@@ -8,6 +8,51 @@ use super::http::{self, ArmRequest};
 use super::lro::OperationStatus;
 use super::read::OperationResult;
 use crate::error::{ArmError, ErrorResponse};
+use crate::store::operation;
+
+/// What a resource provider's monitor extracts (actix extracts a tuple in order); the path is
+/// the subscription, namespace, location and operation id.
+type Monitor = (
+    ArmRequest,
+    web::Path<(String, String, String, String)>,
+    web::Data<Engine>,
+);
+
+/// The operation a monitor URL names: a resource provider's (with its namespace) or a
+/// resource group's (without).
+struct Named {
+    subscription: String,
+    namespace: Option<String>,
+    operation_id: String,
+}
+
+impl Named {
+    fn provider(path: web::Path<(String, String, String, String)>) -> Self {
+        let (subscription, namespace, _location, operation_id) = path.into_inner();
+        Self {
+            subscription,
+            namespace: Some(namespace),
+            operation_id,
+        }
+    }
+}
+
+/// The operation a monitor URL names, as the caller may see it.
+async fn monitored(
+    req: &ArmRequest,
+    engine: &Engine,
+    named: &Named,
+) -> Result<operation::Model, ArmError> {
+    let cx = req.context_unchecked(req.api_version()?);
+    engine
+        .operation(
+            &cx,
+            &named.subscription,
+            named.namespace.as_deref(),
+            &named.operation_id,
+        )
+        .await
+}
 
 /// The status of an operation.
 #[utoipa::path(
@@ -24,17 +69,10 @@ use crate::error::{ArmError, ErrorResponse};
 #[get(
     "/subscriptions/{subscriptionId}/providers/{namespace}/locations/{location}/operationStatuses/{operationId}"
 )]
-pub async fn operation_status(
-    req: ArmRequest,
-    path: web::Path<(String, String, String, String)>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    let (subscription, namespace, _location, operation_id) = path.into_inner();
-    let cx = req.context_unchecked(req.api_version()?);
-    let row = engine
-        .operation(&cx, &subscription, Some(&namespace), &operation_id)
-        .await?;
-    let status = OperationStatus::from_row(&row, &subscription);
+pub async fn operation_status((req, path, engine): Monitor) -> Result<HttpResponse, ArmError> {
+    let named = Named::provider(path);
+    let row = monitored(&req, &engine, &named).await?;
+    let status = OperationStatus::from_row(&row, &named.subscription);
     let mut response = HttpResponse::Ok();
     // Clients wait Retry-After between polls, or 30 s without it: keep it short while running.
     if status.status == crate::arm::lro::IN_PROGRESS {
@@ -46,21 +84,17 @@ pub async fn operation_status(
 async fn result(
     req: &ArmRequest,
     engine: &Engine,
-    subscription: &str,
-    namespace: Option<&str>,
-    operation_id: &str,
+    named: &Named,
 ) -> Result<HttpResponse, ArmError> {
-    let cx = req.context_unchecked(req.api_version()?);
-    let row = engine
-        .operation(&cx, subscription, namespace, operation_id)
-        .await?;
+    let row = monitored(req, engine, named).await?;
     Ok(match engine.operation_result(&row).await? {
-        OperationResult::Running => {
-            http::accepted(&engine.operation_ref(&row, subscription), &req.base_url)
-        }
+        OperationResult::Running => http::accepted(
+            &engine.operation_ref(&row, &named.subscription),
+            &req.base_url,
+        ),
         OperationResult::Resource(body, etag) => http::resource(StatusCode::OK, &etag, &body),
         // Resource groups answer 200 when gone, as ARM's own operationresults do.
-        OperationResult::Deleted if namespace.is_none() => HttpResponse::Ok().finish(),
+        OperationResult::Deleted if named.namespace.is_none() => HttpResponse::Ok().finish(),
         OperationResult::Deleted => HttpResponse::NoContent().finish(),
         OperationResult::Failed(err) => return Err(err),
     })
@@ -84,20 +118,8 @@ async fn result(
 #[get(
     "/subscriptions/{subscriptionId}/providers/{namespace}/locations/{location}/operationResults/{operationId}"
 )]
-pub async fn operation_result(
-    req: ArmRequest,
-    path: web::Path<(String, String, String, String)>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    let (subscription, namespace, _location, operation_id) = path.into_inner();
-    result(
-        &req,
-        &engine,
-        &subscription,
-        Some(&namespace),
-        &operation_id,
-    )
-    .await
+pub async fn operation_result((req, path, engine): Monitor) -> Result<HttpResponse, ArmError> {
+    result(&req, &engine, &Named::provider(path)).await
 }
 
 /// The result of a resource-group operation (ARM's `operationresults`).
@@ -117,7 +139,12 @@ pub async fn group_operation_result(
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
     let (subscription, operation_id) = path.into_inner();
-    result(&req, &engine, &subscription, None, &operation_id).await
+    let named = Named {
+        subscription,
+        namespace: None,
+        operation_id,
+    };
+    result(&req, &engine, &named).await
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -111,13 +111,14 @@ fn visible_subscriptions(caller: &Caller, rbac: &crate::authz::Rbac) -> Option<V
     Some(keys)
 }
 
-/// The subscription, if the caller may read it; from the directory the authorizer already
-/// consulted (cached), not another query.
+/// The subscription, if the request is well-formed and the caller may read it; from the
+/// directory the authorizer already consulted (cached), not another query.
 async fn visible_subscription(
     req: &ArmRequest,
     engine: &Engine,
     id: &str,
 ) -> Result<SubscriptionInfo, ArmError> {
+    req.context(&DESCRIPTOR)?;
     let cx = req.context_unchecked(req.api_version()?);
     let scope = crate::arm::id::ResourceId::subscription(id);
     // As listed: readable with a reading role at the subscription or anywhere in it.
@@ -140,7 +141,6 @@ pub async fn get_subscription(
     path: web::Path<String>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
     let row = visible_subscription(&req, &engine, &path).await?;
     Ok(HttpResponse::Ok().json(to_view(&row)))
 }
@@ -175,7 +175,6 @@ pub async fn list_providers(
     path: web::Path<String>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
     let row = visible_subscription(&req, &engine, &path).await?;
     let value: Vec<Value> = engine
         .registry
@@ -186,12 +185,15 @@ pub async fn list_providers(
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
 }
 
+/// What a provider handler extracts (actix extracts a tuple in order); the path is the
+/// subscription and the namespace.
+type ProviderCall = (ArmRequest, web::Path<(String, String)>, web::Data<Engine>);
+
 async fn provider(
     req: &ArmRequest,
     path: &(String, String),
     engine: &Engine,
 ) -> Result<HttpResponse, ArmError> {
-    req.context(&DESCRIPTOR)?;
     let row = visible_subscription(req, engine, &path.0).await?;
     let namespace = served_namespace(engine, &path.1)?;
     Ok(HttpResponse::Ok().json(provider_view(engine, &row.subscription_id, namespace)))
@@ -215,11 +217,7 @@ fn served_namespace(engine: &Engine, namespace: &str) -> Result<&'static str, Ar
 #[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/providers/{namespace}")]
-pub async fn get_provider(
-    req: ArmRequest,
-    path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
+pub async fn get_provider((req, path, engine): ProviderCall) -> Result<HttpResponse, ArmError> {
     provider(&req, &path, &engine).await
 }
 
@@ -228,9 +226,7 @@ pub async fn get_provider(
     responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
 #[post("/subscriptions/{subscriptionId}/providers/{namespace}/register")]
 pub async fn register_provider(
-    req: ArmRequest,
-    path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
+    (req, path, engine): ProviderCall,
 ) -> Result<HttpResponse, ArmError> {
     // Every served namespace is already registered, but registering is still the caller's
     // `{namespace}/register/action` at the subscription, as in ARM (a Reader may not).

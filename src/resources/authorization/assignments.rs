@@ -31,14 +31,15 @@ fn checked(req: &ArmRequest) -> Result<(), ArmError> {
     )
 }
 
+/// What every handler extracts (actix extracts a tuple in order).
+type Call = (ArmRequest, web::Data<Engine>, web::Data<RoleAssignments>);
+
 async fn put_at(
-    req: ArmRequest,
+    (req, engine, service): Call,
     scope: AuthzScope,
     name: &str,
     body: JsonBody,
-    engine: &Engine,
     rbac: &Rbac,
-    service: &RoleAssignments,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     // The body first: conditions on roleAssignments/write (delegation: "any role but Owner")
@@ -76,11 +77,9 @@ async fn put_at(
 }
 
 async fn get_at(
-    req: ArmRequest,
+    (req, engine, service): Call,
     scope: AuthzScope,
     name: &str,
-    engine: &Engine,
-    service: &RoleAssignments,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     engine
@@ -91,11 +90,9 @@ async fn get_at(
 }
 
 async fn delete_at(
-    req: ArmRequest,
+    (req, engine, service): Call,
     scope: AuthzScope,
     name: &str,
-    engine: &Engine,
-    service: &RoleAssignments,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     engine
@@ -109,11 +106,9 @@ async fn delete_at(
 }
 
 async fn list_at(
-    req: ArmRequest,
+    (req, engine, service): Call,
     scope: AuthzScope,
-    engine: &Engine,
     rbac: &Rbac,
-    service: &RoleAssignments,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     let filter = ListFilter::parse(req.param("$filter"))?;
@@ -137,16 +132,14 @@ fn parse(vocabulary: &PathVocabulary, raw: Option<&str>) -> Result<AuthzScope, A
     responses((status = 201, body = RoleAssignment), (status = 200, body = RoleAssignment), (status = "4XX", body = ErrorResponse)))]
 #[put("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
 pub async fn create_role_assignment(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<(String, String)>,
     body: JsonBody,
-    engine: web::Data<Engine>,
     rbac: web::Data<Arc<Rbac>>,
-    service: web::Data<RoleAssignments>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = parse(&vocabulary, Some(&path.0))?;
-    put_at(req, scope, &path.1, body, &engine, &rbac, &service).await
+    put_at(call, scope, &path.1, body, &rbac).await
 }
 
 /// Creates or replaces a role assignment at the tenant root.
@@ -156,23 +149,12 @@ pub async fn create_role_assignment(
     responses((status = 201, body = RoleAssignment), (status = 200, body = RoleAssignment), (status = "4XX", body = ErrorResponse)))]
 #[put("/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
 pub async fn create_root_role_assignment(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<String>,
     body: JsonBody,
-    engine: web::Data<Engine>,
     rbac: web::Data<Arc<Rbac>>,
-    service: web::Data<RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
-    put_at(
-        req,
-        AuthzScope::root(),
-        &path,
-        body,
-        &engine,
-        &rbac,
-        &service,
-    )
-    .await
+    put_at(call, AuthzScope::root(), &path, body, &rbac).await
 }
 
 #[utoipa::path(tag = "RoleAssignments",
@@ -180,14 +162,12 @@ pub async fn create_root_role_assignment(
     responses((status = 200, body = RoleAssignment), (status = 404, body = ErrorResponse)))]
 #[get("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
 pub async fn get_role_assignment(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleAssignments>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = parse(&vocabulary, Some(&path.0))?;
-    get_at(req, scope, &path.1, &engine, &service).await
+    get_at(call, scope, &path.1).await
 }
 
 #[utoipa::path(tag = "RoleAssignments",
@@ -195,12 +175,10 @@ pub async fn get_role_assignment(
     responses((status = 200, body = RoleAssignment), (status = 404, body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
 pub async fn get_root_role_assignment(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<String>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
-    get_at(req, AuthzScope::root(), &path, &engine, &service).await
+    get_at(call, AuthzScope::root(), &path).await
 }
 
 /// Deletes a role assignment: 200 with what was deleted, 204 when there was none.
@@ -209,14 +187,12 @@ pub async fn get_root_role_assignment(
     responses((status = 200, body = RoleAssignment), (status = 204, description = "There was no such assignment")))]
 #[delete("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
 pub async fn delete_role_assignment(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleAssignments>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = parse(&vocabulary, Some(&path.0))?;
-    delete_at(req, scope, &path.1, &engine, &service).await
+    delete_at(call, scope, &path.1).await
 }
 
 #[utoipa::path(tag = "RoleAssignments",
@@ -224,12 +200,10 @@ pub async fn delete_role_assignment(
     responses((status = 200, body = RoleAssignment), (status = 204, description = "There was no such assignment")))]
 #[delete("/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}")]
 pub async fn delete_root_role_assignment(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<String>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
-    delete_at(req, AuthzScope::root(), &path, &engine, &service).await
+    delete_at(call, AuthzScope::root(), &path).await
 }
 
 /// Assignments at, above and below a scope; `$filter=atScope()` (at or above) or
@@ -239,15 +213,13 @@ pub async fn delete_root_role_assignment(
     responses((status = 200, body = RoleAssignmentList), (status = "4XX", body = ErrorResponse)))]
 #[get("/{scope:.*}/providers/Microsoft.Authorization/roleAssignments")]
 pub async fn list_role_assignments(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<String>,
-    engine: web::Data<Engine>,
     rbac: web::Data<Arc<Rbac>>,
-    service: web::Data<RoleAssignments>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = parse(&vocabulary, Some(&path))?;
-    list_at(req, scope, &engine, &rbac, &service).await
+    list_at(call, scope, &rbac).await
 }
 
 #[utoipa::path(tag = "RoleAssignments",
@@ -255,12 +227,10 @@ pub async fn list_role_assignments(
     responses((status = 200, body = RoleAssignmentList), (status = "4XX", body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/roleAssignments")]
 pub async fn list_root_role_assignments(
-    req: ArmRequest,
-    engine: web::Data<Engine>,
+    call: Call,
     rbac: web::Data<Arc<Rbac>>,
-    service: web::Data<RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
-    list_at(req, AuthzScope::root(), &engine, &rbac, &service).await
+    list_at(call, AuthzScope::root(), &rbac).await
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

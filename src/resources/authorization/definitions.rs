@@ -34,12 +34,31 @@ fn scope(vocabulary: &PathVocabulary, raw: Option<&str>) -> Result<AuthzScope, A
     scope_of(raw, vocabulary)
 }
 
+/// What every handler extracts (actix extracts a tuple in order).
+type Call = (ArmRequest, web::Data<Engine>, web::Data<RoleDefinitions>);
+
+/// A write at the scope a route names: the api-version checked, then the scope parsed, then
+/// the caller authorized for `action` there.
+async fn write_scope(
+    req: &ArmRequest,
+    engine: &Engine,
+    vocabulary: &PathVocabulary,
+    raw: &str,
+    action: &str,
+) -> Result<AuthzScope, ArmError> {
+    checked(req)?;
+    let at = scope(vocabulary, Some(raw))?;
+    engine
+        .authorizer
+        .authorize(&req.caller, action, at.target())
+        .await?;
+    Ok(at)
+}
+
 async fn get_at(
-    req: ArmRequest,
+    (req, engine, service): Call,
     at: AuthzScope,
     name: &str,
-    engine: &Engine,
-    service: &RoleDefinitions,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     engine
@@ -50,12 +69,7 @@ async fn get_at(
     Ok(HttpResponse::Ok().json(definitions::render(&role, &at)))
 }
 
-async fn list_at(
-    req: ArmRequest,
-    at: AuthzScope,
-    engine: &Engine,
-    service: &RoleDefinitions,
-) -> Result<HttpResponse, ArmError> {
+async fn list_at((req, engine, service): Call, at: AuthzScope) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     let filter = ListFilter::parse(req.param("$filter"))?;
     engine
@@ -72,14 +86,12 @@ async fn list_at(
     responses((status = 200, body = RoleDefinitionView), (status = 404, body = ErrorResponse)))]
 #[get("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
 pub async fn get_role_definition(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleDefinitions>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let at = scope(&vocabulary, Some(&path.0))?;
-    get_at(req, at, &path.1, &engine, &service).await
+    get_at(call, at, &path.1).await
 }
 
 #[utoipa::path(tag = "RoleDefinitions",
@@ -87,12 +99,10 @@ pub async fn get_role_definition(
     responses((status = 200, body = RoleDefinitionView), (status = 404, body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
 pub async fn get_root_role_definition(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<String>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleDefinitions>,
 ) -> Result<HttpResponse, ArmError> {
-    get_at(req, AuthzScope::root(), &path, &engine, &service).await
+    get_at(call, AuthzScope::root(), &path).await
 }
 
 /// Built-in roles and the custom roles assignable at the scope; `$filter=roleName eq '…'` or
@@ -102,26 +112,20 @@ pub async fn get_root_role_definition(
     responses((status = 200, body = RoleDefinitionList), (status = "4XX", body = ErrorResponse)))]
 #[get("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions")]
 pub async fn list_role_definitions(
-    req: ArmRequest,
+    call: Call,
     path: web::Path<String>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleDefinitions>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let at = scope(&vocabulary, Some(&path))?;
-    list_at(req, at, &engine, &service).await
+    list_at(call, at).await
 }
 
 #[utoipa::path(tag = "RoleDefinitions",
     params(("api-version" = String, Query), ("$filter" = Option<String>, Query)),
     responses((status = 200, body = RoleDefinitionList), (status = "4XX", body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/roleDefinitions")]
-pub async fn list_root_role_definitions(
-    req: ArmRequest,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleDefinitions>,
-) -> Result<HttpResponse, ArmError> {
-    list_at(req, AuthzScope::root(), &engine, &service).await
+pub async fn list_root_role_definitions(call: Call) -> Result<HttpResponse, ArmError> {
+    list_at(call, AuthzScope::root()).await
 }
 
 /// Creates or replaces a custom role.
@@ -131,19 +135,12 @@ pub async fn list_root_role_definitions(
     responses((status = 201, body = RoleDefinitionView), (status = "4XX", body = ErrorResponse)))]
 #[put("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
 pub async fn create_role_definition(
-    req: ArmRequest,
+    (req, engine, service): Call,
     path: web::Path<(String, String)>,
     body: JsonBody,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleDefinitions>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    checked(&req)?;
-    let at = scope(&vocabulary, Some(&path.0))?;
-    engine
-        .authorizer
-        .authorize(&req.caller, WRITE, at.target())
-        .await?;
+    let at = write_scope(&req, &engine, &vocabulary, &path.0, WRITE).await?;
     // A role offered at a scope is the business of whoever may write roles there.
     let offered = body.0["properties"]["assignableScopes"]
         .as_array()
@@ -167,18 +164,11 @@ pub async fn create_role_definition(
     responses((status = 200, body = RoleDefinitionView), (status = 204, description = "There was no such role"), (status = "4XX", body = ErrorResponse)))]
 #[delete("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
 pub async fn delete_role_definition(
-    req: ArmRequest,
+    (req, engine, service): Call,
     path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
-    service: web::Data<RoleDefinitions>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    checked(&req)?;
-    let at = scope(&vocabulary, Some(&path.0))?;
-    engine
-        .authorizer
-        .authorize(&req.caller, DELETE, at.target())
-        .await?;
+    let at = write_scope(&req, &engine, &vocabulary, &path.0, DELETE).await?;
     Ok(match service.delete(&at, &path.1).await? {
         Some(gone) => HttpResponse::Ok().json(gone),
         None => HttpResponse::NoContent().finish(),

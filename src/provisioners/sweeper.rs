@@ -13,6 +13,7 @@ use std::sync::Arc;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{Notify, watch};
 
+use super::worker::Worker;
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::config::WorkerSettings;
 use crate::events::{self, EventFacts};
@@ -51,19 +52,14 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    pub fn new(
-        db: DatabaseConnection,
-        settings: WorkerSettings,
-        vocabulary: Arc<PathVocabulary>,
-        wake: Arc<Notify>,
-        outbox_wake: Arc<Notify>,
-    ) -> Self {
+    /// The sweeper of what `worker` drives: the same database, settings and wake-ups.
+    pub fn beside(worker: &Worker) -> Self {
         Self {
-            db,
-            settings,
-            vocabulary,
-            wake,
-            outbox_wake,
+            db: worker.db.clone(),
+            settings: worker.settings().clone(),
+            vocabulary: worker.vocabulary.clone(),
+            wake: worker.wake.clone(),
+            outbox_wake: worker.outbox_wake.clone(),
         }
     }
 

@@ -44,9 +44,9 @@ pub struct Worker {
     settings: WorkerSettings,
     pub(super) vocabulary: Arc<PathVocabulary>,
     backends: Backends,
-    wake: Arc<Notify>,
+    pub(super) wake: Arc<Notify>,
     /// Wakes the relay after an outcome (and its events) is committed.
-    outbox_wake: Arc<Notify>,
+    pub(super) outbox_wake: Arc<Notify>,
     /// Identifies this worker's leases.
     pub(super) owner: String,
 }

@@ -89,13 +89,6 @@ pub(crate) fn provisioning(
         object_store = backends.storage.location(),
         "provisioning backends ready"
     );
-    let sweeper = Sweeper::new(
-        db.clone(),
-        settings.clone(),
-        vocabulary.clone(),
-        wake.clone(),
-        outbox_wake.clone(),
-    );
     let worker = Worker::new(
         db.clone(),
         settings.clone(),
@@ -104,6 +97,7 @@ pub(crate) fn provisioning(
         wake,
         outbox_wake,
     );
+    let sweeper = Sweeper::beside(&worker);
     Ok((worker, sweeper))
 }
 

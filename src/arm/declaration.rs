@@ -1,5 +1,5 @@
-//! A resource type, declared: where it lives, which api-versions it accepts, what each verb
-//! answers, its actions and its published schema. The engine generates the routes and the
+//! A resource type, declared: where it lives, what each verb answers, its actions and its
+//! published schema (its api-versions are Azure's, found by its name). The engine generates the routes and the
 //! OpenAPI paths from this alone; a reader of one declaration knows every status code of the
 //! type without opening the engine.
 
@@ -8,7 +8,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa::openapi::{RefOr, schema::Schema};
 
-use crate::error::{ArmError, ErrorCode};
+use super::api_versions;
+use crate::error::ArmError;
 use crate::lifecycle::action_of;
 
 /// Static facts about a resource type.
@@ -22,8 +23,8 @@ pub struct TypeDescriptor {
     /// The path parameter naming the resource of each segment (`workspaceName`,
     /// `connectionName`), for routes and the OpenAPI document.
     pub name_params: &'static [&'static str],
-    /// Accepted api-versions, oldest first.
-    pub api_versions: &'static [&'static str],
+    /// The api-versions it accepts: Azure's, for a type Azure publishes.
+    pub api_versions: ApiVersions,
     /// Tracked resources carry `location` and `tags`; proxy resources neither.
     pub tracked: bool,
     /// Writes go through an operation that a provisioner completes.
@@ -39,6 +40,16 @@ pub struct TypeDescriptor {
     pub schema: TypeSchema,
     /// The OpenAPI tag and operation-id prefix (`Workspaces` → `Workspaces_CreateOrUpdate`).
     pub tag: &'static str,
+}
+
+/// Where a type's api-versions come from.
+#[derive(Debug, Clone, Copy)]
+pub enum ApiVersions {
+    /// Every version Azure publishes for the type, stable and preview, found by its full type
+    /// in `api-spec/azure/api-versions.json`.
+    Published,
+    /// A type Azure does not publish (a program's own): these, oldest first.
+    Own(&'static [&'static str]),
 }
 
 /// The verbs a type serves and how each answers.
@@ -352,41 +363,31 @@ impl TypeDescriptor {
         action_of(&self.full_type(), verb)
     }
 
-    /// ARM itself answers for Microsoft.Resources (and Microsoft.Authorization) with
-    /// `InvalidApiVersionParameter`; resource providers' types get `NoRegisteredProviderFound`.
-    pub fn is_arm_owned(&self) -> bool {
-        matches!(
-            self.namespace,
-            "Microsoft.Resources" | "Microsoft.Authorization"
-        )
+    /// The api-versions the type accepts, oldest first.
+    pub fn api_versions(&self) -> Vec<&'static str> {
+        match self.api_versions {
+            ApiVersions::Published => api_versions::published(&self.full_type())
+                .iter()
+                .map(String::as_str)
+                .collect(),
+            ApiVersions::Own(versions) => versions.to_vec(),
+        }
     }
 
     pub fn check_api_version(&self, version: &str) -> Result<(), ArmError> {
-        if self
-            .api_versions
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case(version))
-        {
-            return Ok(());
+        match self.api_versions {
+            ApiVersions::Published => api_versions::check(&self.full_type(), version),
+            ApiVersions::Own(versions)
+                if versions.iter().any(|v| v.eq_ignore_ascii_case(version)) =>
+            {
+                Ok(())
+            }
+            ApiVersions::Own(versions) => Err(api_versions::refusal(
+                &self.full_type(),
+                version,
+                &versions.join(", "),
+            )),
         }
-        let supported = self.api_versions.join(", ");
-        Err(if self.is_arm_owned() {
-            ArmError::new(
-                ErrorCode::InvalidApiVersionParameter,
-                format!(
-                    "The api-version '{version}' is invalid. The supported versions are '{supported}'."
-                ),
-            )
-        } else {
-            ArmError::new(
-                ErrorCode::NoRegisteredProviderFound,
-                format!(
-                    "No registered resource provider found for location 'global' and API version '{version}' for type \
-                     '{}'. The supported api-versions are '{supported}'.",
-                    self.type_path.join("/")
-                ),
-            )
-        })
     }
 
     /// The route of one resource, with its path parameters.
@@ -445,8 +446,10 @@ impl TypeDescriptor {
         if self.type_path.is_empty() || self.type_path.len() != self.name_params.len() {
             return Err(format!("{me}: one name parameter per type segment"));
         }
-        if self.api_versions.is_empty() {
-            return Err(format!("{me}: no api-versions"));
+        if self.api_versions().is_empty() {
+            return Err(format!(
+                "{me}: no api-versions in api-spec/azure/api-versions.json"
+            ));
         }
         if let Some(list) = &self.verbs.list
             && list.paged

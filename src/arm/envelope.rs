@@ -42,13 +42,7 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 512;
 const MAX_TAG_VALUE: usize = 256;
 
-/// `West US` → `westus`: ARM compares locations ignoring case and spaces.
-pub fn normalize_location(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_lowercase()
-}
+pub use crate::config::regions::normalize_location;
 
 fn object(body: &Value) -> Result<&Map<String, Value>, ArmError> {
     match body {

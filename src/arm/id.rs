@@ -266,6 +266,12 @@ impl PathVocabulary {
         let mut namespace_next = false;
         let mut changed = trimmed.len() != path.len();
         for segment in trimmed.split('/').skip(1) {
+            if segment.is_empty() {
+                // ARM collapses empty segments: `az resource create` sends
+                // `…/providers/{namespace}//{type}/{name}` for a type without a parent path.
+                changed = true;
+                continue;
+            }
             out.push('/');
             if expect_fixed {
                 let canonical = self.canonical.get(&segment.to_ascii_lowercase());
@@ -327,6 +333,23 @@ mod tests {
         );
         assert_eq!(v.canonicalize_path("/"), None);
         assert_eq!(v.canonicalize_path("/docs/"), None);
+    }
+
+    #[test]
+    fn collapses_empty_segments_as_arm_does() {
+        let v = vocabulary();
+        assert_eq!(
+            v.canonicalize_path(
+                "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices//workspaces/hub"
+            )
+            .as_deref(),
+            Some("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/hub")
+        );
+        assert_eq!(
+            v.canonicalize_path("//subscriptions/s").as_deref(),
+            None,
+            "only ARM paths are rewritten"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! [`hooks`] is what runs inside a removal's transaction (wired at startup);
 //! [`provisioning`] is the contract a provisioned type implements.
 
+pub mod api_versions;
 pub mod declaration;
 pub mod engine;
 pub mod envelope;

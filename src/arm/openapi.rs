@@ -23,7 +23,8 @@ fn query_param(name: &str, required: bool, ty: &str) -> Value {
 }
 
 fn api_version(descriptor: &TypeDescriptor) -> Value {
-    let versions: Vec<&str> = descriptor.api_versions.iter().rev().copied().collect();
+    let mut versions = descriptor.api_versions();
+    versions.reverse();
     json!({"name": "api-version", "in": "query", "required": true,
         "description": format!("One of: {}.", versions.join(", ")),
         "schema": {"type": "string", "enum": versions}})

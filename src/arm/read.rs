@@ -43,6 +43,37 @@ pub enum ListScope {
 pub struct ListFilter {
     pub kind_key: Option<String>,
     pub type_key: Option<String>,
+    /// Resources carrying this tag (names compare ignoring case), with this value if given.
+    pub tag_name: Option<String>,
+    pub tag_value: Option<String>,
+    /// Resources in this (normalized) location.
+    pub location: Option<String>,
+}
+
+impl ListFilter {
+    /// Whether the filter reads more than the columns it queries by.
+    fn on_body(&self) -> bool {
+        self.tag_name.is_some() || self.location.is_some()
+    }
+
+    fn keeps(&self, row: &resource::Model) -> bool {
+        let location_ok = self
+            .location
+            .as_ref()
+            .is_none_or(|l| row.location.as_deref() == Some(l.as_str()));
+        let tag_ok = self.tag_name.as_ref().is_none_or(|name| {
+            row.body["tags"].as_object().is_some_and(|tags| {
+                tags.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case(name)
+                        && self
+                            .tag_value
+                            .as_ref()
+                            .is_none_or(|want| v.as_str() == Some(want))
+                })
+            })
+        });
+        location_ok && tag_ok
+    }
 }
 
 /// The query parameters of a list request: paging and the declared filters (non-empty
@@ -252,7 +283,11 @@ impl Engine {
             limit: Some(limit + 1),
             ..placed
         };
-        let mut rows = resources::list(&self.db, query).await?;
+        let mut rows = if filter.on_body() {
+            self.filtered_rows(query, filter, limit).await?
+        } else {
+            resources::list(&self.db, query).await?
+        };
         let next = if rows.len() as u64 > limit {
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             rows.last().map(|r| encode_token(&r.id_key))
@@ -263,6 +298,29 @@ impl Engine {
             items: self.render(rows).await?,
             next,
         })
+    }
+
+    /// Up to `limit + 1` rows of `query` that `filter` keeps, read in batches along the keys
+    /// so a page stays a keyset page however few rows match.
+    async fn filtered_rows(
+        &self,
+        mut query: RowQuery,
+        filter: &ListFilter,
+        limit: u64,
+    ) -> Result<Vec<resource::Model>, ArmError> {
+        let batch = MAX_PAGE;
+        query.limit = Some(batch);
+        let mut kept = Vec::new();
+        loop {
+            let rows = resources::list(&self.db, query.clone()).await?;
+            let exhausted = (rows.len() as u64) < batch;
+            query.after = rows.last().map(|r| r.id_key.clone());
+            kept.extend(rows.into_iter().filter(|r| filter.keeps(r)));
+            if exhausted || kept.len() as u64 > limit {
+                kept.truncate(usize::try_from(limit + 1).unwrap_or(usize::MAX));
+                return Ok(kept);
+            }
+        }
     }
 
     /// The list of one type under `parent`, as the type declares it: keyset pages, or all on
@@ -282,7 +340,7 @@ impl Engine {
                 .get("kind")
                 .filter(|_| listing.filters.contains(&"kind"))
                 .map(str::to_lowercase),
-            type_key: None,
+            ..ListFilter::default()
         };
         let action = descriptor.action("read");
         let scope = ListScope::Parent {

@@ -13,14 +13,15 @@ use super::engine::{CallContext, Engine};
 use super::envelope::Spec;
 use super::id::{PathVocabulary, ResourceId};
 use super::provisioning::{Provisioner, Provisioners};
+use crate::config::regions::Regions;
 use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
 use crate::secrets::MasterKeys;
 use crate::store::resource;
 
 pub use super::declaration::{
-    ActionDecl, ActionReturns, ByVersion, DeleteAnswer, Listing, Running, SchemaFn, TypeDescriptor,
-    TypeSchema, Verbs, WriteAnswer,
+    ActionDecl, ActionReturns, ApiVersions, ByVersion, DeleteAnswer, Listing, Running, SchemaFn,
+    TypeDescriptor, TypeSchema, Verbs, WriteAnswer,
 };
 
 /// What the engine hands a type when it validates a write.
@@ -208,13 +209,24 @@ impl ResourceKind for Plain {
     }
 }
 
-/// All types Kiln serves, by lower-cased full type.
+/// All types Kiln serves, by lower-cased full type, and the regions they are offered in.
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<String, Arc<dyn ResourceKind>>,
+    regions: Arc<Regions>,
 }
 
 impl Registry {
+    /// Offers the types in `regions` (the default set until then).
+    pub fn offer_in(&mut self, regions: Regions) -> &mut Self {
+        self.regions = Arc::new(regions);
+        self
+    }
+
+    pub fn regions(&self) -> &Regions {
+        &self.regions
+    }
+
     /// Adds a type. A declaration that is not whole is a programming error, found at start.
     #[expect(
         clippy::panic,

@@ -248,7 +248,7 @@ async fn list_by_subscription(
     };
     let filter = ListFilter {
         kind_key: params.get("kind").map(str::to_lowercase),
-        type_key: None,
+        ..ListFilter::default()
     };
     let page = engine
         .list(

@@ -87,35 +87,6 @@ pub fn guid_of(id_or_guid: &str) -> Option<String> {
     uuid::Uuid::parse_str(last).ok().map(|u| u.to_string())
 }
 
-/// api-versions are dates; Microsoft.Authorization types accept any from `oldest` on.
-pub fn check_api_version(
-    version: Option<&str>,
-    oldest: &str,
-    type_name: &str,
-) -> Result<(), ArmError> {
-    let Some(version) = version.filter(|v| !v.is_empty()) else {
-        return Err(ArmError::missing_api_version());
-    };
-    let date = version.get(..10).unwrap_or_default();
-    let shaped = date.len() == 10
-        && date.chars().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                c == '-'
-            } else {
-                c.is_ascii_digit()
-            }
-        });
-    if !shaped || date < oldest {
-        return Err(ArmError::new(
-            ErrorCode::InvalidApiVersionParameter,
-            format!(
-                "The api-version '{version}' is invalid. The supported versions for '{type_name}' are '{oldest}' and later."
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// The `properties` of a PUT body, typed; 400 `InvalidRequestContent` when missing or wrong.
 pub fn properties_of<T: serde::de::DeserializeOwned>(
     body: &serde_json::Value,

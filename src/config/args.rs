@@ -196,4 +196,8 @@ pub struct ServeArgs {
     /// only on the embedded default (SQLite); turn it off in production.
     #[arg(long = "dev-tokens", env = "KILN_DEV_TOKENS")]
     pub dev_tokens: Option<bool>,
+    /// The regions resources may live in: a JSON file shaped like api-spec/azure/regions.json
+    /// (the default, a set of real Azure regions).
+    #[arg(long = "regions", env = "KILN_REGIONS")]
+    pub regions: Option<PathBuf>,
 }

@@ -3,10 +3,11 @@
 //!
 //! `args` declares the command-line flags and their environment variables (clap), `settings`
 //! the validated tree the application is built from, `defaults` what both hold when nothing is
-//! set, and `validate` turns the arguments into the tree, with every check a value must pass.
+//! set, `regions` the regions Kiln offers (`KILN_REGIONS`), and `validate` turns the arguments into the tree, with every check a value must pass.
 
 mod args;
 mod defaults;
+pub mod regions;
 mod settings;
 mod validate;
 

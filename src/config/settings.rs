@@ -28,6 +28,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// The master keys of connection secrets.
     pub master_keys: crate::secrets::KeySource,
+    /// The regions resources may live in (`KILN_REGIONS`, else the default set).
+    pub regions: super::regions::Regions,
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,8 @@ pub enum SettingsError {
     Jwks(#[from] crate::identity::jwks::JwksError),
     #[error("KILN_JWKS needs KILN_JWT_ISSUER: the issuers whose tokens the JWKS keys may sign")]
     JwksWithoutIssuer,
+    #[error("KILN_REGIONS: {0}")]
+    Regions(#[from] super::regions::RegionsError),
 }
 
 impl BrokerArgs {
@@ -180,6 +182,7 @@ impl Settings {
             relay: serve.broker.relay_settings(),
             log_format: serve.log.log_format,
             master_keys: store.key_source(),
+            regions: super::regions::Regions::load(serve.regions.as_deref())?,
         })
     }
 }

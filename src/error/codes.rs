@@ -76,6 +76,8 @@ catalogue! {
     AnotherOperationInProgress => CONFLICT, "Another operation is in progress on the resource.";
     LocationRequired => BAD_REQUEST, "The location property is required for this definition.";
     InvalidResourceLocation => BAD_REQUEST, "A resource with the same name exists in another location.";
+    LocationNotAvailableForResourceType => BAD_REQUEST, "The location is not offered for this resource type.";
+    LocationNotAvailableForResourceGroup => BAD_REQUEST, "The location is not offered for resource groups.";
     InvalidTag => BAD_REQUEST, "A tag is invalid.";
     InvalidTagNameCharacters => BAD_REQUEST, "A tag name contains characters that are not allowed.";
     InvalidDisplayName => BAD_REQUEST, "The display name is invalid.";

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
+use crate::arm::api_versions;
 use crate::arm::engine::Engine;
 use crate::arm::http::{self, ArmRequest};
 use crate::arm::id::ResourceId;
@@ -13,7 +14,11 @@ use crate::arm::read::{DEFAULT_PAGE, MAX_PAGE, decode_token, encode_token};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::store::activity::{self, LogQuery};
 
-const API_VERSIONS: &[&str] = &["2015-04-01"];
+/// The activity log's api-versions are Microsoft.Insights' `eventtypes`.
+pub const EVENTS_TYPE: &str = "Microsoft.Insights/eventtypes";
+
+/// Reading the activity log.
+pub const READ: &str = "Microsoft.Insights/eventtypes/values/read";
 
 #[derive(Default)]
 struct Filter {
@@ -111,21 +116,10 @@ pub async fn list_events(
     engine: web::Data<Engine>,
     db: web::Data<DatabaseConnection>,
 ) -> Result<HttpResponse, ArmError> {
-    let version = req.api_version()?;
-    if !API_VERSIONS.contains(&version) {
-        return Err(ArmError::new(
-            ErrorCode::NoRegisteredProviderFound,
-            format!(
-                "No registered resource provider found for API version '{version}' for type 'eventtypes'. The supported api-versions are '{}'.",
-                API_VERSIONS.join(", ")
-            ),
-        ));
-    }
-    let cx = req.context_unchecked(version);
+    let version = api_versions::check_param(EVENTS_TYPE, req.param("api-version"))?;
+    let cx = req.context_unchecked(&version);
     let sub = ResourceId::subscription(&path);
-    engine
-        .authorize(&cx, &sub, "Microsoft.Insights/eventtypes/values/read")
-        .await?;
+    engine.authorize(&cx, &sub, READ).await?;
     let filter = parse_filter(req.param("$filter"))?;
     let limit = req.top()?.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let after = match req.skip_token() {

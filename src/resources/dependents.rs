@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::arm::registry::{ResourceKind, TypeDescriptor, TypeSchema, Verbs};
+use crate::arm::registry::{ApiVersions, ResourceKind, TypeDescriptor, TypeSchema, Verbs};
 use crate::provisioners::{Applied, ProvisionContext, ProvisionError, Provisioner};
 use crate::store::resource;
 
@@ -19,7 +19,7 @@ pub static STORAGE_ACCOUNT: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Storage",
     type_path: &["storageAccounts"],
     name_params: &["accountName"],
-    api_versions: &["2023-01-01", "2023-05-01", "2024-01-01", "2025-01-01"],
+    api_versions: ApiVersions::Published,
     tracked: true,
     provisioned: false,
     name_rule: "Storage account names are 3-24 lower-case letters and digits.",
@@ -35,7 +35,7 @@ pub static KEY_VAULT: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.KeyVault",
     type_path: &["vaults"],
     name_params: &["vaultName"],
-    api_versions: &["2023-07-01", "2024-11-01"],
+    api_versions: ApiVersions::Published,
     tracked: true,
     provisioned: false,
     name_rule: "Key vault names are 3-24 letters, digits and '-', starting with a letter.",

@@ -11,9 +11,12 @@ pub mod activity_log;
 pub mod authorization;
 pub mod connections;
 pub mod dependents;
+pub mod locations;
+pub mod providers;
 pub mod resource_groups;
 pub mod resource_lists;
 pub mod subscriptions;
+pub mod tags;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -60,12 +63,17 @@ const PLATFORM_WORDS: &[&str] = &[
 pub fn vocabulary(registry: &Registry) -> PathVocabulary {
     let mut words: Vec<&str> = PLATFORM_WORDS.to_vec();
     words.extend(authorization::WORDS);
+    words.extend(providers::WORDS);
+    words.extend(tags::WORDS);
     registry.vocabulary(&words)
 }
 
 /// The platform endpoints; the types' routes come from the registry.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(subscriptions::configure)
+        .configure(providers::configure)
+        .configure(locations::configure)
+        .configure(tags::configure)
         .configure(resource_lists::configure)
         .configure(activity_log::configure)
         .configure(authorization::configure)

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::arm::registry::{
-    ByVersion, DeleteAnswer, Listing, ResourceKind, Running, TypeDescriptor, TypeSchema, Verbs,
-    WriteAnswer,
+    ApiVersions, ByVersion, DeleteAnswer, Listing, ResourceKind, Running, TypeDescriptor,
+    TypeSchema, Verbs, WriteAnswer,
 };
 use crate::error::{ArmError, ErrorCode};
 use crate::store::resource;
@@ -19,19 +19,12 @@ use sea_orm::DatabaseTransaction;
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
     type_path: &["resourceGroups"],
-    api_versions: &[
-        "2019-10-01",
-        "2020-06-01",
-        "2021-04-01",
-        "2022-09-01",
-        "2024-03-01",
-        "2025-04-01",
-    ],
     tracked: true,
     provisioned: false,
     name_rule: "Resource group names are 1-90 letters, digits, '-', '_', '.', '(' or ')', and must not end with '.'.",
     name_valid: valid_name,
     name_params: &["resourceGroupName"],
+    api_versions: ApiVersions::Published,
     verbs: Verbs {
         put: Some(ByVersion::always(WriteAnswer::CREATED_OR_OK)),
         patch: Some(ByVersion::always(WriteAnswer::OK)),

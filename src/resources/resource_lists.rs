@@ -5,12 +5,18 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::resource_groups::DESCRIPTOR;
+use serde_json::Value;
+
+use crate::arm::api_versions;
 use crate::arm::engine::Engine;
-use crate::arm::http::ArmRequest;
+use crate::arm::envelope::normalize_location;
+use crate::arm::http::{self, ArmRequest};
 use crate::arm::id::ResourceId;
 use crate::arm::read::{ListFilter, ListScope};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
+
+/// The generic lists take Microsoft.Resources' resources api-versions.
+const VERSIONS: &str = "Microsoft.Resources/resources";
 
 /// A page of resources of any type.
 #[derive(Debug, Serialize, ToSchema)]
@@ -20,27 +26,74 @@ pub struct ResourceList {
     pub next_link: Option<String>,
 }
 
-/// `$filter=resourceType eq '…'`, the one filter of the generic lists Kiln supports.
+/// One `name eq 'value'` clause of a `$filter`.
+fn clause(text: &str) -> Option<(String, String)> {
+    let (name, rest) = text.trim().split_once(" eq ")?;
+    let value = rest.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    Some((name.trim().to_ascii_lowercase(), value.replace("''", "'")))
+}
+
+/// The `$filter`s ARM's generic lists take: `resourceType eq '<type>'`, `tagName eq '<name>'`
+/// with an optional `and tagValue eq '<value>'`, and `location eq '<region>'`.
 fn resources_filter(req: &ArmRequest) -> Result<ListFilter, ArmError> {
-    let Some(filter) = req.param("$filter") else {
+    let Some(filter) = req.param("$filter").filter(|f| !f.trim().is_empty()) else {
         return Ok(ListFilter::default());
     };
-    let parsed = filter
-        .trim()
-        .strip_prefix("resourceType eq '")
-        .or_else(|| filter.trim().strip_prefix("resourcetype eq '"))
-        .and_then(|rest| rest.strip_suffix('\''));
-    match parsed {
-        Some(ty) => Ok(ListFilter {
-            type_key: Some(ty.to_lowercase()),
-            ..ListFilter::default()
-        }),
-        None => Err(ArmError::new(
+    let unsupported = || {
+        ArmError::new(
             ErrorCode::InvalidFilterInQueryString,
             format!(
-                "The $filter '{filter}' is not supported. Supported: resourceType eq '<type>'."
+                "The $filter '{filter}' is not supported. Supported: resourceType eq '<type>', \
+                 tagName eq '<name>' [and tagValue eq '<value>'], location eq '<region>'."
             ),
-        )),
+        )
+    };
+    let mut out = ListFilter::default();
+    let mut tag_value = None;
+    for part in filter.split(" and ") {
+        let (name, value) = clause(part).ok_or_else(unsupported)?;
+        match name.as_str() {
+            "resourcetype" => out.type_key = Some(value.to_lowercase()),
+            "tagname" => out.tag_name = Some(value),
+            "tagvalue" => tag_value = Some(value),
+            "location" => out.location = Some(normalize_location(&value)),
+            _ => return Err(unsupported()),
+        }
+    }
+    match (&out.tag_name, tag_value) {
+        (None, Some(_)) => return Err(unsupported()),
+        (_, value) => out.tag_value = value,
+    }
+    Ok(out)
+}
+
+/// What `$expand` adds to each resource: `createdTime`, `changedTime`, `provisioningState`.
+fn expand(req: &ArmRequest, items: &mut [Value]) {
+    let Some(expand) = req.param("$expand") else {
+        return;
+    };
+    let wanted: Vec<String> = expand
+        .split(',')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .collect();
+    for item in items.iter_mut() {
+        let created = item.pointer("/systemData/createdAt").cloned();
+        let changed = item.pointer("/systemData/lastModifiedAt").cloned();
+        let state = item.pointer("/properties/provisioningState").cloned();
+        let Some(map) = item.as_object_mut() else {
+            continue;
+        };
+        for (name, value) in [
+            ("createdTime", created),
+            ("changedTime", changed),
+            ("provisioningState", state),
+        ] {
+            if let Some(value) = value
+                && wanted.iter().any(|w| w == &name.to_ascii_lowercase())
+            {
+                map.insert(name.into(), value);
+            }
+        }
     }
 }
 
@@ -52,9 +105,17 @@ async fn list(
     scope: &ListScope,
     action: &str,
 ) -> Result<HttpResponse, ArmError> {
-    let cx = req.context(&DESCRIPTOR)?;
+    let version = api_versions::check_param(VERSIONS, req.param("api-version"))?;
+    let cx = req.context_unchecked(&version);
     let filter = resources_filter(req)?;
-    req.list(engine, hreq, &cx, scope, &filter, action).await
+    let mut page = engine
+        .list(&cx, scope, &filter, action, req.top()?, req.skip_token())
+        .await?;
+    expand(req, &mut page.items);
+    Ok(http::list(
+        page.items,
+        page.next.map(|token| req.next_link(hreq, &token)),
+    ))
 }
 
 #[utoipa::path(tag = "Resources",
@@ -70,8 +131,7 @@ pub async fn list_subscription_resources(
     let scope = ListScope::TopLevelInSubscription {
         subscription: path.into_inner(),
     };
-    let action = "Microsoft.Resources/subscriptions/resources/read";
-    list(&req, &hreq, &engine, &scope, action).await
+    list(&req, &hreq, &engine, &scope, SUBSCRIPTION_READ).await
 }
 
 #[utoipa::path(tag = "Resources",
@@ -87,9 +147,13 @@ pub async fn list_group_resources(
     let scope = ListScope::TopLevelInGroup {
         group: ResourceId::resource_group(&path.0, &path.1),
     };
-    let action = "Microsoft.Resources/subscriptions/resourceGroups/resources/read";
-    list(&req, &hreq, &engine, &scope, action).await
+    list(&req, &hreq, &engine, &scope, GROUP_READ).await
 }
+
+/// Listing the resources of a subscription.
+pub const SUBSCRIPTION_READ: &str = "Microsoft.Resources/subscriptions/resources/read";
+/// Listing the resources of a resource group.
+pub const GROUP_READ: &str = "Microsoft.Resources/subscriptions/resourceGroups/resources/read";
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_group_resources)

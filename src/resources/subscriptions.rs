@@ -1,5 +1,5 @@
-//! Subscriptions (`GET /subscriptions`), resource providers (always `Registered`), and the
-//! platform administrator's endpoint to create subscriptions.
+//! Subscriptions (`GET /subscriptions`) and the platform administrator's endpoint to create
+//! subscriptions.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
-use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
+use crate::arm::registry::{ApiVersions, TypeDescriptor, TypeSchema, Verbs};
 use crate::authz::SubscriptionInfo;
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::identity::{Caller, PrincipalType};
@@ -20,7 +20,6 @@ use crate::store::{now_millis, subscription, subscriptions};
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
     type_path: &["subscriptions"],
-    api_versions: &["2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01"],
     tracked: false,
     provisioned: false,
     name_rule: "Subscription ids are GUIDs.",
@@ -28,6 +27,7 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     // Not a registered type: the platform serves subscriptions with its own routes, and this
     // declaration only checks their api-versions.
     name_params: &["subscriptionId"],
+    api_versions: ApiVersions::Published,
     verbs: Verbs::READ_ONLY,
     actions: &[],
     schema: TypeSchema::of::<Subscription, serde_json::Map<String, Value>>(),
@@ -85,7 +85,7 @@ pub async fn list_subscriptions(
 }
 
 /// Reading a subscription.
-const READ: &str = "Microsoft.Resources/subscriptions/read";
+pub const READ: &str = "Microsoft.Resources/subscriptions/read";
 
 /// The subscriptions in which the caller holds a role that reads subscriptions, at the
 /// subscription or anywhere below it; `None` when one at the tenant root shows them all.
@@ -119,12 +119,20 @@ async fn visible_subscription(
     id: &str,
 ) -> Result<SubscriptionInfo, ArmError> {
     req.context(&DESCRIPTOR)?;
-    let cx = req.context_unchecked(req.api_version()?);
+    readable_subscription(engine, &req.caller, id).await
+}
+
+/// The subscription, if the caller may read it (with a reading role at the subscription or
+/// anywhere in it, as listed), whatever the request's api-version is checked against.
+pub async fn readable_subscription(
+    engine: &Engine,
+    caller: &Caller,
+    id: &str,
+) -> Result<SubscriptionInfo, ArmError> {
     let scope = crate::arm::id::ResourceId::subscription(id);
-    // As listed: readable with a reading role at the subscription or anywhere in it.
     engine
         .authorizer
-        .readable(&cx.caller, READ, crate::authz::Target::Resource(&scope))
+        .readable(caller, READ, crate::authz::Target::Resource(&scope))
         .await?;
     engine
         .subscriptions
@@ -143,103 +151,6 @@ pub async fn get_subscription(
 ) -> Result<HttpResponse, ArmError> {
     let row = visible_subscription(&req, &engine, &path).await?;
     Ok(HttpResponse::Ok().json(to_view(&row)))
-}
-
-fn provider_view(engine: &Engine, subscription: &str, namespace: &str) -> Value {
-    // Sorted: the registry is a map, and clients (and tests) read the list in order.
-    let mut descriptors: Vec<_> = engine
-        .registry
-        .descriptors()
-        .filter(|d| d.namespace.eq_ignore_ascii_case(namespace))
-        .collect();
-    descriptors.sort_by_key(|d| d.type_path);
-    let resource_types: Vec<Value> = descriptors
-        .into_iter()
-        .map(|d| json!({"resourceType": d.type_path.join("/"), "locations": [], "apiVersions": d.api_versions.iter().rev().collect::<Vec<_>>()}))
-        .collect();
-    json!({
-        "id": format!("/subscriptions/{subscription}/providers/{namespace}"),
-        "namespace": namespace,
-        "registrationState": "Registered",
-        "registrationPolicy": "RegistrationRequired",
-        "resourceTypes": resource_types,
-    })
-}
-
-/// Every namespace Kiln serves, `Registered`.
-#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
-    responses((status = 200, description = "`{value: [Provider]}`")))]
-#[get("/subscriptions/{subscriptionId}/providers")]
-pub async fn list_providers(
-    req: ArmRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    let row = visible_subscription(&req, &engine, &path).await?;
-    let value: Vec<Value> = engine
-        .registry
-        .namespaces()
-        .iter()
-        .map(|ns| provider_view(&engine, &row.subscription_id, ns))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "value": value })))
-}
-
-/// What a provider handler extracts (actix extracts a tuple in order); the path is the
-/// subscription and the namespace.
-type ProviderCall = (ArmRequest, web::Path<(String, String)>, web::Data<Engine>);
-
-async fn provider(
-    req: &ArmRequest,
-    path: &(String, String),
-    engine: &Engine,
-) -> Result<HttpResponse, ArmError> {
-    let row = visible_subscription(req, engine, &path.0).await?;
-    let namespace = served_namespace(engine, &path.1)?;
-    Ok(HttpResponse::Ok().json(provider_view(engine, &row.subscription_id, namespace)))
-}
-
-fn served_namespace(engine: &Engine, namespace: &str) -> Result<&'static str, ArmError> {
-    engine
-        .registry
-        .namespaces()
-        .into_iter()
-        .find(|ns| ns.eq_ignore_ascii_case(namespace))
-        .ok_or_else(|| {
-            ArmError::with_status(
-                StatusCode::NOT_FOUND,
-                ErrorCode::InvalidResourceNamespace,
-                format!("The resource namespace '{namespace}' is invalid."),
-            )
-        })
-}
-
-#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
-    responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
-#[get("/subscriptions/{subscriptionId}/providers/{namespace}")]
-pub async fn get_provider((req, path, engine): ProviderCall) -> Result<HttpResponse, ArmError> {
-    provider(&req, &path, &engine).await
-}
-
-/// Registration is implicit: answers `Registered` so SDKs that auto-register never loop.
-#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
-    responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
-#[post("/subscriptions/{subscriptionId}/providers/{namespace}/register")]
-pub async fn register_provider(
-    (req, path, engine): ProviderCall,
-) -> Result<HttpResponse, ArmError> {
-    // Every served namespace is already registered, but registering is still the caller's
-    // `{namespace}/register/action` at the subscription, as in ARM (a Reader may not).
-    let cx = req.context(&DESCRIPTOR)?;
-    let namespace = served_namespace(&engine, &path.1)?;
-    engine
-        .authorize(
-            &cx,
-            &crate::arm::id::ResourceId::subscription(&path.0),
-            &format!("{namespace}/register/action"),
-        )
-        .await?;
-    provider(&req, &path, &engine).await
 }
 
 /// What the platform administrator sends to create a subscription.
@@ -375,8 +286,5 @@ pub async fn admin_create_subscription(
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_subscriptions)
         .service(get_subscription)
-        .service(list_providers)
-        .service(get_provider)
-        .service(register_provider)
         .service(admin_create_subscription);
 }

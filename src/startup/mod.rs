@@ -197,7 +197,7 @@ pub struct Application {
 impl Application {
     /// Builds the application serving the types in `registry` (`resources::registry()`, plus
     /// whatever a program adds).
-    pub async fn build(settings: Settings, registry: Registry) -> Result<Self, StartupError> {
+    pub async fn build(settings: Settings, mut registry: Registry) -> Result<Self, StartupError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         store::private_files::prepare_data_dir(&settings.data_dir)?;
         let db = store::connect(&settings.database).await?;
@@ -212,6 +212,7 @@ impl Application {
         ))
         .await?;
         let vocabulary = Arc::new(resources::vocabulary(&registry));
+        registry.offer_in(settings.regions.clone());
         let registry = Arc::new(registry);
         let subscriptions = SubscriptionDirectory::new(db.clone());
         let policy = Arc::new(Policy::load(db.clone()).await?);

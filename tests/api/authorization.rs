@@ -235,7 +235,7 @@ fn probes(app: &TestApp, t: &Tree) -> Vec<Probe> {
         probe(
             Method::POST,
             format!(
-                "{}/providers/Microsoft.MachineLearningServices/register?api-version=2016-06-01",
+                "{}/providers/Microsoft.MachineLearningServices/register?api-version=2021-04-01",
                 t.sub
             ),
             None,
@@ -529,7 +529,14 @@ async fn role_assignment_api(backend: crate::helpers::Backend) {
         "InvalidRoleAssignmentId"
     );
     let res = app
-        .put(&format!("{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2018-01-01-preview", t.hub, guid()), &body)
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2021-01-01",
+                t.hub,
+                guid()
+            ),
+            &body,
+        )
         .await;
     assert_eq!(
         error_code(res, StatusCode::BAD_REQUEST).await,

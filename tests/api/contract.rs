@@ -122,14 +122,14 @@ async fn api_version_is_required_and_checked(backend: Backend) {
         error_code(res, StatusCode::BAD_REQUEST).await,
         "InvalidApiVersionParameter"
     );
-    // Every declared version is accepted.
+    // Every version Azure publishes is accepted: the Azure CLI sends Microsoft.Resources
+    // 2024-11-01, azure-ai-ml reads workspaces at 2024-10-01-preview.
     app.create_group("rg").await;
     for version in [
+        "2015-11-01",
         "2019-10-01",
-        "2020-06-01",
         "2021-04-01",
-        "2022-09-01",
-        "2024-03-01",
+        "2024-11-01",
         "2025-04-01",
     ] {
         assert_eq!(
@@ -150,11 +150,12 @@ async fn api_version_is_required_and_checked(backend: Backend) {
         );
     }
     for version in [
+        "2018-03-01-preview",
         "2020-08-01",
         "2024-04-01",
-        "2024-10-01",
+        "2024-10-01-preview",
         "2025-12-01",
-        "2026-07-01",
+        "2026-05-15-preview",
     ] {
         let res = app
             .get(&format!(

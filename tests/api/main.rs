@@ -19,6 +19,7 @@ mod hardening;
 mod identity;
 mod openapi;
 mod ops;
+mod platform;
 mod process;
 mod provisioning;
 mod rabbitmq;

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, SUB_API, TestApp, error_code};
+use crate::helpers::{Backend, RG_API, SUB_API, TestApp, error_code};
 
 both_backends!(
     subscriptions_answer_as_arm_does,
@@ -49,7 +49,7 @@ async fn providers_are_always_registered(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body: Value = app
         .get_ok(&format!(
-            "/subscriptions/{}/providers?api-version={SUB_API}",
+            "/subscriptions/{}/providers?api-version={RG_API}",
             app.subscription
         ))
         .await;
@@ -73,19 +73,19 @@ async fn providers_are_always_registered(backend: Backend) {
     );
     let one: Value = app
         .get_ok(&format!(
-            "/subscriptions/{}/providers/microsoft.machinelearningservices?api-version={SUB_API}",
+            "/subscriptions/{}/providers/microsoft.machinelearningservices?api-version={RG_API}",
             app.subscription
         ))
         .await;
     assert_eq!(one["namespace"], "Microsoft.MachineLearningServices");
     assert_eq!(one["resourceTypes"][0]["resourceType"], "workspaces");
-    let res = app.send(Method::POST, &format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/register?api-version=2016-06-01", app.subscription), None).await;
+    let res = app.send(Method::POST, &format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/register?api-version=2021-04-01", app.subscription), None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["registrationState"], "Registered");
     let res = app
         .get(&format!(
-            "/subscriptions/{}/providers/Contoso.Nothing?api-version={SUB_API}",
+            "/subscriptions/{}/providers/Contoso.Nothing?api-version={RG_API}",
             app.subscription
         ))
         .await;

@@ -62,7 +62,7 @@ impl WriteVerb {
 }
 
 impl Engine {
-    /// A PUT or PATCH of `body` at `id`.
+    /// A PUT or PATCH of `body` at `id`, authorized as the type's `write`.
     pub async fn write(
         &self,
         verb: WriteVerb,
@@ -71,7 +71,21 @@ impl Engine {
         body: &Value,
         pre: &Preconditions,
     ) -> Result<WriteResult, ArmError> {
-        let kind = self.admit_write(cx, id).await?;
+        self.write_as(verb, cx, id, body, pre, None).await
+    }
+
+    /// A write authorized as `action` instead of the type's `write` (the tags API's
+    /// `Microsoft.Resources/tags/write`, which a Tag Contributor holds).
+    pub async fn write_as(
+        &self,
+        verb: WriteVerb,
+        cx: &CallContext,
+        id: &ResourceId,
+        body: &Value,
+        pre: &Preconditions,
+        action: Option<&str>,
+    ) -> Result<WriteResult, ArmError> {
+        let kind = self.admit_write(cx, id, action).await?;
         let result = match verb {
             WriteVerb::Put => {
                 // What the caller may link to is decided here, whether the write needs it is
@@ -111,10 +125,11 @@ impl Engine {
         &self,
         cx: &CallContext,
         id: &ResourceId,
+        action: Option<&str>,
     ) -> Result<&Arc<dyn ResourceKind>, ArmError> {
         let kind = self.kind_of(id)?;
-        self.authorize(cx, id, &kind.descriptor().action("write"))
-            .await?;
+        let action = action.map_or_else(|| kind.descriptor().action("write"), str::to_owned);
+        self.authorize(cx, id, &action).await?;
         self.refuse_write_through(kind.as_ref(), cx, id).await?;
         Ok(kind)
     }
@@ -213,6 +228,11 @@ impl Engine {
                     .with_target("location"));
                 }
                 (None, Some(old)) => spec.location = Some(old.to_owned()),
+                (Some(new), None) => {
+                    let full_type =
+                        (!descriptor.is_resource_group()).then(|| descriptor.full_type());
+                    self.registry.regions().check(new, full_type.as_deref())?;
+                }
                 (Some(new), Some(old)) if new != old => {
                     return Err(ArmError::new(
                         ErrorCode::InvalidResourceLocation,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, delete, get, put, web};
 
 use super::scope_of;
+use crate::arm::api_versions;
 use crate::arm::engine::Engine;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::PathVocabulary;
@@ -13,22 +14,15 @@ use crate::authz::Rbac;
 use crate::authz::assignments::{
     self, ListFilter, RoleAssignment, RoleAssignmentList, RoleAssignments,
 };
-use crate::authz::scope::{AuthzScope, check_api_version};
+use crate::authz::scope::AuthzScope;
 use crate::error::{ArmError, ErrorResponse};
 
-/// Role assignments need this api-version or a later one.
-pub const OLDEST_API_VERSION: &str = "2022-04-01";
-
-const READ: &str = "Microsoft.Authorization/roleAssignments/read";
-const WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
-const DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
+pub const READ: &str = "Microsoft.Authorization/roleAssignments/read";
+pub const WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
+pub const DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
 
 fn checked(req: &ArmRequest) -> Result<(), ArmError> {
-    check_api_version(
-        req.param("api-version"),
-        OLDEST_API_VERSION,
-        assignments::TYPE,
-    )
+    api_versions::check_param(assignments::TYPE, req.param("api-version")).map(drop)
 }
 
 /// What every handler extracts (actix extracts a tuple in order).

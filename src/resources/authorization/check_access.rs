@@ -10,12 +10,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::arm::api_versions;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::authz::condition::{AccessRequest, AttributeSource};
-use crate::authz::scope::check_api_version;
 use crate::authz::{Authorizer, Rbac, Target};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
+
+/// No published swagger declares checkAccess (its clients send role-assignment versions, e.g.
+/// 2018-09-01-preview): it takes the api-versions of Microsoft.Authorization/roleAssignments.
+pub const CHECK_ACCESS_TYPE: &str = "Microsoft.Authorization/roleAssignments";
 
 pub const CHECK_ACCESS_ACTION: &str = "Microsoft.Authorization/checkAccess/action";
 const CONTAINER_NAME: &str = "microsoft.storage/storageaccounts/blobservices/containers:name";
@@ -195,11 +199,7 @@ pub async fn check_access(
     rbac: web::Data<Arc<Rbac>>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    check_api_version(
-        req.param("api-version"),
-        "2022-04-01",
-        "Microsoft.Authorization/checkAccess",
-    )?;
+    api_versions::check_param(CHECK_ACCESS_TYPE, req.param("api-version"))?;
     let request: CheckAccessRequest = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
     if request.actions.is_empty() || request.actions.len() > 200 {

@@ -6,28 +6,22 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, delete, get, put, web};
 
 use super::scope_of;
+use crate::arm::api_versions;
 use crate::arm::engine::Engine;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::PathVocabulary;
 use crate::authz::definitions::{
     self, ListFilter, RoleDefinitionList, RoleDefinitionView, RoleDefinitions,
 };
-use crate::authz::scope::{AuthzScope, check_api_version};
+use crate::authz::scope::AuthzScope;
 use crate::error::{ArmError, ErrorResponse};
 
-/// The oldest api-version the Azure SDKs still send for role definitions.
-pub const OLDEST_API_VERSION: &str = "2018-01-01";
-
-const READ: &str = "Microsoft.Authorization/roleDefinitions/read";
-const WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
-const DELETE: &str = "Microsoft.Authorization/roleDefinitions/delete";
+pub const READ: &str = "Microsoft.Authorization/roleDefinitions/read";
+pub const WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
+pub const DELETE: &str = "Microsoft.Authorization/roleDefinitions/delete";
 
 fn checked(req: &ArmRequest) -> Result<(), ArmError> {
-    check_api_version(
-        req.param("api-version"),
-        OLDEST_API_VERSION,
-        definitions::TYPE,
-    )
+    api_versions::check_param(definitions::TYPE, req.param("api-version")).map(drop)
 }
 
 fn scope(vocabulary: &PathVocabulary, raw: Option<&str>) -> Result<AuthzScope, ArmError> {

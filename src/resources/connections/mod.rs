@@ -19,8 +19,8 @@ pub use model::{Connection, ConnectionProperties};
 pub use rules::Connections;
 
 use crate::arm::registry::{
-    ActionDecl, ActionReturns, ByVersion, DeleteAnswer, Listing, TypeDescriptor, TypeSchema, Verbs,
-    WriteAnswer,
+    ActionDecl, ActionReturns, ApiVersions, ByVersion, DeleteAnswer, Listing, TypeDescriptor,
+    TypeSchema, Verbs, WriteAnswer,
 };
 use crate::store::resource;
 
@@ -69,7 +69,7 @@ pub static WORKSPACE_CONNECTIONS: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.MachineLearningServices",
     type_path: &["workspaces", "connections"],
     name_params: &["workspaceName", "connectionName"],
-    api_versions: super::workspaces::API_VERSIONS,
+    api_versions: ApiVersions::Published,
     tracked: false,
     provisioned: false,
     name_rule: "Connection names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",

@@ -6,10 +6,10 @@ mod rules;
 
 pub use model::{Workspace, WorkspaceProperties};
 pub use provisioner::{PROJECT_CONTAINERS, WorkspaceProvisioner, dependent_names};
-pub use rules::Workspaces;
+pub use rules::{HUB_JOIN, Workspaces};
 
 use crate::arm::registry::{
-    ByVersion, DeleteAnswer, Listing, TypeDescriptor, TypeSchema, Verbs, WriteAnswer,
+    ApiVersions, ByVersion, DeleteAnswer, Listing, TypeDescriptor, TypeSchema, Verbs, WriteAnswer,
 };
 
 /// Hubs, projects and default workspaces. Every write runs as an operation the workspace
@@ -20,7 +20,7 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.MachineLearningServices",
     type_path: &["workspaces"],
     name_params: &["workspaceName"],
-    api_versions: API_VERSIONS,
+    api_versions: ApiVersions::Published,
     tracked: true,
     provisioned: true,
     name_rule: "Workspace names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
@@ -44,15 +44,6 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     schema: TypeSchema::of::<Workspace, WorkspaceProperties>(),
     tag: "Workspaces",
 };
-
-/// The api-versions of Microsoft.MachineLearningServices Kiln serves, oldest first.
-pub const API_VERSIONS: &[&str] = &[
-    "2020-08-01",
-    "2024-04-01",
-    "2024-10-01",
-    "2025-12-01",
-    "2026-07-01",
-];
 
 /// `^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`, the spec's pattern for workspaces and connections.
 pub fn valid_name(name: &str) -> bool {

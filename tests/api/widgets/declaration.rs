@@ -14,7 +14,7 @@ pub static WIDGET: TypeDescriptor = TypeDescriptor {
     namespace: "Contoso.Widgets",
     type_path: &["widgets"],
     name_params: &["widgetName"],
-    api_versions: &["2024-01-01", "2025-06-01-preview"],
+    api_versions: ApiVersions::Own(&["2024-01-01", "2025-06-01-preview"]),
     tracked: true,
     provisioned: true,
     name_rule: "Widget names are 2-20 lower-case letters.",

@@ -1,0 +1,278 @@
+//! Resource providers, as ARM serves them at Microsoft.Resources' api-versions: the
+//! namespaces Kiln serves (`/providers`, `/subscriptions/{s}/providers[/{namespace}]`,
+//! register and unregister), each namespace's `…/operations`, and Microsoft.Authorization's
+//! `providerOperations`, all from one [`catalogue`].
+
+pub mod catalogue;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use serde_json::{Value, json};
+
+use crate::arm::api_versions;
+use crate::arm::engine::Engine;
+use crate::arm::http::ArmRequest;
+use crate::arm::id::ResourceId;
+use crate::arm::registry::Registry;
+use crate::error::{ArmError, ErrorCode, ErrorResponse};
+use crate::resources::subscriptions::readable_subscription;
+use catalogue::ResourceType;
+
+/// The api-versions of the provider endpoints: Microsoft.Resources'.
+const PROVIDERS: &str = "Microsoft.Resources/providers";
+const PROVIDER_OPERATIONS: &str = "Microsoft.Authorization/providerOperations";
+
+fn type_view(registry: &Registry, t: &ResourceType) -> Value {
+    let locations: Vec<&str> = if t.tracked {
+        registry.regions().display_names()
+    } else {
+        vec![]
+    };
+    let default = t.api_versions.iter().find(|v| !v.contains("preview"));
+    json!({
+        "resourceType": t.type_path,
+        "locations": locations,
+        "apiVersions": t.api_versions,
+        "defaultApiVersion": default,
+        "capabilities": if t.tracked { "SupportsTags, SupportsLocation" } else { "None" },
+    })
+}
+
+/// A provider as `GET …/providers/{namespace}` shows it, under `prefix` (a subscription's
+/// id, or empty at the tenant).
+fn provider_view(registry: &Registry, prefix: &str, namespace: &str) -> Value {
+    let resource_types: Vec<Value> = catalogue::resource_types(registry, namespace)
+        .iter()
+        .map(|t| type_view(registry, t))
+        .collect();
+    let mut view = json!({
+        "id": format!("{prefix}/providers/{namespace}"),
+        "namespace": namespace,
+        "resourceTypes": resource_types,
+    });
+    if !prefix.is_empty() {
+        // Every served namespace is registered in every subscription.
+        view["registrationState"] = json!("Registered");
+        view["registrationPolicy"] = json!("RegistrationRequired");
+    }
+    view
+}
+
+fn served_namespace(registry: &Registry, namespace: &str) -> Result<&'static str, ArmError> {
+    catalogue::served(registry, namespace).ok_or_else(|| {
+        ArmError::with_status(
+            StatusCode::NOT_FOUND,
+            ErrorCode::InvalidResourceNamespace,
+            format!("The resource namespace '{namespace}' is invalid."),
+        )
+    })
+}
+
+fn providers_list(registry: &Registry, prefix: &str) -> HttpResponse {
+    let value: Vec<Value> = catalogue::namespaces(registry)
+        .into_iter()
+        .map(|ns| provider_view(registry, prefix, ns))
+        .collect();
+    HttpResponse::Ok().json(json!({ "value": value }))
+}
+
+/// Every namespace Kiln serves, as the tenant sees them.
+#[utoipa::path(tag = "Providers", params(("api-version" = String, Query)),
+    responses((status = 200, description = "`{value: [Provider]}`"), (status = "4XX", body = ErrorResponse)))]
+#[get("/providers")]
+pub async fn list_tenant_providers(
+    req: ArmRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    api_versions::check_param(PROVIDERS, req.param("api-version"))?;
+    Ok(providers_list(&engine.registry, ""))
+}
+
+#[utoipa::path(tag = "Providers", params(("namespace" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "The provider"), (status = 404, body = ErrorResponse)))]
+#[get("/providers/{namespace}")]
+pub async fn get_tenant_provider(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    api_versions::check_param(PROVIDERS, req.param("api-version"))?;
+    let namespace = served_namespace(&engine.registry, &path)?;
+    Ok(HttpResponse::Ok().json(provider_view(&engine.registry, "", namespace)))
+}
+
+/// Every namespace Kiln serves, `Registered`.
+#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "`{value: [Provider]}`"), (status = "4XX", body = ErrorResponse)))]
+#[get("/subscriptions/{subscriptionId}/providers")]
+pub async fn list_providers(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    api_versions::check_param(PROVIDERS, req.param("api-version"))?;
+    let row = readable_subscription(&engine, &req.caller, &path).await?;
+    let prefix = format!("/subscriptions/{}", row.subscription_id);
+    Ok(providers_list(&engine.registry, &prefix))
+}
+
+/// What a provider handler extracts (actix extracts a tuple in order); the path is the
+/// subscription and the namespace.
+type ProviderCall = (ArmRequest, web::Path<(String, String)>, web::Data<Engine>);
+
+/// The provider in the subscription, once the caller may read the subscription.
+async fn provider(
+    (req, path, engine): &ProviderCall,
+    action: Option<&str>,
+) -> Result<HttpResponse, ArmError> {
+    let version = api_versions::check_param(PROVIDERS, req.param("api-version"))?;
+    let namespace = served_namespace(&engine.registry, &path.1)?;
+    if let Some(verb) = action {
+        // Registering is the caller's `{namespace}/register/action` at the subscription, as
+        // in ARM (a Reader may not): refused naming that action, before anything else.
+        let cx = req.context_unchecked(&version);
+        let subscription = ResourceId::subscription(&path.0);
+        engine
+            .authorize(&cx, &subscription, &format!("{namespace}/{verb}"))
+            .await?;
+    }
+    let row = readable_subscription(engine, &req.caller, &path.0).await?;
+    let prefix = format!("/subscriptions/{}", row.subscription_id);
+    Ok(HttpResponse::Ok().json(provider_view(&engine.registry, &prefix, namespace)))
+}
+
+#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
+#[get("/subscriptions/{subscriptionId}/providers/{namespace}")]
+pub async fn get_provider(call: ProviderCall) -> Result<HttpResponse, ArmError> {
+    provider(&call, None).await
+}
+
+/// Registration is implicit: answers `Registered` so SDKs that auto-register never loop.
+#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "The provider, Registered"), (status = 404, body = ErrorResponse)))]
+#[post("/subscriptions/{subscriptionId}/providers/{namespace}/register")]
+pub async fn register_provider(call: ProviderCall) -> Result<HttpResponse, ArmError> {
+    provider(&call, Some("register/action")).await
+}
+
+/// Kiln serves every namespace in every subscription: unregistering is authorized as ARM
+/// authorizes it and answers the provider, still `Registered`.
+#[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("namespace" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "The provider, still Registered"), (status = 404, body = ErrorResponse)))]
+#[post("/subscriptions/{subscriptionId}/providers/{namespace}/unregister")]
+pub async fn unregister_provider(call: ProviderCall) -> Result<HttpResponse, ArmError> {
+    provider(&call, Some("unregister/action")).await
+}
+
+/// A namespace's own operations list, at any api-version the namespace publishes.
+#[utoipa::path(tag = "Providers", params(("namespace" = String, Path), ("api-version" = String, Query)),
+    responses((status = 200, description = "`{value: [Operation]}`"), (status = "4XX", body = ErrorResponse)))]
+#[get("/providers/{namespace}/operations")]
+pub async fn list_operations(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    let registry = &engine.registry;
+    let namespace = served_namespace(registry, &path)?;
+    let versions = catalogue::operations_versions(registry, namespace);
+    let version = req.api_version()?.to_owned();
+    if !versions.iter().any(|v| v.eq_ignore_ascii_case(&version)) {
+        return Err(ArmError::new(
+            ErrorCode::NoRegisteredProviderFound,
+            format!(
+                "No registered resource provider found for location 'global' and API version \
+                 '{version}' for type 'operations'. The supported api-versions are '{}'.",
+                versions.join(", ")
+            ),
+        ));
+    }
+    let value: Vec<catalogue::Operation> = catalogue::resource_types(registry, namespace)
+        .into_iter()
+        .flat_map(|t| t.operations)
+        .chain(catalogue::namespace_operations(namespace))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "value": value })))
+}
+
+/// One namespace's operations metadata, as Microsoft.Authorization shows it to role authors.
+fn metadata_view(registry: &Registry, namespace: &str) -> Value {
+    let op = |o: &catalogue::Operation| {
+        json!({
+            "name": o.name,
+            "displayName": o.display.operation,
+            "description": o.display.description,
+            "origin": o.origin,
+            "isDataAction": o.is_data_action,
+        })
+    };
+    let resource_types: Vec<Value> = catalogue::resource_types(registry, namespace)
+        .iter()
+        .filter(|t| !t.operations.is_empty())
+        .map(|t| {
+            json!({
+                "name": t.type_path,
+                "displayName": t.type_path,
+                "operations": t.operations.iter().map(op).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let own: Vec<Value> = catalogue::namespace_operations(namespace)
+        .iter()
+        .map(op)
+        .collect();
+    json!({
+        "id": format!("/providers/Microsoft.Authorization/providerOperations/{namespace}"),
+        "name": namespace,
+        "type": PROVIDER_OPERATIONS,
+        "displayName": namespace,
+        "resourceTypes": resource_types,
+        "operations": own,
+    })
+}
+
+#[utoipa::path(tag = "Providers", params(("api-version" = String, Query), ("$expand" = Option<String>, Query)),
+    responses((status = 200, description = "`{value: [ProviderOperationsMetadata]}`"), (status = "4XX", body = ErrorResponse)))]
+#[get("/providers/Microsoft.Authorization/providerOperations")]
+pub async fn list_provider_operations(
+    req: ArmRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    api_versions::check_param(PROVIDER_OPERATIONS, req.param("api-version"))?;
+    let value: Vec<Value> = catalogue::namespaces(&engine.registry)
+        .into_iter()
+        .map(|ns| metadata_view(&engine.registry, ns))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "value": value })))
+}
+
+#[utoipa::path(tag = "Providers", params(("namespace" = String, Path), ("api-version" = String, Query), ("$expand" = Option<String>, Query)),
+    responses((status = 200, description = "ProviderOperationsMetadata"), (status = 404, body = ErrorResponse)))]
+#[get("/providers/Microsoft.Authorization/providerOperations/{namespace}")]
+pub async fn get_provider_operations(
+    req: ArmRequest,
+    path: web::Path<String>,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ArmError> {
+    api_versions::check_param(PROVIDER_OPERATIONS, req.param("api-version"))?;
+    let namespace = served_namespace(&engine.registry, &path)?;
+    Ok(HttpResponse::Ok().json(metadata_view(&engine.registry, namespace)))
+}
+
+/// The fixed path segments of these routes.
+pub const WORDS: [&str; 4] = ["operations", "providerOperations", "register", "unregister"];
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    // providerOperations before `/providers/{namespace}/operations`' neighbours: actix takes
+    // the first route that matches.
+    cfg.service(list_provider_operations)
+        .service(get_provider_operations)
+        .service(list_tenant_providers)
+        .service(get_tenant_provider)
+        .service(list_operations)
+        .service(list_providers)
+        .service(get_provider)
+        .service(register_provider)
+        .service(unregister_provider);
+}

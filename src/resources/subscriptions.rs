@@ -14,7 +14,6 @@ use crate::arm::registry::{TypeDescriptor, TypeSchema, Verbs};
 use crate::authz::SubscriptionInfo;
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::identity::{Caller, PrincipalType};
-use crate::lifecycle::subscription_not_found;
 use crate::store::{now_millis, subscription, subscriptions};
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
@@ -120,17 +119,8 @@ async fn visible_subscription(
 ) -> Result<SubscriptionInfo, ArmError> {
     req.context(&DESCRIPTOR)?;
     let cx = req.context_unchecked(req.api_version()?);
-    let scope = crate::arm::id::ResourceId::subscription(id);
     // As listed: readable with a reading role at the subscription or anywhere in it.
-    engine
-        .authorizer
-        .readable(&cx.caller, READ, crate::authz::Target::Resource(&scope))
-        .await?;
-    engine
-        .subscriptions
-        .find(id)
-        .await?
-        .ok_or_else(|| subscription_not_found(id))
+    engine.readable_subscription(&cx.caller, READ, id).await
 }
 
 #[utoipa::path(tag = "Subscriptions", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),

@@ -149,7 +149,7 @@ impl Engine {
         if let Some(row) = resources::find_of_type(&self.db, &id.key(), &id.type_key()).await? {
             return Ok(row);
         }
-        if let Some(shown) = kind.read_through(self, cx, id).await? {
+        if let Some(shown) = kind.read_through(&self.db, cx, id).await? {
             return Ok(shown);
         }
         Err(self.absent(id).await?)
@@ -198,8 +198,10 @@ impl Engine {
             row: &row,
             rendered,
             body,
+            db: &self.db,
+            keys: &self.keys,
         };
-        kind.invoke(self, action, target).await
+        kind.invoke(action, target).await
     }
 
     /// The 404 of an absent resource names the missing group when the group is what's missing.
@@ -377,7 +379,7 @@ impl Engine {
         // Rows shown from elsewhere need the parent itself readable.
         if listing.through_parent && matches!(readable, Readable::All) {
             let own: Vec<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
-            let shown = kind.listed_through(self, cx, &parent_row).await?;
+            let shown = kind.listed_through(&self.db, cx, &parent_row).await?;
             // A name the parent has itself is its own resource.
             rows.extend(
                 shown

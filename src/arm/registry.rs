@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::Value;
 
-use super::engine::{CallContext, Engine};
+use super::engine::CallContext;
 use super::envelope::Spec;
 use super::id::{PathVocabulary, ResourceId};
 use super::provisioning::{Provisioner, Provisioners};
@@ -84,12 +84,15 @@ impl ActionAnswer {
     }
 }
 
-/// What an action is invoked on: the resource as a GET through the same path shows it.
+/// What an action is invoked on: the resource as a GET through the same path shows it, and
+/// what the action may read with (the engine's pool, the keys secrets are sealed under).
 pub struct ActionTarget<'a> {
     pub id: &'a ResourceId,
     pub row: &'a resource::Model,
     pub rendered: Value,
     pub body: &'a Value,
+    pub db: &'a DatabaseConnection,
+    pub keys: &'a MasterKeys,
 }
 
 /// The rules and hooks of one resource type. Every method has the engine's generic behaviour
@@ -151,11 +154,11 @@ pub trait ResourceKind: Send + Sync {
     /// stored at `id` (a hub connection shared into a project). Read-only there.
     async fn read_through(
         &self,
-        engine: &Engine,
+        db: &DatabaseConnection,
         cx: &CallContext,
         id: &ResourceId,
     ) -> Result<Option<resource::Model>, ArmError> {
-        let _ = (engine, cx, id);
+        let _ = (db, cx, id);
         Ok(None)
     }
 
@@ -163,11 +166,11 @@ pub trait ResourceKind: Send + Sync {
     /// (declared with `Listing::through_parent`).
     async fn listed_through(
         &self,
-        engine: &Engine,
+        db: &DatabaseConnection,
         cx: &CallContext,
         parent: &resource::Model,
     ) -> Result<Vec<resource::Model>, ArmError> {
-        let _ = (engine, cx, parent);
+        let _ = (db, cx, parent);
         Ok(Vec::new())
     }
 
@@ -188,11 +191,10 @@ pub trait ResourceKind: Send + Sync {
     /// Runs one of the declared actions; the engine has authorized it and resolved the target.
     async fn invoke(
         &self,
-        engine: &Engine,
         action: &ActionDecl,
         target: ActionTarget<'_>,
     ) -> Result<ActionAnswer, ArmError> {
-        let _ = (engine, target);
+        let _ = target;
         Err(ArmError::new(
             ErrorCode::InvalidAction,
             format!("The action '{}' is not implemented.", action.name),

@@ -14,7 +14,6 @@ use crate::arm::registry::{ApiVersions, TypeDescriptor, TypeSchema, Verbs};
 use crate::authz::SubscriptionInfo;
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::identity::{Caller, PrincipalType};
-use crate::lifecycle::subscription_not_found;
 use crate::store::{now_millis, subscription, subscriptions};
 
 pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
@@ -129,16 +128,7 @@ pub async fn readable_subscription(
     caller: &Caller,
     id: &str,
 ) -> Result<SubscriptionInfo, ArmError> {
-    let scope = crate::arm::id::ResourceId::subscription(id);
-    engine
-        .authorizer
-        .readable(caller, READ, crate::authz::Target::Resource(&scope))
-        .await?;
-    engine
-        .subscriptions
-        .find(id)
-        .await?
-        .ok_or_else(|| subscription_not_found(id))
+    engine.readable_subscription(caller, READ, id).await
 }
 
 #[utoipa::path(tag = "Subscriptions", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),

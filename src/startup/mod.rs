@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::arm::engine::Engine;
+use crate::arm::engine::{Access, Engine, Handoff};
 use crate::arm::http::PublicBase;
 use crate::arm::id::PathVocabulary;
 use crate::arm::middleware::{arm_edge, not_served};
@@ -178,6 +178,10 @@ pub struct Application {
     pub http_port: Option<u16>,
     pub https_port: Option<u16>,
     pub engine: Engine,
+    /// The application's own pool, for what runs beside the HTTP API (tools, tests).
+    pub db: sea_orm::DatabaseConnection,
+    /// The master keys sealed secrets are written and read under.
+    pub master_keys: Arc<MasterKeys>,
     pub worker: Worker,
     pub sweeper: Sweeper,
     pub relay: Relay,
@@ -229,18 +233,22 @@ impl Application {
         };
         let wake = Arc::new(Notify::new());
         let outbox_wake = Arc::new(Notify::new());
-        let engine = Engine {
-            db: db.clone(),
-            registry: registry.clone(),
-            authorizer,
-            subscriptions,
-            vocabulary: vocabulary.clone(),
-            wake: wake.clone(),
-            outbox_wake: outbox_wake.clone(),
-            worker: settings.worker.clone(),
-            keys: master_keys.clone(),
-            removal: resources::removal_hook(),
-        };
+        let engine = Engine::new(
+            db.clone(),
+            registry.clone(),
+            vocabulary.clone(),
+            Access {
+                authorizer,
+                subscriptions,
+            },
+            master_keys.clone(),
+            resources::removal_hook(),
+            Handoff {
+                worker: wake.clone(),
+                outbox: outbox_wake.clone(),
+                operation_deadline: settings.worker.operation_deadline,
+            },
+        );
         let (worker, sweeper) = provisioning(
             &db,
             &settings.worker,
@@ -330,6 +338,7 @@ impl Application {
         let shared_engine = engine.clone();
         // What handlers outside the engine read (subscriptions, the activity log, health).
         let shared_db = db.clone();
+        let shared_keys = master_keys.clone();
         let worker_pool = per_worker_pool(&settings);
         let make_app = move || {
             let (app, _) = App::new()
@@ -364,7 +373,7 @@ impl Application {
             .app_data(web::Data::new(public_base.clone()))
             .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
             .app_data(web::Data::new(metrics.clone()))
-            .app_data(web::Data::new(master_keys.clone()))
+            .app_data(web::Data::new(shared_keys.clone()))
             .app_data(web::Data::new(admin.clone()))
             .app_data(web::Data::new(rbac.clone()))
             .app_data(web::Data::new(role_assignments.clone()))
@@ -390,6 +399,8 @@ impl Application {
             http_port,
             https_port,
             engine,
+            db,
+            master_keys,
             worker,
             sweeper,
             bootstrap,

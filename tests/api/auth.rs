@@ -393,12 +393,12 @@ async fn bad_tokens_are_401_with_arm_bodies(backend: Backend) {
 
 async fn dev_key(app: &TestApp) -> Vec<u8> {
     let bootstrap = kiln::startup::bootstrap::ensure_bootstrap(
-        &app.engine.db,
+        &app.db,
         &kiln::config::BootstrapSettings {
             tenant: None,
             subscription: None,
         },
-        &app.engine.keys,
+        &app.keys,
     )
     .await
     .unwrap();

@@ -56,7 +56,7 @@ async fn unsent(app: &TestApp) -> Vec<outbox::Model> {
     outbox::Entity::find()
         .filter(outbox::Column::SentAt.is_null())
         .order_by_asc(outbox::Column::Seq)
-        .all(&app.engine.db)
+        .all(&app.db)
         .await
         .unwrap()
 }
@@ -64,7 +64,7 @@ async fn unsent(app: &TestApp) -> Vec<outbox::Model> {
 async fn all_events(app: &TestApp) -> Vec<String> {
     outbox::Entity::find()
         .order_by_asc(outbox::Column::Seq)
-        .all(&app.engine.db)
+        .all(&app.db)
         .await
         .unwrap()
         .into_iter()
@@ -152,7 +152,7 @@ async fn only_what_the_broker_took_is_marked_sent(backend: Backend) {
         ..Default::default()
     });
     let relay = Relay::new(
-        app.engine.db.clone(),
+        app.db.clone(),
         broker.clone(),
         RelaySettings::default(),
         Arc::default(),
@@ -200,7 +200,7 @@ async fn two_relays_never_publish_a_row_twice(backend: Backend) {
     let relays: Vec<Relay> = (0..2)
         .map(|_| {
             Relay::new(
-                app.engine.db.clone(),
+                app.db.clone(),
                 broker.clone(),
                 settings.clone(),
                 Arc::default(),
@@ -251,7 +251,7 @@ async fn trace_context_travels_from_the_request_into_every_event(backend: Backen
 
     let rows = outbox::Entity::find()
         .order_by_asc(outbox::Column::Seq)
-        .all(&app.engine.db)
+        .all(&app.db)
         .await
         .unwrap();
     let of = |name: &str| -> Vec<(String, Option<String>)> {

@@ -106,7 +106,7 @@ async fn the_data_directory_and_its_key_files_are_private() {
 
 async fn signing_keys_and_the_dev_key_are_sealed_at_rest(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let db = &app.engine.db;
+    let db = &app.db;
     let rows = signing_key::Entity::find().all(db).await.unwrap();
     assert!(!rows.is_empty());
     for row in &rows {
@@ -122,7 +122,7 @@ async fn signing_keys_and_the_dev_key_are_sealed_at_rest(backend: Backend) {
         .unwrap();
     assert!(dev.starts_with("kiln-sealed-v1:"));
     // A sealed key moved onto another key id does not open.
-    let (first, keys) = (rows[0].clone(), &app.engine.keys);
+    let (first, keys) = (rows[0].clone(), &app.keys);
     let mut moved = first.clone().into_active_model();
     moved.kid = Set("another-kid".into());
     moved.insert(db).await.unwrap();
@@ -436,12 +436,8 @@ async fn loose_input_is_refused(backend: Backend) {
 }
 
 async fn dev_key(app: &TestApp) -> Vec<u8> {
-    kiln::startup::bootstrap::ensure_bootstrap(
-        &app.engine.db,
-        &bootstrap_settings(),
-        &app.engine.keys,
-    )
-    .await
-    .unwrap()
-    .dev_key
+    kiln::startup::bootstrap::ensure_bootstrap(&app.db, &bootstrap_settings(), &app.keys)
+        .await
+        .unwrap()
+        .dev_key
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kiln::arm::engine::Engine;
 use kiln::config::{
     AuthSettings, BootstrapSettings, DatabaseKind, DatabaseSettings, HttpSettings, LogFormat,
     Settings, TlsSource, WorkerSettings,
@@ -163,7 +162,10 @@ pub struct TestApp {
     pub subscription: String,
     pub tenant: String,
     pub admin: String,
-    pub engine: Engine,
+    /// The application's pool, for what a test arranges or checks in the database.
+    pub db: sea_orm::DatabaseConnection,
+    /// The master keys the application seals secrets under.
+    pub keys: Arc<kiln::secrets::MasterKeys>,
     pub worker: Worker,
     pub sweeper: kiln::provisioners::Sweeper,
     /// The database the app uses, for processes started next to it.
@@ -479,7 +481,8 @@ impl TestApp {
             subscription: app.bootstrap.subscription_id.clone(),
             tenant: app.bootstrap.tenant_id.clone(),
             admin: app.bootstrap.admin_principal.clone(),
-            engine: app.engine.clone(),
+            db: app.db.clone(),
+            keys: app.master_keys.clone(),
             teardown: Teardown {
                 database_url: database_url.clone(),
                 operations: options.worker,

@@ -87,7 +87,7 @@ async fn replicas_share_the_signing_key() {
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 
 pub async fn service_principal(app: &TestApp) -> CreatedServicePrincipal {
-    create_service_principal(&app.engine.db, "ci pipeline", app.tenant.parse().unwrap())
+    create_service_principal(&app.db, "ci pipeline", app.tenant.parse().unwrap())
         .await
         .unwrap()
 }

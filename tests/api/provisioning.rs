@@ -39,7 +39,7 @@ async fn delete_and_wait(app: &TestApp, url: &str) {
 async fn event_subjects(app: &TestApp, event_type: &str) -> Vec<String> {
     outbox::Entity::find()
         .filter(outbox::Column::EventType.eq(event_type))
-        .all(&app.engine.db)
+        .all(&app.db)
         .await
         .unwrap()
         .into_iter()
@@ -288,7 +288,7 @@ async fn state(app: &TestApp, name: &str) -> Value {
 
 async fn the_sweeper_heals_lost_stuck_and_overdue_work(backend: Backend) {
     let app = TestApp::spawn_with(backend, Options::without_worker()).await;
-    let db = &app.engine.db;
+    let db = &app.db;
     app.create_group("rg").await;
     assert!(app.sweeper.run_once().await.unwrap().is_empty());
 
@@ -370,7 +370,7 @@ async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
     use std::process::{Command, Stdio};
     const HUBS: usize = 200;
     let app = TestApp::spawn_with(Backend::Postgres, Options::without_worker()).await;
-    let db = &app.engine.db;
+    let db = &app.db;
     app.create_group("rg").await;
     futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(0..HUBS), 8, |i| {
         let app = &app;

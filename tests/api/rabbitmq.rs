@@ -282,7 +282,7 @@ async fn a_broker_restart_loses_no_event(backend: Backend) {
     assert_eq!(written.load(Ordering::SeqCst), WRITES);
 
     // Nothing is left non-terminal …
-    let db = &app.engine.db;
+    let db = &app.db;
     let none_left = |count: u64| if count == 0 { Ok(()) } else { Err(count) };
     eventually(
         "every resource to end terminal",
@@ -371,7 +371,7 @@ async fn a_poisoned_request_is_dead_lettered_and_fails_its_resource(backend: Bac
         .unwrap()
         .to_owned();
     // The poisoned copy of the hub's request: its generation is not a number.
-    let db = &app.engine.db;
+    let db = &app.db;
     let request = outbox::Entity::find()
         .filter(outbox::Column::EventType.eq("Kiln.Resource.ProvisioningRequested"))
         .one(db)
@@ -663,7 +663,7 @@ async fn duplicate_deliveries_change_nothing(backend: Backend) {
         reqwest::StatusCode::OK
     );
 
-    let db = &app.engine.db;
+    let db = &app.db;
     let key = app.workspace_path("rg", "hub1").to_lowercase();
     let before = resource::Entity::find_by_id(key.clone())
         .one(db)

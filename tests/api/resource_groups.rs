@@ -305,7 +305,7 @@ async fn a_group_delete_completes_pending_child_deletes(backend: Backend) {
         .col_expr(operation::Column::LeaseOwner, Expr::value("elsewhere"))
         .col_expr(operation::Column::LeaseUntil, Expr::value(i64::MAX / 2))
         .filter(operation::Column::ResourceKey.eq(key))
-        .exec(&app.engine.db)
+        .exec(&app.db)
         .await
         .unwrap();
     let res = app

@@ -20,7 +20,7 @@ async fn app_with_a_hung_operation() -> TestApp {
         .col_expr(operation::Column::LeaseUntil, Expr::value(far))
         .col_expr(operation::Column::DeadlineAt, Expr::value(far))
         .filter(operation::Column::ResourceId.contains("hub1"))
-        .exec(&app.engine.db)
+        .exec(&app.db)
         .await
         .unwrap();
     assert_eq!(hung.rows_affected, 1);

@@ -440,7 +440,7 @@ async fn writes_go_through_generation_operation_and_outbox(backend: Backend) {
         .await;
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let key = app.workspace_path("rg", "hub1").to_lowercase();
-    let db = &app.engine.db;
+    let db = &app.db;
     let row = resource::Entity::find_by_id(key.clone())
         .one(db)
         .await

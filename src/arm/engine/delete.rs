@@ -93,7 +93,7 @@ impl Engine {
         }
         let outcome = cx.outcome(ACCEPTED, Verb::Delete, generation, Some(&operation.id));
         self.commit(tx, id, &outcome).await?;
-        self.wake.notify_one();
+        self.handoff.worker.notify_one();
         Ok(DeleteResult::Accepted(operation))
     }
 

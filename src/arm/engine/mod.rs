@@ -3,6 +3,7 @@
 //! template deployments, without HTTP.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 mod delete;
 mod preconditions;
@@ -19,8 +20,7 @@ use super::id::{PathVocabulary, ResourceId};
 use super::lro::{self, OperationRef};
 use super::registry::{Registry, Rendered, ResourceKind};
 use crate::activity::{self, ActivityEntry};
-use crate::authz::{Authorizer, SubscriptionDirectory, Target};
-use crate::config::WorkerSettings;
+use crate::authz::{Authorizer, SubscriptionDirectory, SubscriptionInfo, Target};
 use crate::error::{ArmError, ErrorCode};
 use crate::events;
 use crate::identity::Caller;
@@ -76,22 +76,39 @@ pub enum DeleteResult {
     Accepted(OperationRef),
 }
 
+/// What the engine works with is its own: the fields are seen by its reads (`arm/read.rs`) and
+/// nowhere else, and callers are handed what they use. Only the registry, the immutable
+/// catalogue of served types, is public.
 #[derive(Clone)]
 pub struct Engine {
-    pub db: DatabaseConnection,
+    pub(super) db: DatabaseConnection,
     pub registry: Arc<Registry>,
+    pub(super) authorizer: Arc<dyn Authorizer>,
+    subscriptions: SubscriptionDirectory,
+    pub(super) vocabulary: Arc<PathVocabulary>,
+    handoff: Handoff,
+    /// The master keys sealed secrets are written and read under.
+    pub(super) keys: Arc<MasterKeys>,
+    /// Runs in every transaction that removes resources.
+    removal: Arc<dyn RemovalHook>,
+}
+
+/// What the engine decides with: the policy and the subscriptions it walks.
+pub struct Access {
     pub authorizer: Arc<dyn Authorizer>,
     pub subscriptions: SubscriptionDirectory,
-    pub vocabulary: Arc<PathVocabulary>,
+}
+
+/// How the engine hands work on: whom it wakes when it commits, and how long an operation it
+/// starts may run.
+#[derive(Clone)]
+pub struct Handoff {
     /// Wakes the in-process worker when an operation is committed.
-    pub wake: Arc<Notify>,
+    pub worker: Arc<Notify>,
     /// Wakes the outbox relay when events are committed.
-    pub outbox_wake: Arc<Notify>,
-    pub worker: WorkerSettings,
-    /// The master keys sealed secrets are written and read under.
-    pub keys: Arc<MasterKeys>,
-    /// Runs in every transaction that removes resources.
-    pub removal: Arc<dyn RemovalHook>,
+    pub outbox: Arc<Notify>,
+    /// When an operation must be finished by, from its start.
+    pub operation_deadline: Duration,
 }
 
 /// How a request's step ends: its event, activity-log status and HTTP status.
@@ -128,6 +145,27 @@ impl CallContext {
 }
 
 impl Engine {
+    pub fn new(
+        db: DatabaseConnection,
+        registry: Arc<Registry>,
+        vocabulary: Arc<PathVocabulary>,
+        access: Access,
+        keys: Arc<MasterKeys>,
+        removal: Arc<dyn RemovalHook>,
+        handoff: Handoff,
+    ) -> Self {
+        Self {
+            db,
+            registry,
+            authorizer: access.authorizer,
+            subscriptions: access.subscriptions,
+            vocabulary,
+            handoff,
+            keys,
+            removal,
+        }
+    }
+
     /// Records `outcome` for `id` (its event and activity-log row), commits, and wakes the
     /// outbox relay.
     async fn commit(
@@ -138,7 +176,7 @@ impl Engine {
     ) -> Result<(), ArmError> {
         crate::lifecycle::record(&tx, id, outcome).await?;
         tx.commit().await?;
-        self.outbox_wake.notify_one();
+        self.handoff.outbox.notify_one();
         Ok(())
     }
 
@@ -172,6 +210,24 @@ impl Engine {
             .map(|_| ())
     }
 
+    /// A subscription the caller may read (with `action` at it or anywhere in it, as a list
+    /// shows it), from the directory the authorizer consults (cached), not another query.
+    pub async fn readable_subscription(
+        &self,
+        caller: &Caller,
+        action: &str,
+        id: &str,
+    ) -> Result<SubscriptionInfo, ArmError> {
+        let scope = ResourceId::subscription(id);
+        self.authorizer
+            .readable(caller, action, Target::Resource(&scope))
+            .await?;
+        self.subscriptions
+            .find(id)
+            .await?
+            .ok_or_else(|| subscription_not_found(id))
+    }
+
     async fn tenant_of(&self, subscription: &str) -> Result<String, ArmError> {
         Ok(self
             .subscriptions
@@ -198,7 +254,7 @@ impl Engine {
             return Ok(());
         }
         if !resources::exists(&self.db, &id.key()).await?
-            && let Some(shown) = kind.read_through(self, cx, id).await?
+            && let Some(shown) = kind.read_through(&self.db, cx, id).await?
         {
             return Err(kind.read_only_through(&shown));
         }
@@ -271,7 +327,7 @@ impl Engine {
                 correlation_id: cx.correlation_id.clone(),
                 traceparent: cx.traceparent.clone(),
                 started_at: now,
-                deadline_at: now + millis(self.worker.operation_deadline),
+                deadline_at: now + millis(self.handoff.operation_deadline),
             },
         )
         .await?;

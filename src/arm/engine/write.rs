@@ -325,7 +325,7 @@ impl Engine {
         self.commit(tx, id, &outcome).await?;
         let outcome = match operation {
             Some(op) => {
-                self.wake.notify_one();
+                self.handoff.worker.notify_one();
                 WriteOutcome::Accepted(op)
             }
             None => WriteOutcome::Completed,

@@ -7,14 +7,13 @@ use actix_web::{HttpResponse, delete, get, put, web};
 
 use super::scope_of;
 use crate::arm::api_versions;
-use crate::arm::engine::Engine;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::PathVocabulary;
-use crate::authz::Rbac;
 use crate::authz::assignments::{
     self, ListFilter, RoleAssignment, RoleAssignmentList, RoleAssignments,
 };
 use crate::authz::scope::AuthzScope;
+use crate::authz::{Authorizer, Rbac};
 use crate::error::{ArmError, ErrorResponse};
 
 pub const READ: &str = "Microsoft.Authorization/roleAssignments/read";
@@ -26,14 +25,13 @@ fn checked(req: &ArmRequest) -> Result<(), ArmError> {
 }
 
 /// What every handler extracts (actix extracts a tuple in order).
-type Call = (ArmRequest, web::Data<Engine>, web::Data<RoleAssignments>);
+type Call = (ArmRequest, web::Data<Arc<Rbac>>, web::Data<RoleAssignments>);
 
 async fn put_at(
-    (req, engine, service): Call,
+    (req, rbac, service): Call,
     scope: AuthzScope,
     name: &str,
     body: JsonBody,
-    rbac: &Rbac,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     // The body first: conditions on roleAssignments/write (delegation: "any role but Owner")
@@ -48,10 +46,7 @@ async fn put_at(
         Ok(new) => new,
         Err(invalid) => {
             // Callers who may not write here learn nothing about the body.
-            engine
-                .authorizer
-                .authorize(&req.caller, WRITE, scope.target())
-                .await?;
+            rbac.authorize(&req.caller, WRITE, scope.target()).await?;
             return Err(invalid);
         }
     };
@@ -71,45 +66,32 @@ async fn put_at(
 }
 
 async fn get_at(
-    (req, engine, service): Call,
+    (req, rbac, service): Call,
     scope: AuthzScope,
     name: &str,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
-    engine
-        .authorizer
-        .authorize(&req.caller, READ, scope.target())
-        .await?;
+    rbac.authorize(&req.caller, READ, scope.target()).await?;
     Ok(HttpResponse::Ok().json(service.get(&scope, name).await?))
 }
 
 async fn delete_at(
-    (req, engine, service): Call,
+    (req, rbac, service): Call,
     scope: AuthzScope,
     name: &str,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
-    engine
-        .authorizer
-        .authorize(&req.caller, DELETE, scope.target())
-        .await?;
+    rbac.authorize(&req.caller, DELETE, scope.target()).await?;
     Ok(match service.delete(&scope, name).await? {
         Some(gone) => HttpResponse::Ok().json(gone),
         None => HttpResponse::NoContent().finish(),
     })
 }
 
-async fn list_at(
-    (req, engine, service): Call,
-    scope: AuthzScope,
-    rbac: &Rbac,
-) -> Result<HttpResponse, ArmError> {
+async fn list_at((req, rbac, service): Call, scope: AuthzScope) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     let filter = ListFilter::parse(req.param("$filter"))?;
-    engine
-        .authorizer
-        .authorize(&req.caller, READ, scope.target())
-        .await?;
+    rbac.authorize(&req.caller, READ, scope.target()).await?;
     let walk = rbac.walk(&scope.target()).await?;
     let value = service.list(&scope, &walk, &filter).await?;
     Ok(HttpResponse::Ok().json(RoleAssignmentList { value }))
@@ -129,11 +111,10 @@ pub async fn create_role_assignment(
     call: Call,
     path: web::Path<(String, String)>,
     body: JsonBody,
-    rbac: web::Data<Arc<Rbac>>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = parse(&vocabulary, Some(&path.0))?;
-    put_at(call, scope, &path.1, body, &rbac).await
+    put_at(call, scope, &path.1, body).await
 }
 
 /// Creates or replaces a role assignment at the tenant root.
@@ -146,9 +127,8 @@ pub async fn create_root_role_assignment(
     call: Call,
     path: web::Path<String>,
     body: JsonBody,
-    rbac: web::Data<Arc<Rbac>>,
 ) -> Result<HttpResponse, ArmError> {
-    put_at(call, AuthzScope::root(), &path, body, &rbac).await
+    put_at(call, AuthzScope::root(), &path, body).await
 }
 
 #[utoipa::path(tag = "RoleAssignments",
@@ -209,22 +189,18 @@ pub async fn delete_root_role_assignment(
 pub async fn list_role_assignments(
     call: Call,
     path: web::Path<String>,
-    rbac: web::Data<Arc<Rbac>>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = parse(&vocabulary, Some(&path))?;
-    list_at(call, scope, &rbac).await
+    list_at(call, scope).await
 }
 
 #[utoipa::path(tag = "RoleAssignments",
     params(("api-version" = String, Query), ("$filter" = Option<String>, Query)),
     responses((status = 200, body = RoleAssignmentList), (status = "4XX", body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/roleAssignments")]
-pub async fn list_root_role_assignments(
-    call: Call,
-    rbac: web::Data<Arc<Rbac>>,
-) -> Result<HttpResponse, ArmError> {
-    list_at(call, AuthzScope::root(), &rbac).await
+pub async fn list_root_role_assignments(call: Call) -> Result<HttpResponse, ArmError> {
+    list_at(call, AuthzScope::root()).await
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

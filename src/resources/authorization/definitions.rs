@@ -7,13 +7,13 @@ use actix_web::{HttpResponse, delete, get, put, web};
 
 use super::scope_of;
 use crate::arm::api_versions;
-use crate::arm::engine::Engine;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::PathVocabulary;
 use crate::authz::definitions::{
     self, ListFilter, RoleDefinitionList, RoleDefinitionView, RoleDefinitions,
 };
 use crate::authz::scope::AuthzScope;
+use crate::authz::{Authorizer, Rbac};
 use crate::error::{ArmError, ErrorResponse};
 
 pub const READ: &str = "Microsoft.Authorization/roleDefinitions/read";
@@ -29,47 +29,38 @@ fn scope(vocabulary: &PathVocabulary, raw: Option<&str>) -> Result<AuthzScope, A
 }
 
 /// What every handler extracts (actix extracts a tuple in order).
-type Call = (ArmRequest, web::Data<Engine>, web::Data<RoleDefinitions>);
+type Call = (ArmRequest, web::Data<Arc<Rbac>>, web::Data<RoleDefinitions>);
 
 /// A write at the scope a route names: the api-version checked, then the scope parsed, then
 /// the caller authorized for `action` there.
 async fn write_scope(
     req: &ArmRequest,
-    engine: &Engine,
+    rbac: &Rbac,
     vocabulary: &PathVocabulary,
     raw: &str,
     action: &str,
 ) -> Result<AuthzScope, ArmError> {
     checked(req)?;
     let at = scope(vocabulary, Some(raw))?;
-    engine
-        .authorizer
-        .authorize(&req.caller, action, at.target())
-        .await?;
+    rbac.authorize(&req.caller, action, at.target()).await?;
     Ok(at)
 }
 
 async fn get_at(
-    (req, engine, service): Call,
+    (req, rbac, service): Call,
     at: AuthzScope,
     name: &str,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
-    engine
-        .authorizer
-        .authorize(&req.caller, READ, at.target())
-        .await?;
+    rbac.authorize(&req.caller, READ, at.target()).await?;
     let role = service.get(name)?;
     Ok(HttpResponse::Ok().json(definitions::render(&role, &at)))
 }
 
-async fn list_at((req, engine, service): Call, at: AuthzScope) -> Result<HttpResponse, ArmError> {
+async fn list_at((req, rbac, service): Call, at: AuthzScope) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
     let filter = ListFilter::parse(req.param("$filter"))?;
-    engine
-        .authorizer
-        .authorize(&req.caller, READ, at.target())
-        .await?;
+    rbac.authorize(&req.caller, READ, at.target()).await?;
     Ok(HttpResponse::Ok().json(RoleDefinitionList {
         value: service.list(&at, &filter),
     }))
@@ -129,12 +120,12 @@ pub async fn list_root_role_definitions(call: Call) -> Result<HttpResponse, ArmE
     responses((status = 201, body = RoleDefinitionView), (status = "4XX", body = ErrorResponse)))]
 #[put("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
 pub async fn create_role_definition(
-    (req, engine, service): Call,
+    (req, rbac, service): Call,
     path: web::Path<(String, String)>,
     body: JsonBody,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    let at = write_scope(&req, &engine, &vocabulary, &path.0, WRITE).await?;
+    let at = write_scope(&req, &rbac, &vocabulary, &path.0, WRITE).await?;
     // A role offered at a scope is the business of whoever may write roles there.
     let offered = body.0["properties"]["assignableScopes"]
         .as_array()
@@ -142,10 +133,7 @@ pub async fn create_role_definition(
         .unwrap_or_default();
     for raw in offered {
         if let Ok(scope) = AuthzScope::parse(raw, &vocabulary) {
-            engine
-                .authorizer
-                .authorize(&req.caller, WRITE, scope.target())
-                .await?;
+            rbac.authorize(&req.caller, WRITE, scope.target()).await?;
         }
     }
     let view = service.put(&req.caller, &at, &path.1, &body.0).await?;
@@ -158,11 +146,11 @@ pub async fn create_role_definition(
     responses((status = 200, body = RoleDefinitionView), (status = 204, description = "There was no such role"), (status = "4XX", body = ErrorResponse)))]
 #[delete("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
 pub async fn delete_role_definition(
-    (req, engine, service): Call,
+    (req, rbac, service): Call,
     path: web::Path<(String, String)>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    let at = write_scope(&req, &engine, &vocabulary, &path.0, DELETE).await?;
+    let at = write_scope(&req, &rbac, &vocabulary, &path.0, DELETE).await?;
     Ok(match service.delete(&at, &path.1).await? {
         Some(gone) => HttpResponse::Ok().json(gone),
         None => HttpResponse::NoContent().finish(),

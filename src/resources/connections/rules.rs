@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::secret_part::{self, SealSecret, SecretPart};
 use super::{ConnectionHost, auth_types, names, sharing};
-use crate::arm::engine::{CallContext, Engine};
+use crate::arm::engine::CallContext;
 use crate::arm::envelope::Spec;
 use crate::arm::id::ResourceId;
 use crate::arm::registry::{
@@ -143,29 +143,26 @@ impl ResourceKind for Connections {
     /// (under the hub).
     async fn read_through(
         &self,
-        engine: &Engine,
+        db: &DatabaseConnection,
         cx: &CallContext,
         id: &ResourceId,
     ) -> Result<Option<resource::Model>, ArmError> {
         let Some(parent) = id.parent() else {
             return Ok(None);
         };
-        let Some(parent_row) = resources::find(&engine.db, &parent.key()).await? else {
+        let Some(parent_row) = resources::find(db, &parent.key()).await? else {
             return Ok(None);
         };
-        Ok(
-            sharing::shared_connection(&engine.db, self.host, &parent_row, id.name(), &cx.caller)
-                .await?,
-        )
+        Ok(sharing::shared_connection(db, self.host, &parent_row, id.name(), &cx.caller).await?)
     }
 
     async fn listed_through(
         &self,
-        engine: &Engine,
+        db: &DatabaseConnection,
         cx: &CallContext,
         parent: &resource::Model,
     ) -> Result<Vec<resource::Model>, ArmError> {
-        Ok(sharing::shared_connections(&engine.db, self.host, parent, &cx.caller).await?)
+        Ok(sharing::shared_connections(db, self.host, parent, &cx.caller).await?)
     }
 
     /// Read through a project, a hub connection hides whom else it is shared with.
@@ -180,12 +177,11 @@ impl ResourceKind for Connections {
     /// `listsecrets`: the connection as read through the same path, with its credentials.
     async fn invoke(
         &self,
-        engine: &Engine,
         _action: &ActionDecl,
         target: ActionTarget<'_>,
     ) -> Result<ActionAnswer, ArmError> {
         let mut json = target.rendered;
-        if let Some(part) = secret_part::load(&engine.db, &engine.keys, &target.row.id_key).await? {
+        if let Some(part) = secret_part::load(target.db, target.keys, &target.row.id_key).await? {
             part.reveal_into(&mut json);
         }
         Ok(ActionAnswer {

@@ -73,7 +73,7 @@ async fn rotation_under_traffic(backend: Backend) {
             round
         })
     };
-    let report = rotation::rotate(&app.engine.db, &KeySource::File(keyring.clone()), 5)
+    let report = rotation::rotate(&app.db, &KeySource::File(keyring.clone()), 5)
         .await
         .unwrap();
     stop.store(true, Ordering::SeqCst);
@@ -91,9 +91,7 @@ async fn rotation_under_traffic(backend: Backend) {
         previous: vec![],
     })
     .unwrap();
-    let again = rotation::rewrap_all(&app.engine.db, &only_new, 5)
-        .await
-        .unwrap();
+    let again = rotation::rewrap_all(&app.db, &only_new, 5).await.unwrap();
     assert_eq!((again.rewrapped, again.remaining), (0, 0), "idempotent");
     let expected = paths
         .iter()
@@ -128,7 +126,7 @@ async fn configured_keys_rotate(backend: Backend) {
     let new = kiln::secrets::keyring::generate_base64();
     let source =
         KeySource::from_settings(Some(&new), Some(&format!(" ,{old}")), app.data_dir.path());
-    let report = rotation::rotate(&app.engine.db, &source, 1).await.unwrap();
+    let report = rotation::rotate(&app.db, &source, 1).await.unwrap();
     // The connection's secret, the token-signing key and the dev key.
     assert_eq!((report.rewrapped, report.remaining), (3, 0));
     let only_new = MasterKeys::load(KeySource::from_settings(
@@ -138,7 +136,7 @@ async fn configured_keys_rotate(backend: Backend) {
     ))
     .unwrap();
     let key = path.to_lowercase();
-    let plain = kiln::secrets::store::get(&app.engine.db, &only_new, &key)
+    let plain = kiln::secrets::store::get(&app.db, &only_new, &key)
         .await
         .unwrap()
         .unwrap();
@@ -151,8 +149,8 @@ async fn concurrent_rotations_take_turns(backend: Backend) {
     let (app, paths, keyring) = hub_with_keys(backend, 4).await;
     let source = KeySource::File(keyring.clone());
     let (a, b) = tokio::join!(
-        rotation::rotate(&app.engine.db, &source, 1),
-        rotation::rotate(&app.engine.db, &source, 1)
+        rotation::rotate(&app.db, &source, 1),
+        rotation::rotate(&app.db, &source, 1)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_ne!(a.active_key_id, b.active_key_id);
@@ -165,7 +163,7 @@ async fn concurrent_rotations_take_turns(backend: Backend) {
     })
     .unwrap();
     for (i, path) in paths.iter().enumerate() {
-        let plain = kiln::secrets::store::get(&app.engine.db, &only_left, &path.to_lowercase())
+        let plain = kiln::secrets::store::get(&app.db, &only_left, &path.to_lowercase())
             .await
             .unwrap()
             .unwrap();
@@ -190,7 +188,7 @@ async fn pruning_keeps_keys_still_in_use(backend: Backend) {
     );
     kiln::secrets::keyring::write_file(&keyring, &[new.clone(), unused, in_use[0].clone()])
         .unwrap();
-    let kept = rotation::prune(&app.engine.db, &keyring).await.unwrap();
+    let kept = rotation::prune(&app.db, &keyring).await.unwrap();
     assert_eq!(kept, 2);
     assert_eq!(
         kiln::secrets::keyring::file_keys(&keyring).unwrap(),

@@ -1,7 +1,7 @@
 //! `Contoso.Widgets/widgets` and its child `widgets/gears`, declared outside `src/`.
 
 use async_trait::async_trait;
-use kiln::{arm::engine::Engine, arm::registry::*, error::ArmError, provisioners::*, store::*};
+use kiln::{arm::registry::*, error::ArmError, provisioners::*, store::*};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
@@ -115,7 +115,6 @@ impl ResourceKind for Widgets {
     }
     async fn invoke(
         &self,
-        _: &Engine,
         _: &ActionDecl,
         target: ActionTarget<'_>,
     ) -> Result<ActionAnswer, ArmError> {

@@ -4,8 +4,9 @@
 #   bash scripts/test.sh
 #
 # format check -> PostgreSQL up -> clippy -> Rust tests -> build -> Azure SDK
-# compatibility test. Any failure stops the run with a non-zero exit; the
-# PostgreSQL cluster is stopped and removed on every exit path. Needs no stdin
+# compatibility test -> Azure CLI (az) and azure-ai-ml test. Any failure stops
+# the run with a non-zero exit; the PostgreSQL cluster is stopped and removed on
+# every exit path. Needs no stdin
 # and nothing pre-started: run as root on a fresh machine it installs
 # PostgreSQL itself.
 set -euo pipefail
@@ -77,4 +78,7 @@ cargo build
 
 step "Azure Python SDK compatibility"
 KILN_BIN="$target_dir/debug/kiln" bash "$root/tests/sdk/run.sh"
+
+step "Azure CLI and azure-ai-ml against Kiln on PostgreSQL"
+KILN_BIN="$target_dir/debug/kiln" bash "$root/tests/az/run.sh"
 current_step="finished"

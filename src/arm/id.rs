@@ -251,10 +251,22 @@ impl PathVocabulary {
     /// a fixed segment is one in a fixed position (`subscriptions/{s}/resourceGroups/{g}`,
     /// `providers/{Namespace}/{type}/{name}/{type}/{name}…`). Returns `None` when nothing changes.
     pub fn canonicalize_path(&self, path: &str) -> Option<String> {
+        // ARM collapses empty segments, anywhere: `az cloud register` with a trailing `/`
+        // asks for `//metadata/endpoints`.
+        let collapsed = path.contains("//").then(|| {
+            let mut out = String::with_capacity(path.len());
+            for c in path.chars() {
+                if !(c == '/' && out.ends_with('/')) {
+                    out.push(c);
+                }
+            }
+            out
+        });
+        let path = collapsed.as_deref().unwrap_or(path);
         let first = path.split('/').nth(1).unwrap_or_default();
         if !first.eq_ignore_ascii_case("subscriptions") && !first.eq_ignore_ascii_case("providers")
         {
-            return None; // not an ARM path: /healthz, /docs/, …
+            return collapsed; // not an ARM path: /healthz, /docs/, …
         }
         let trimmed = if path.len() > 1 {
             path.trim_end_matches('/')
@@ -264,14 +276,8 @@ impl PathVocabulary {
         let mut out = String::with_capacity(path.len());
         let mut expect_fixed = true;
         let mut namespace_next = false;
-        let mut changed = trimmed.len() != path.len();
+        let mut changed = collapsed.is_some() || trimmed.len() != path.len();
         for segment in trimmed.split('/').skip(1) {
-            if segment.is_empty() {
-                // ARM collapses empty segments: `az resource create` sends
-                // `…/providers/{namespace}//{type}/{name}` for a type without a parent path.
-                changed = true;
-                continue;
-            }
             out.push('/');
             if expect_fixed {
                 let canonical = self.canonical.get(&segment.to_ascii_lowercase());
@@ -345,10 +351,16 @@ mod tests {
             .as_deref(),
             Some("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/hub")
         );
+        // `az resource create` sends `…/providers/{namespace}//{type}/{name}` for a type
+        // without a parent path; `az cloud register` with a trailing `/` asks for
+        // `//metadata/endpoints`.
         assert_eq!(
             v.canonicalize_path("//subscriptions/s").as_deref(),
-            None,
-            "only ARM paths are rewritten"
+            Some("/subscriptions/s")
+        );
+        assert_eq!(
+            v.canonicalize_path("//metadata/endpoints").as_deref(),
+            Some("/metadata/endpoints")
         );
     }
 

@@ -48,6 +48,8 @@ pub struct ListFilter {
     pub tag_value: Option<String>,
     /// Resources in this (normalized) location.
     pub location: Option<String>,
+    /// Resources directly in this resource group (its key).
+    pub group_key: Option<String>,
 }
 
 impl ListFilter {
@@ -277,7 +279,16 @@ impl Engine {
                 next: None,
             });
         }
+        if let (Some(wanted), Some(own)) = (&filter.group_key, &placed.parent_key)
+            && wanted != own
+        {
+            return Ok(Page {
+                items: vec![],
+                next: None,
+            });
+        }
         let query = RowQuery {
+            parent_key: placed.parent_key.clone().or(filter.group_key.clone()),
             type_key: filter.type_key.clone().or(placed.type_key.clone()),
             kind_key: filter.kind_key.clone(),
             readable: readable_rows(&readable),

@@ -211,7 +211,11 @@ pub async fn issue_token(
         }
     };
     let resource = requested_resource(&form)?;
-    if !same_resource(&resource, &state.audience) {
+    let base = state.origin(&req);
+    // The audience, or Kiln's own URL: azure-ai-ml asks for `{resourceManager}/.default`,
+    // the Resource Manager endpoint of the cloud metadata, which is Kiln. Either way the token
+    // carries the audience Kiln checks.
+    if !same_resource(&resource, &state.audience) && !same_resource(&resource, &base) {
         return Err(TokenError::UnknownResource { resource, tenant });
     }
     // The peer address, not a forwarded-for header a client could write.
@@ -239,7 +243,6 @@ pub async fn issue_token(
             return Err(err);
         }
     };
-    let base = state.origin(&req);
     let mut claims = Claims::new(
         &base,
         &state.audience,

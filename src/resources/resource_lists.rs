@@ -33,9 +33,10 @@ fn clause(text: &str) -> Option<(String, String)> {
     Some((name.trim().to_ascii_lowercase(), value.replace("''", "'")))
 }
 
-/// The `$filter`s ARM's generic lists take: `resourceType eq '<type>'`, `tagName eq '<name>'`
-/// with an optional `and tagValue eq '<value>'`, and `location eq '<region>'`.
-fn resources_filter(req: &ArmRequest) -> Result<ListFilter, ArmError> {
+/// The `$filter`s ARM's generic lists take, joined by `and`: `resourceType eq '<type>'`,
+/// `resourceGroup eq '<name>'`, `tagName eq '<name>'` with an optional `tagValue eq '<value>'`,
+/// and `location eq '<region>'`.
+fn resources_filter(req: &ArmRequest, subscription: &str) -> Result<ListFilter, ArmError> {
     let Some(filter) = req.param("$filter").filter(|f| !f.trim().is_empty()) else {
         return Ok(ListFilter::default());
     };
@@ -44,7 +45,8 @@ fn resources_filter(req: &ArmRequest) -> Result<ListFilter, ArmError> {
             ErrorCode::InvalidFilterInQueryString,
             format!(
                 "The $filter '{filter}' is not supported. Supported: resourceType eq '<type>', \
-                 tagName eq '<name>' [and tagValue eq '<value>'], location eq '<region>'."
+                 resourceGroup eq '<name>', tagName eq '<name>' [and tagValue eq '<value>'], \
+                 location eq '<region>'."
             ),
         )
     };
@@ -57,6 +59,9 @@ fn resources_filter(req: &ArmRequest) -> Result<ListFilter, ArmError> {
             "tagname" => out.tag_name = Some(value),
             "tagvalue" => tag_value = Some(value),
             "location" => out.location = Some(normalize_location(&value)),
+            "resourcegroup" => {
+                out.group_key = Some(ResourceId::resource_group(subscription, &value).key());
+            }
             _ => return Err(unsupported()),
         }
     }
@@ -107,7 +112,13 @@ async fn list(
 ) -> Result<HttpResponse, ArmError> {
     let version = api_versions::check_param(VERSIONS, req.param("api-version"))?;
     let cx = req.context_unchecked(&version);
-    let filter = resources_filter(req)?;
+    let subscription = match scope {
+        ListScope::TopLevelInGroup { group } => group.subscription.clone(),
+        ListScope::TopLevelInSubscription { subscription }
+        | ListScope::Subscription { subscription, .. } => subscription.clone(),
+        ListScope::Parent { parent, .. } => parent.subscription.clone(),
+    };
+    let filter = resources_filter(req, &subscription)?;
     let mut page = engine
         .list(&cx, scope, &filter, action, req.top()?, req.skip_token())
         .await?;

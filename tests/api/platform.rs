@@ -436,6 +436,32 @@ async fn generic_lists_filter_by_tag_and_expand(backend: Backend) {
     assert_eq!(first["provisioningState"], "Succeeded", "{first}");
     assert!(first["createdTime"].as_str().is_some(), "{first}");
     assert!(first["changedTime"].as_str().is_some(), "{first}");
+    // What `az resource list -g` sends.
+    app.create_group("other").await;
+    app.hub("other", "hub-d").await;
+    let in_group: Value = app
+        .get_ok(&list("resourceGroup eq 'rg'").replace("&$top=1", ""))
+        .await;
+    // Three hubs, with the key vault and storage account of each.
+    let names_in_group: Vec<&str> = in_group["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names_in_group.len(), 9, "{names_in_group:?}");
+    assert!(!names_in_group.contains(&"hub-d"), "{names_in_group:?}");
+    let everywhere: Value = app
+        .get_ok(
+            &list("resourceType eq 'Microsoft.MachineLearningServices/workspaces'")
+                .replace("&$top=1", ""),
+        )
+        .await;
+    assert_eq!(
+        everywhere["value"].as_array().unwrap().len(),
+        4,
+        "{everywhere}"
+    );
     let res = app.get(&list("tagValue eq 'dev'")).await;
     assert_refused(
         "a tagValue without a tagName",

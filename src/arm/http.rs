@@ -46,13 +46,19 @@ pub struct ArmRequest {
     pub preconditions: Preconditions,
 }
 
+/// The value of query parameter `name` among `pairs`, matched case-insensitively
+/// (`$skipToken`, `$skiptoken`), as ARM matches them.
+pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 impl ArmRequest {
     /// A query parameter, matched case-insensitively (`$skipToken`, `$skiptoken`).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        query_param(&self.query, name)
     }
 
     pub fn api_version(&self) -> Result<&str, ArmError> {

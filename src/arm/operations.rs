@@ -2,6 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::engine::Engine;
 use super::http::{self, ArmRequest};
@@ -10,13 +12,23 @@ use super::read::OperationResult;
 use crate::error::{ArmError, ErrorResponse};
 use crate::store::operation;
 
-/// What a resource provider's monitor extracts (actix extracts a tuple in order); the path is
-/// the subscription, namespace, location and operation id.
-type Monitor = (
-    ArmRequest,
-    web::Path<(String, String, String, String)>,
-    web::Data<Engine>,
-);
+/// The path of a resource provider's monitor URLs, declared once for both of them.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorPath {
+    subscription_id: String,
+    namespace: String,
+    #[expect(
+        dead_code,
+        reason = "part of the URL ARM gives out; the operation is found by its id"
+    )]
+    location: String,
+    operation_id: String,
+}
+
+/// What a resource provider's monitor extracts (actix extracts a tuple in order).
+type Monitor = (ArmRequest, web::Path<MonitorPath>, web::Data<Engine>);
 
 /// The operation a monitor URL names: a resource provider's (with its namespace) or a
 /// resource group's (without).
@@ -27,10 +39,15 @@ struct Named {
 }
 
 impl Named {
-    fn provider(path: web::Path<(String, String, String, String)>) -> Self {
-        let (subscription, namespace, _location, operation_id) = path.into_inner();
+    fn provider(path: web::Path<MonitorPath>) -> Self {
+        let MonitorPath {
+            subscription_id,
+            namespace,
+            operation_id,
+            ..
+        } = path.into_inner();
         Self {
-            subscription,
+            subscription: subscription_id,
             namespace: Some(namespace),
             operation_id,
         }
@@ -57,10 +74,7 @@ async fn monitored(
 /// The status of an operation.
 #[utoipa::path(
     tag = "Operations",
-    params(
-        ("subscriptionId" = String, Path), ("namespace" = String, Path), ("location" = String, Path),
-        ("operationId" = String, Path), ("api-version" = String, Query)
-    ),
+    params(MonitorPath, ("api-version" = String, Query)),
     responses(
         (status = 200, description = "The operation's status", body = OperationStatus),
         (status = 404, description = "No such operation", body = ErrorResponse)
@@ -104,10 +118,7 @@ async fn result(
 /// synchronous call would have answered.
 #[utoipa::path(
     tag = "Operations",
-    params(
-        ("subscriptionId" = String, Path), ("namespace" = String, Path), ("location" = String, Path),
-        ("operationId" = String, Path), ("api-version" = String, Query)
-    ),
+    params(MonitorPath, ("api-version" = String, Query)),
     responses(
         (status = 200, description = "Finished: the resource"),
         (status = 202, description = "Still running"),

@@ -89,6 +89,13 @@ impl Applied {
         self.properties.insert(name.to_owned(), value);
         self
     }
+
+    /// Creates `dependent` with the resource; its id, for the property that names it.
+    pub fn create(&mut self, dependent: Dependent) -> String {
+        let id = dependent.id.display();
+        self.dependents.push(dependent);
+        id
+    }
 }
 
 /// Creates and removes the real things behind one resource type. Both calls are idempotent

@@ -89,10 +89,7 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.filters
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        super::http::query_param(&self.filters, name)
     }
 }
 

@@ -102,6 +102,21 @@ pub fn group_not_found(group: &str) -> ArmError {
     )
 }
 
+/// How many of the resources that block a delete its refusal names.
+pub const BLOCKERS_NAMED: u64 = 5;
+
+/// A delete refused while `blockers` exist: `message` is given their names, joined.
+pub fn refuse_delete_while(
+    blockers: &[String],
+    code: ErrorCode,
+    message: impl FnOnce(&str) -> String,
+) -> Result<(), ArmError> {
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    Err(ArmError::new(code, message(&blockers.join(", "))))
+}
+
 /// What a row that must stay is to the write that needs it, for the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holder {

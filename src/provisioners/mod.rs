@@ -17,6 +17,18 @@ pub use crate::storage::{self, ObjectStorage};
 pub use sweeper::Sweeper;
 pub use worker::Worker;
 
+use crate::error::ArmError;
+
+/// Why a worker could not commit an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    /// A role assignment the provisioner asked for was refused (or could not be stored).
+    #[error("a role assignment the provisioner asked for could not be written: {0}")]
+    Assignment(#[source] ArmError),
+}
+
 /// What workers provision with: the provisioner per type, the backends they use, and the
 /// hook that runs when resources go.
 #[derive(Clone)]

@@ -5,7 +5,7 @@ use sea_orm::{DatabaseTransaction, DbErr};
 use serde_json::{Value, json};
 
 use super::worker::Worker;
-use super::{Applied, Dependent};
+use super::{Applied, Dependent, WorkerError};
 use crate::arm::hooks::Removal;
 use crate::arm::id::ResourceId;
 use crate::arm::lro;
@@ -144,12 +144,14 @@ impl Worker {
         id: &ResourceId,
         row: &resource::Model,
         applied: Applied,
-    ) -> Result<(), DbErr> {
+    ) -> Result<(), WorkerError> {
         for dependent in &applied.dependents {
             self.insert_dependent(tx, op, row, dependent).await?;
         }
         for assignment in &applied.role_assignments {
-            crate::authz::assignments::ensure(tx, "kiln-provisioner", assignment.clone()).await?;
+            crate::authz::assignments::ensure(tx, "kiln-provisioner", assignment.clone())
+                .await
+                .map_err(WorkerError::Assignment)?;
         }
         let body = (!applied.properties.is_empty() || applied.identity.is_some()).then(|| {
             let mut body = row.body.clone();
@@ -169,17 +171,11 @@ impl Worker {
             body,
         };
         if !resources::settle(tx, settled).await? {
-            return self
-                .end(
-                    tx,
-                    op,
-                    lro::CANCELED,
-                    Some(canceled("a newer write replaced this one")),
-                )
-                .await;
+            let error = canceled("a newer write replaced this one");
+            return Ok(self.end(tx, op, lro::CANCELED, Some(error)).await?);
         }
         self.end(tx, op, lro::SUCCEEDED, None).await?;
-        self.record(tx, op, id, &WRITE_DONE).await
+        Ok(self.record(tx, op, id, &WRITE_DONE).await?)
     }
 
     /// Drops the resource, everything under it and the resources it manages (whose backends

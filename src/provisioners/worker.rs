@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use super::transitions::canceled;
-use super::{Applied, Backends, ProvisionContext, ProvisionError, Provisioner};
+use super::{Applied, Backends, ProvisionContext, ProvisionError, Provisioner, WorkerError};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::lro;
 use crate::config::WorkerSettings;
@@ -136,11 +136,11 @@ impl Worker {
     }
 
     /// One pass: claims every operation that is due and drives it. Returns how many it finished.
-    pub async fn run_once(&self) -> Result<usize, DbErr> {
+    pub async fn run_once(&self) -> Result<usize, WorkerError> {
         let now = now_millis();
         let due = operations::due(&self.db, now, BATCH).await?;
         // Operations of different resources are independent: drive a few at once.
-        let outcomes: Vec<Result<Drive, DbErr>> = futures_util::stream::iter(due)
+        let outcomes: Vec<Result<Drive, WorkerError>> = futures_util::stream::iter(due)
             .map(|op| self.claim_and_drive(op, now, false))
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -157,7 +157,7 @@ impl Worker {
     /// Drives the operation a provisioning request names, unless a live worker holds it. A
     /// request is a reason to try now: a retry waiting for its backoff is taken at once (so a
     /// request whose provisioner always panics runs into the broker's delivery limit).
-    pub async fn handle(&self, operation_id: &str) -> Result<Drive, DbErr> {
+    pub async fn handle(&self, operation_id: &str) -> Result<Drive, WorkerError> {
         let Some(op) = operations::find(&self.db, operation_id).await? else {
             return Ok(Drive::Skipped);
         };
@@ -176,7 +176,7 @@ impl Worker {
         operation_id: Option<&str>,
         resource_id: Option<&str>,
         why: &str,
-    ) -> Result<bool, DbErr> {
+    ) -> Result<bool, WorkerError> {
         let by_id = match operation_id {
             Some(op) => operations::find(&self.db, op).await?,
             None => None,
@@ -219,7 +219,7 @@ impl Worker {
             .await
         {
             Ok(_) => Ok(true),
-            Err(DbErr::RecordNotUpdated) => Ok(false),
+            Err(WorkerError::Db(DbErr::RecordNotUpdated)) => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -229,7 +229,7 @@ impl Worker {
         op: operation::Model,
         now: i64,
         waiting_retry_too: bool,
-    ) -> Result<Drive, DbErr> {
+    ) -> Result<Drive, WorkerError> {
         if !self.claim(&op, now, waiting_retry_too).await? {
             return Ok(Drive::Skipped);
         }
@@ -243,7 +243,7 @@ impl Worker {
         let drive = tracing::Instrument::instrument(self.drive(&op), span).await;
         match drive {
             // Another worker took the lease over (ours expired): its outcome stands, ours rolled back.
-            Err(DbErr::RecordNotUpdated) => Ok(Drive::Skipped),
+            Err(WorkerError::Db(DbErr::RecordNotUpdated)) => Ok(Drive::Skipped),
             other => other,
         }
     }
@@ -283,18 +283,18 @@ impl Worker {
     }
 
     /// Settles the operation in one transaction; the relay is woken for its events.
-    async fn settle(
+    async fn settle<E: Into<WorkerError>>(
         &self,
-        run: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<(), DbErr>,
-    ) -> Result<Drive, DbErr> {
+        run: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<(), E>,
+    ) -> Result<Drive, WorkerError> {
         let tx = self.db.begin().await?;
-        run(&tx).await?;
+        run(&tx).await.map_err(Into::into)?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
         Ok(Drive::Finished)
     }
 
-    async fn drive(&self, op: &operation::Model) -> Result<Drive, DbErr> {
+    async fn drive(&self, op: &operation::Model) -> Result<Drive, WorkerError> {
         let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
             tracing::error!(operation = %op.id, resource = %op.resource_id, "operation names an unparsable resource id");
             let error = OperationError::new(
@@ -359,7 +359,7 @@ impl Worker {
         op: &operation::Model,
         id: &ResourceId,
         row: &resource::Model,
-    ) -> Result<Drive, DbErr> {
+    ) -> Result<Drive, WorkerError> {
         let removed = self.removal_set(row).await?;
         for target in removed.iter().chain(std::iter::once(row)) {
             let Some(provisioner) = self.provisioner(target) else {
@@ -405,7 +405,7 @@ impl Worker {
         op: &operation::Model,
         id: &ResourceId,
         attempt: Attempt,
-    ) -> Result<Drive, DbErr> {
+    ) -> Result<Drive, WorkerError> {
         let (error, drive) = match attempt {
             Attempt::Failed(err @ ProvisionError::Fail { .. }) => {
                 let error = err.to_arm();

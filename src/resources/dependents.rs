@@ -46,41 +46,43 @@ pub static KEY_VAULT: TypeDescriptor = TypeDescriptor {
     tag: "Vaults",
 };
 
-/// A storage account a hub's provisioner created (`managedBy` names the hub).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StorageAccount {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(read_only, example = "Microsoft.Storage/storageAccounts")]
-    pub r#type: Option<String>,
-    pub location: String,
-    pub kind: Option<String>,
-    pub sku: Option<Value>,
-    pub tags: Option<BTreeMap<String, String>>,
-    #[schema(read_only)]
-    pub managed_by: Option<String>,
-    pub properties: Option<DependentProperties>,
+/// The wire shape of a dependent resource type, for the OpenAPI document: the members every
+/// dependent has, and the ones its type adds after `location`.
+macro_rules! dependent_schema {
+    ($(#[$doc:meta])* $name:ident, $type_name:tt, {$($(#[$meta:meta])* $field:ident: $ty:ty),* $(,)?}) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            #[schema(read_only)]
+            pub id: Option<String>,
+            #[schema(read_only)]
+            pub name: Option<String>,
+            #[schema(read_only, example = $type_name)]
+            pub r#type: Option<String>,
+            pub location: String,
+            $($(#[$meta])* pub $field: $ty,)*
+            pub tags: Option<BTreeMap<String, String>>,
+            #[schema(read_only)]
+            pub managed_by: Option<String>,
+            pub properties: Option<DependentProperties>,
+        }
+    };
 }
 
-/// A key vault a hub's provisioner created (`managedBy` names the hub).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Vault {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(read_only, example = "Microsoft.KeyVault/vaults")]
-    pub r#type: Option<String>,
-    pub location: String,
-    pub tags: Option<BTreeMap<String, String>>,
-    #[schema(read_only)]
-    pub managed_by: Option<String>,
-    pub properties: Option<DependentProperties>,
-}
+dependent_schema!(
+    /// A storage account a hub's provisioner created (`managedBy` names the hub).
+    StorageAccount,
+    "Microsoft.Storage/storageAccounts",
+    { kind: Option<String>, sku: Option<Value> }
+);
+
+dependent_schema!(
+    /// A key vault a hub's provisioner created (`managedBy` names the hub).
+    Vault,
+    "Microsoft.KeyVault/vaults",
+    {}
+);
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

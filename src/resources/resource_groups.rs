@@ -12,6 +12,7 @@ use crate::arm::registry::{
     TypeSchema, Verbs, WriteAnswer,
 };
 use crate::error::{ArmError, ErrorCode};
+use crate::lifecycle::{BLOCKERS_NAMED, refuse_delete_while};
 use crate::store::resource;
 use crate::store::resources;
 use sea_orm::DatabaseTransaction;
@@ -68,18 +69,18 @@ impl ResourceKind for ResourceGroups {
         tx: &DatabaseTransaction,
         row: &resource::Model,
     ) -> Result<(), ArmError> {
-        let dependents = resources::depended_on_from_outside(tx, &row.id_key, 5).await?;
-        if dependents.is_empty() {
-            return Ok(());
-        }
-        Err(ArmError::new(
+        let dependents =
+            resources::depended_on_from_outside(tx, &row.id_key, BLOCKERS_NAMED).await?;
+        refuse_delete_while(
+            &dependents,
             ErrorCode::ResourceGroupHasDependents,
-            format!(
-                "The resource group '{}' holds resources that resources outside it depend on ({}). Delete those first.",
-                row.name,
-                dependents.join(", ")
-            ),
-        ))
+            |dependents| {
+                format!(
+                    "The resource group '{}' holds resources that resources outside it depend on ({dependents}). Delete those first.",
+                    row.name
+                )
+            },
+        )
     }
 }
 

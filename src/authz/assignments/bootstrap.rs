@@ -37,12 +37,9 @@ pub async fn ensure(
     tx: &impl ConnectionTrait,
     by: &str,
     new: NewAssignment,
-) -> Result<(), sea_orm::DbErr> {
+) -> Result<(), ArmError> {
     if stored::find(tx, &new.name).await?.is_some() {
         return Ok(());
     }
-    write(tx, by, new)
-        .await
-        .map(|_| ())
-        .map_err(|e| sea_orm::DbErr::Custom(e.detail.message))
+    write(tx, by, new).await.map(|_| ())
 }

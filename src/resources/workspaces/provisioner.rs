@@ -4,7 +4,7 @@
 //! system-assigned identity. Names are deterministic, so a repeated attempt finds its work done.
 
 use async_trait::async_trait;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::arm::id::ResourceId;
 use crate::error::ErrorCode;
@@ -16,6 +16,10 @@ use crate::store::{resource, resources, subscriptions};
 pub const PROJECT_CONTAINERS: [&str; 4] = ["azureml", "blobstore", "code", "file"];
 
 pub struct WorkspaceProvisioner;
+
+/// The types of a hub's dependents: namespace and type segment.
+const STORAGE: (&str, &str) = (STORAGE_ACCOUNT.namespace, "storageAccounts");
+const VAULT: (&str, &str) = (KEY_VAULT.namespace, "vaults");
 
 /// FNV-1a: a stable hash (unlike `DefaultHasher`) so names survive upgrades.
 fn stable_hash(text: &str) -> String {
@@ -53,6 +57,25 @@ fn account_name(storage_account_id: &str) -> &str {
         .unwrap_or(storage_account_id)
 }
 
+/// The resource `name` of type `(namespace, segment)` that the hub's provisioner creates in
+/// the hub's group and location.
+fn dependent_of(
+    hub: &resource::Model,
+    hub_id: &ResourceId,
+    (namespace, segment): (&str, &str),
+    name: &str,
+    properties: Value,
+) -> Dependent {
+    let group = hub_id.resource_group.as_deref().unwrap_or_default();
+    Dependent {
+        id: ResourceId::resource(&hub_id.subscription, group, namespace, &[(segment, name)]),
+        location: hub.location.clone(),
+        kind: None,
+        sku: None,
+        properties: properties.as_object().cloned().unwrap_or_default(),
+    }
+}
+
 fn db_error(err: impl std::fmt::Display) -> ProvisionError {
     ProvisionError::retry(ErrorCode::DatabaseUnavailable, err.to_string())
 }
@@ -81,33 +104,22 @@ impl WorkspaceProvisioner {
         let id = ResourceId::parse(&hub.id, cx.vocabulary).ok_or_else(|| {
             ProvisionError::fail(ErrorCode::InvalidResourceId, "The hub id is invalid.")
         })?;
-        let group = id.resource_group.clone().unwrap_or_default();
         let (storage_name, vault_name) = dependent_names(&hub.id_key, &hub.name);
         let mut applied = Applied::default();
         let storage_id = match property(hub, "storageAccount") {
             Some(given) => given.to_owned(),
             None => {
-                let storage = ResourceId::resource(
-                    &id.subscription,
-                    &group,
-                    STORAGE_ACCOUNT.namespace,
-                    &[("storageAccounts", &storage_name)],
-                );
-                let mut properties = Map::new();
-                properties.insert(
-                    "primaryEndpoints".into(),
-                    json!({"blob": cx.storage.account_endpoint(&storage_name)}),
-                );
-                properties.insert("isHnsEnabled".into(), json!(false));
-                properties.insert("supportsHttpsTrafficOnly".into(), json!(true));
-                applied.dependents.push(Dependent {
-                    id: storage.clone(),
-                    location: hub.location.clone(),
+                let properties = json!({
+                    "primaryEndpoints": {"blob": cx.storage.account_endpoint(&storage_name)},
+                    "isHnsEnabled": false,
+                    "supportsHttpsTrafficOnly": true,
+                });
+                let account = Dependent {
                     kind: Some("StorageV2".into()),
                     sku: Some(json!({"name": "Standard_LRS", "tier": "Standard"})),
-                    properties,
-                });
-                storage.display()
+                    ..dependent_of(hub, &id, STORAGE, &storage_name, properties)
+                };
+                applied.create(account)
             }
         };
         cx.storage
@@ -117,28 +129,13 @@ impl WorkspaceProvisioner {
         let vault_id = match property(hub, "keyVault") {
             Some(given) => given.to_owned(),
             None => {
-                let vault = ResourceId::resource(
-                    &id.subscription,
-                    &group,
-                    KEY_VAULT.namespace,
-                    &[("vaults", &vault_name)],
-                );
-                let mut properties = Map::new();
-                properties.insert("tenantId".into(), json!(tenant_of(cx, hub).await?));
-                properties.insert("sku".into(), json!({"family": "A", "name": "standard"}));
-                properties.insert("enableRbacAuthorization".into(), json!(true));
-                properties.insert(
-                    "vaultUri".into(),
-                    json!(format!("https://{vault_name}.vault.azure.net/")),
-                );
-                applied.dependents.push(Dependent {
-                    id: vault.clone(),
-                    location: hub.location.clone(),
-                    kind: None,
-                    sku: None,
-                    properties,
+                let properties = json!({
+                    "tenantId": tenant_of(cx, hub).await?,
+                    "sku": {"family": "A", "name": "standard"},
+                    "enableRbacAuthorization": true,
+                    "vaultUri": format!("https://{vault_name}.vault.azure.net/"),
                 });
-                vault.display()
+                applied.create(dependent_of(hub, &id, VAULT, &vault_name, properties))
             }
         };
         applied

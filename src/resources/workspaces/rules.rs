@@ -10,7 +10,7 @@ use crate::arm::envelope::Spec;
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
 use crate::error::{ArmError, ErrorCode};
-use crate::lifecycle::ProvisioningState;
+use crate::lifecycle::{BLOCKERS_NAMED, ProvisioningState, refuse_delete_while};
 use crate::provisioners::Provisioner;
 use crate::store::resource;
 use crate::store::resources::{self, RowLock};
@@ -254,18 +254,13 @@ impl ResourceKind for Workspaces {
         if row.kind_key.as_deref() != Some("hub") {
             return Ok(());
         }
-        let projects = resources::dependents_of(tx, &row.id_key, 5).await?;
-        if projects.is_empty() {
-            return Ok(());
-        }
-        Err(ArmError::new(
-            ErrorCode::HubHasProjects,
+        let projects = resources::dependents_of(tx, &row.id_key, BLOCKERS_NAMED).await?;
+        refuse_delete_while(&projects, ErrorCode::HubHasProjects, |projects| {
             format!(
-                "The hub '{}' still has projects ({}). Delete its projects first.",
-                row.name,
-                projects.join(", ")
-            ),
-        ))
+                "The hub '{}' still has projects ({projects}). Delete its projects first.",
+                row.name
+            )
+        })
     }
 
     async fn decorate(

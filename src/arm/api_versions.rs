@@ -152,27 +152,31 @@ mod tests {
         assert!(published("Microsoft.Nothing/here").is_empty());
     }
 
+    /// The error `check_param` answers for `version` of `full_type`.
+    fn refusal_of(full_type: &str, version: Option<&str>) -> crate::error::ErrorDetail {
+        *check_param(full_type, version)
+            .expect_err("the version is refused")
+            .detail
+    }
+
     #[test]
     fn an_unknown_version_names_the_supported_ones() {
-        let err = check_param("Microsoft.Resources/providers", Some("1999-01-01"))
-            .expect_err("1999 is not published");
-        assert_eq!(err.detail.code, "InvalidApiVersionParameter");
-        assert!(
-            err.detail.message.contains("2024-11-01"),
-            "{}",
-            err.detail.message
-        );
+        let arm = refusal_of("Microsoft.Resources/providers", Some("1999-01-01"));
+        assert_eq!(arm.code, "InvalidApiVersionParameter");
+        assert!(arm.message.contains("2024-11-01"), "{}", arm.message);
         assert!(check_param("Microsoft.Resources/providers", Some("2024-11-01")).is_ok());
-        let err = check("Microsoft.MachineLearningServices/workspaces", "1999-01-01")
-            .expect_err("1999 is not published");
-        assert_eq!(err.detail.code, "NoRegisteredProviderFound");
-        assert!(
-            err.detail.message.contains("'workspaces'"),
-            "{}",
-            err.detail.message
+        let provider = refusal_of(
+            "Microsoft.MachineLearningServices/workspaces",
+            Some("1999-01-01"),
         );
-        let err = check_param("Microsoft.Resources/providers", None).expect_err("missing");
-        assert_eq!(err.detail.code, "MissingApiVersionParameter");
+        assert_eq!(provider.code, "NoRegisteredProviderFound");
+        assert!(
+            provider.message.contains("'workspaces'"),
+            "{}",
+            provider.message
+        );
+        let missing = refusal_of("Microsoft.Resources/providers", None);
+        assert_eq!(missing.code, "MissingApiVersionParameter");
     }
 
     #[test]

@@ -155,7 +155,7 @@ async fn write(
 ) -> Result<HttpResponse, ArmError> {
     let (cx, id) = item(&kind, &req, &hreq)?;
     let result = engine
-        .write(verb, &cx, &id, &body.0, &req.preconditions)
+        .write(verb, &cx, &id, &body.0, &req.preconditions, None)
         .await?;
     let verbs = &kind.descriptor().verbs;
     let policy = match verb {

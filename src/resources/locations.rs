@@ -10,6 +10,7 @@ use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::config::regions::Region;
 use crate::error::{ArmError, ErrorResponse};
+use crate::resources::providers::OneParamCall;
 use crate::resources::subscriptions::readable_subscription;
 
 const TYPE: &str = "Microsoft.Resources/locations";
@@ -56,11 +57,7 @@ fn list(engine: &Engine, prefix: &str) -> HttpResponse {
 #[utoipa::path(tag = "Locations", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [Location]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/locations")]
-pub async fn list_locations(
-    req: ArmRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
+pub async fn list_locations((req, path, engine): OneParamCall) -> Result<HttpResponse, ArmError> {
     api_versions::check_param(TYPE, req.param("api-version"))?;
     let row = readable_subscription(&engine, &req.caller, &path).await?;
     Ok(list(

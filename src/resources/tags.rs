@@ -96,7 +96,7 @@ async fn write_tags(
 ) -> Result<Value, ArmError> {
     let body = json!({ "tags": tags });
     let result = engine
-        .write_as(
+        .write(
             WriteVerb::Patch,
             cx,
             id,

@@ -62,21 +62,10 @@ impl WriteVerb {
 }
 
 impl Engine {
-    /// A PUT or PATCH of `body` at `id`, authorized as the type's `write`.
+    /// A PUT or PATCH of `body` at `id`, authorized as the type's `write`, or as `action`
+    /// when given (the tags API's `Microsoft.Resources/tags/write`, which a Tag Contributor
+    /// holds).
     pub async fn write(
-        &self,
-        verb: WriteVerb,
-        cx: &CallContext,
-        id: &ResourceId,
-        body: &Value,
-        pre: &Preconditions,
-    ) -> Result<WriteResult, ArmError> {
-        self.write_as(verb, cx, id, body, pre, None).await
-    }
-
-    /// A write authorized as `action` instead of the type's `write` (the tags API's
-    /// `Microsoft.Resources/tags/write`, which a Tag Contributor holds).
-    pub async fn write_as(
         &self,
         verb: WriteVerb,
         cx: &CallContext,

@@ -68,6 +68,17 @@ fn served_namespace(registry: &Registry, namespace: &str) -> Result<&'static str
     })
 }
 
+/// The served namespace a request names, once its api-version is one of `versions_of`'s.
+fn checked_namespace(
+    req: &ArmRequest,
+    engine: &Engine,
+    versions_of: &str,
+    namespace: &str,
+) -> Result<&'static str, ArmError> {
+    api_versions::check_param(versions_of, req.param("api-version"))?;
+    served_namespace(&engine.registry, namespace)
+}
+
 fn providers_list(registry: &Registry, prefix: &str) -> HttpResponse {
     let value: Vec<Value> = catalogue::namespaces(registry)
         .into_iter()
@@ -92,12 +103,9 @@ pub async fn list_tenant_providers(
     responses((status = 200, description = "The provider"), (status = 404, body = ErrorResponse)))]
 #[get("/providers/{namespace}")]
 pub async fn get_tenant_provider(
-    req: ArmRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
+    (req, path, engine): OneParamCall,
 ) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(PROVIDERS, req.param("api-version"))?;
-    let namespace = served_namespace(&engine.registry, &path)?;
+    let namespace = checked_namespace(&req, &engine, PROVIDERS, &path)?;
     Ok(HttpResponse::Ok().json(provider_view(&engine.registry, "", namespace)))
 }
 
@@ -105,16 +113,15 @@ pub async fn get_tenant_provider(
 #[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [Provider]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/providers")]
-pub async fn list_providers(
-    req: ArmRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
+pub async fn list_providers((req, path, engine): OneParamCall) -> Result<HttpResponse, ArmError> {
     api_versions::check_param(PROVIDERS, req.param("api-version"))?;
     let row = readable_subscription(&engine, &req.caller, &path).await?;
     let prefix = format!("/subscriptions/{}", row.subscription_id);
     Ok(providers_list(&engine.registry, &prefix))
 }
+
+/// What a handler of one path parameter (a namespace, or a subscription) extracts.
+pub type OneParamCall = (ArmRequest, web::Path<String>, web::Data<Engine>);
 
 /// What a provider handler extracts (actix extracts a tuple in order); the path is the
 /// subscription and the namespace.
@@ -169,11 +176,7 @@ pub async fn unregister_provider(call: ProviderCall) -> Result<HttpResponse, Arm
 #[utoipa::path(tag = "Providers", params(("namespace" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [Operation]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/providers/{namespace}/operations")]
-pub async fn list_operations(
-    req: ArmRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
+pub async fn list_operations((req, path, engine): OneParamCall) -> Result<HttpResponse, ArmError> {
     let registry = &engine.registry;
     let namespace = served_namespace(registry, &path)?;
     let versions = catalogue::operations_versions(registry, namespace);
@@ -251,12 +254,9 @@ pub async fn list_provider_operations(
     responses((status = 200, description = "ProviderOperationsMetadata"), (status = 404, body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/providerOperations/{namespace}")]
 pub async fn get_provider_operations(
-    req: ArmRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
+    (req, path, engine): OneParamCall,
 ) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(PROVIDER_OPERATIONS, req.param("api-version"))?;
-    let namespace = served_namespace(&engine.registry, &path)?;
+    let namespace = checked_namespace(&req, &engine, PROVIDER_OPERATIONS, &path)?;
     Ok(HttpResponse::Ok().json(metadata_view(&engine.registry, namespace)))
 }
 

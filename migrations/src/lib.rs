@@ -11,6 +11,7 @@ mod m20261121_000002_managed_by;
 mod m20261121_000003_authorization;
 mod m20261121_000004_identity;
 mod m20261121_000005_connections;
+mod m20261203_000006_subscription_tags;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_authorization::Migration),
             Box::new(m20261121_000004_identity::Migration),
             Box::new(m20261121_000005_connections::Migration),
+            Box::new(m20261203_000006_subscription_tags::Migration),
         ]
     }
 }

@@ -68,7 +68,8 @@ fn reject_unknown(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ArmE
     Ok(())
 }
 
-fn parse_tags(value: &Value) -> Result<Option<BTreeMap<String, String>>, ArmError> {
+/// A `tags` value, checked against ARM's limits (count, name and value lengths, characters).
+pub fn parse_tags(value: &Value) -> Result<Option<BTreeMap<String, String>>, ArmError> {
     let map = match value {
         Value::Null => return Ok(None),
         Value::Object(map) => map,

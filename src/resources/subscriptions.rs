@@ -53,9 +53,12 @@ pub struct Subscription {
     pub state: String,
     pub authorization_source: String,
     pub subscription_policies: Value,
+    /// What the tags API wrote at the subscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
 }
 
-fn to_view(row: &SubscriptionInfo) -> Subscription {
+fn to_view(row: &SubscriptionInfo, tags: Option<Value>) -> Subscription {
     Subscription {
         id: format!("/subscriptions/{}", row.subscription_id),
         subscription_id: row.subscription_id.clone(),
@@ -64,6 +67,8 @@ fn to_view(row: &SubscriptionInfo) -> Subscription {
         state: row.state.clone(),
         authorization_source: "RoleBased".into(),
         subscription_policies: json!({"locationPlacementId": "Public_2014-09-01", "quotaId": "Kiln", "spendingLimit": "Off"}),
+        // Shown once the subscription has tags, as ARM shows them.
+        tags: tags.filter(|t| t.as_object().is_some_and(|m| !m.is_empty())),
     }
 }
 
@@ -79,7 +84,13 @@ pub async fn list_subscriptions(
     req.context(&DESCRIPTOR)?;
     let visible = visible_subscriptions(&req.caller, &rbac);
     let rows = subscriptions::in_tenant(db.get_ref(), &req.caller.tenant_id, visible).await?;
-    let value: Vec<Subscription> = rows.into_iter().map(|row| to_view(&row.into())).collect();
+    let value: Vec<Subscription> = rows
+        .into_iter()
+        .map(|row| {
+            let tags = row.tags.clone();
+            to_view(&row.into(), tags)
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "value": value })))
 }
 
@@ -138,9 +149,13 @@ pub async fn get_subscription(
     req: ArmRequest,
     path: web::Path<String>,
     engine: web::Data<Engine>,
+    db: web::Data<DatabaseConnection>,
 ) -> Result<HttpResponse, ArmError> {
     let row = visible_subscription(&req, &engine, &path).await?;
-    Ok(HttpResponse::Ok().json(to_view(&row)))
+    // Tags change; the directory's cached row does not carry them.
+    let tags =
+        subscriptions::tags(db.get_ref(), &subscriptions::key_of(&row.subscription_id)).await?;
+    Ok(HttpResponse::Ok().json(to_view(&row, tags)))
 }
 
 /// What the platform administrator sends to create a subscription.
@@ -226,6 +241,7 @@ pub async fn open_subscription(
         state: "Enabled".into(),
         created_by: new.owner.to_owned(),
         created_at: now,
+        tags: None,
     };
     if !subscriptions::insert(tx, &row).await? {
         return Err(ArmError::new(
@@ -270,7 +286,7 @@ pub async fn admin_create_subscription(
     let row = create_subscription(&db, &caller, &request).await?;
     // The creator's Owner assignment is enforced before the answer.
     assignments.policy.refresh().await?;
-    Ok(HttpResponse::build(StatusCode::CREATED).json(to_view(&row.into())))
+    Ok(HttpResponse::build(StatusCode::CREATED).json(to_view(&row.into(), None)))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

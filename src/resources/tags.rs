@@ -1,8 +1,8 @@
-//! `Microsoft.Resources/tags/default`: the tags of a resource group or a resource, read and
-//! written on their own (`az tag create/update/list --resource-id`, `az resource tag`). A
-//! write goes through the engine as a PATCH of the resource's `tags`, authorized as
-//! `Microsoft.Resources/tags/write`, and answers once the resource's operation (if it has one)
-//! is done: the tags API is synchronous.
+//! `Microsoft.Resources/tags/default`: the tags of a subscription, resource group or resource,
+//! read and written on their own (`az tag create/update/list --resource-id`, `az resource
+//! tag`), authorized as `Microsoft.Resources/tags/*`. A resource's write goes through the
+//! engine as a PATCH of its `tags` and answers once the resource's operation (if it has one)
+//! is done: the tags API is synchronous. A subscription's tags are kept on its row.
 
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use crate::arm::engine::{CallContext, Engine, Preconditions, WriteOutcome, Write
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
+use crate::lifecycle::subscription_not_found;
+use crate::store::subscriptions;
+use sea_orm::DatabaseConnection;
 
 pub const READ: &str = "Microsoft.Resources/tags/read";
 pub const WRITE: &str = "Microsoft.Resources/tags/write";
@@ -32,10 +35,12 @@ type Call = (
     ArmRequest,
     web::Path<String>,
     web::Data<Engine>,
+    web::Data<DatabaseConnection>,
     web::Data<std::sync::Arc<PathVocabulary>>,
 );
 
-/// The resource the scope names, and the call context at a tags api-version.
+/// The resource group, resource or subscription the scope names, and the call context at a
+/// tags api-version.
 fn target(
     req: &ArmRequest,
     raw: &str,
@@ -46,18 +51,28 @@ fn target(
     let id = ResourceId::parse(&scope, vocabulary).ok_or_else(|| {
         ArmError::new(
             ErrorCode::InvalidResourceId,
-            format!("The scope '{scope}' of the tags is not a resource group or resource id."),
+            format!(
+                "The scope '{scope}' of the tags is not a subscription, resource group or resource id."
+            ),
         )
     })?;
-    if id.resource_group.is_none() {
-        return Err(ArmError::new(
-            ErrorCode::InvalidResourceId,
-            format!(
-                "Tags at subscription scope are not served: '{scope}'. Tag a resource group or a resource."
-            ),
-        ));
-    }
     Ok((req.context_unchecked(&version), id))
+}
+
+/// The tags at `id` now: a subscription's from its row, a resource's from the resource.
+async fn current_tags(
+    engine: &Engine,
+    db: &DatabaseConnection,
+    cx: &CallContext,
+    id: &ResourceId,
+) -> Result<Value, ArmError> {
+    if id.resource_group.is_some() {
+        return Ok(engine.get(cx, id).await?.0["tags"].clone());
+    }
+    engine.authorize(cx, id, READ).await?;
+    subscriptions::tags(db, &id.subscription_key())
+        .await?
+        .ok_or_else(|| subscription_not_found(&id.subscription))
 }
 
 fn view(id: &ResourceId, tags: &Value) -> Value {
@@ -86,15 +101,26 @@ fn requested_tags(body: &Value) -> Result<Map<String, Value>, ArmError> {
     }
 }
 
-/// Writes `tags` as the resource's tags and answers them once settled.
+/// Writes `tags` as the tags at `id` and answers them once settled: a resource's through
+/// the engine (a PATCH of its `tags`), a subscription's on its row.
 async fn write_tags(
     engine: &Engine,
+    db: &DatabaseConnection,
     cx: &CallContext,
     id: &ResourceId,
     tags: Map<String, Value>,
     action: &str,
 ) -> Result<Value, ArmError> {
     let body = json!({ "tags": tags });
+    if id.resource_group.is_none() {
+        engine.authorize(cx, id, action).await?;
+        // The limits every resource's tags have.
+        crate::arm::envelope::parse_tags(&body["tags"])?;
+        if !subscriptions::set_tags(db, &id.subscription_key(), body["tags"].clone()).await? {
+            return Err(subscription_not_found(&id.subscription));
+        }
+        return Ok(body["tags"].clone());
+    }
     let result = engine
         .write(
             WriteVerb::Patch,
@@ -115,28 +141,28 @@ async fn write_tags(
     Ok(resource["tags"].clone())
 }
 
-/// The tags of a resource group or resource.
+/// The tags of a subscription, resource group or resource.
 #[utoipa::path(tag = "Tags", params(("scope" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "TagsResource"), (status = "4XX", body = ErrorResponse)))]
 #[get("/{scope:.*}/providers/Microsoft.Resources/tags/default")]
-pub async fn get_tags((req, path, engine, vocabulary): Call) -> Result<HttpResponse, ArmError> {
+pub async fn get_tags((req, path, engine, db, vocabulary): Call) -> Result<HttpResponse, ArmError> {
     let (cx, id) = target(&req, &path, &vocabulary)?;
-    let (resource, _) = engine.get(&cx, &id).await?;
-    Ok(HttpResponse::Ok().json(view(&id, &resource["tags"])))
+    let tags = current_tags(&engine, &db, &cx, &id).await?;
+    Ok(HttpResponse::Ok().json(view(&id, &tags)))
 }
 
-/// Replaces every tag of a resource group or resource.
+/// Replaces every tag of a subscription, resource group or resource.
 #[utoipa::path(tag = "Tags", params(("scope" = String, Path), ("api-version" = String, Query)),
     request_body = Value,
     responses((status = 200, description = "TagsResource"), (status = "4XX", body = ErrorResponse)))]
 #[put("/{scope:.*}/providers/Microsoft.Resources/tags/default")]
 pub async fn put_tags(
-    (req, path, engine, vocabulary): Call,
+    (req, path, engine, db, vocabulary): Call,
     body: JsonBody,
 ) -> Result<HttpResponse, ArmError> {
     let (cx, id) = target(&req, &path, &vocabulary)?;
     let tags = requested_tags(&body.0)?;
-    let written = write_tags(&engine, &cx, &id, tags, WRITE).await?;
+    let written = write_tags(&engine, &db, &cx, &id, tags, WRITE).await?;
     Ok(HttpResponse::Ok().json(view(&id, &written)))
 }
 
@@ -146,14 +172,14 @@ pub async fn put_tags(
     responses((status = 200, description = "TagsResource"), (status = "4XX", body = ErrorResponse)))]
 #[patch("/{scope:.*}/providers/Microsoft.Resources/tags/default")]
 pub async fn patch_tags(
-    (req, path, engine, vocabulary): Call,
+    (req, path, engine, db, vocabulary): Call,
     body: JsonBody,
 ) -> Result<HttpResponse, ArmError> {
     let (cx, id) = target(&req, &path, &vocabulary)?;
     let requested = requested_tags(&body.0)?;
     let operation = body.0["operation"].as_str().unwrap_or_default().to_owned();
-    let (current, _) = engine.get(&cx, &id).await?;
-    let mut tags = current["tags"].as_object().cloned().unwrap_or_default();
+    let current = current_tags(&engine, &db, &cx, &id).await?;
+    let mut tags = current.as_object().cloned().unwrap_or_default();
     let same_name = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     match operation.to_ascii_lowercase().as_str() {
         "merge" => {
@@ -176,17 +202,19 @@ pub async fn patch_tags(
             .with_target("operation"));
         }
     }
-    let written = write_tags(&engine, &cx, &id, tags, WRITE).await?;
+    let written = write_tags(&engine, &db, &cx, &id, tags, WRITE).await?;
     Ok(HttpResponse::Ok().json(view(&id, &written)))
 }
 
-/// Removes every tag of a resource group or resource.
+/// Removes every tag of a subscription, resource group or resource.
 #[utoipa::path(tag = "Tags", params(("scope" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "The tags are removed"), (status = "4XX", body = ErrorResponse)))]
 #[delete("/{scope:.*}/providers/Microsoft.Resources/tags/default")]
-pub async fn delete_tags((req, path, engine, vocabulary): Call) -> Result<HttpResponse, ArmError> {
+pub async fn delete_tags(
+    (req, path, engine, db, vocabulary): Call,
+) -> Result<HttpResponse, ArmError> {
     let (cx, id) = target(&req, &path, &vocabulary)?;
-    write_tags(&engine, &cx, &id, Map::new(), DELETE).await?;
+    write_tags(&engine, &db, &cx, &id, Map::new(), DELETE).await?;
     Ok(HttpResponse::Ok().finish())
 }
 

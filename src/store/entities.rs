@@ -145,6 +145,8 @@ pub mod subscription {
         pub state: String,
         pub created_by: String,
         pub created_at: i64,
+        /// The tags API's tags of the subscription (a JSON object), absent until tagged.
+        pub tags: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

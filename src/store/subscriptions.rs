@@ -62,3 +62,27 @@ pub async fn insert(tx: &impl ConnectionTrait, row: &Model) -> Result<bool, DbEr
     Entity::insert(active).exec_without_returning(tx).await?;
     Ok(true)
 }
+
+/// The tags of the subscription at `key` (`None` when there is no such subscription).
+pub async fn tags(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> Result<Option<serde_json::Value>, DbErr> {
+    Ok(find(db, key)
+        .await?
+        .map(|row| row.tags.unwrap_or_else(|| serde_json::json!({}))))
+}
+
+/// Replaces the tags of the subscription at `key`; `false` when there is none.
+pub async fn set_tags(
+    db: &impl ConnectionTrait,
+    key: &str,
+    tags: serde_json::Value,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::Tags, sea_orm::sea_query::Expr::value(tags))
+        .filter(Column::Key.eq(key.to_owned()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

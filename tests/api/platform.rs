@@ -292,7 +292,8 @@ async fn the_tags_api_reads_and_writes_tags(backend: Backend) {
     let hub = app.hub("rg", "hub").await;
     let hub_id = hub["id"].as_str().unwrap().to_owned();
     let group_id = app.group_path("rg");
-    for scope in [&group_id, &hub_id] {
+    let subscription_id = format!("/subscriptions/{}", app.subscription);
+    for scope in [&subscription_id, &group_id, &hub_id] {
         let res = app
             .put(
                 &tags_path(scope),
@@ -347,6 +348,28 @@ async fn the_tags_api_reads_and_writes_tags(backend: Backend) {
         )
         .await;
     }
+    let subscription = app
+        .get_ok(&format!("{subscription_id}?api-version={SUB_API}"))
+        .await;
+    assert_eq!(subscription["tags"], json!({"team": "ml", "ENV": "prod"}));
+    let res = app
+        .put(
+            &tags_path(&subscription_id),
+            &json!({"properties": {"tags": {"bad<name": "x"}}}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "tag names are checked"
+    );
+    let res = app
+        .get(&tags_path(&format!(
+            "/subscriptions/{}",
+            uuid::Uuid::new_v4()
+        )))
+        .await;
+    assert!(res.status().is_client_error(), "{}", res.status());
     let shown = app
         .get_ok(&format!("{hub_id}?api-version=2025-12-01"))
         .await;

@@ -20,21 +20,15 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 kiln_bin=${KILN_BIN:-$target_dir/debug/kiln}
 venv=${KILN_SDK_VENV:-$target_dir/sdk-venv}
 
+# shellcheck source=../lib/harness.sh
+. "$here/../lib/harness.sh"
+
 log() { echo "sdk: $*" >&2; }
 
 [ -x "$kiln_bin" ] || { log "kiln binary not found at $kiln_bin (cargo build first)"; exit 1; }
 
 # --- Python environment ------------------------------------------------------
-# The stamp holds the requirements the venv was built from; a missing or
-# different stamp (or a venv whose python no longer runs) means reinstall.
-stamp=$venv/.kiln-requirements
-if ! "$venv/bin/python" -c '' 2>/dev/null || ! cmp -s "$here/requirements.txt" "$stamp"; then
-    log "creating venv in $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    PIP_NO_INPUT=1 "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
-    cp "$here/requirements.txt" "$stamp"
-fi
+harness_venv "$venv" "$here/requirements.txt"
 
 # --- Server ------------------------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-sdk.XXXXXX")
@@ -43,21 +37,7 @@ ok=0
 
 cleanup() {
     local rc=$?
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        # Give it a moment to shut down cleanly, then make sure it is gone.
-        for _ in $(seq 1 50); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    if [ "$ok" != 1 ] && [ -f "$tmp/kiln.log" ]; then
-        echo "---- kiln server log ($tmp/kiln.log) ----" >&2
-        cat "$tmp/kiln.log" >&2
-        echo "---- end of kiln server log ----" >&2
-    fi
+    harness_stop "$server_pid" "$tmp/kiln.log" "$ok"
     rm -rf "$tmp"
     exit "$rc"
 }
@@ -65,14 +45,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Two distinct free loopback ports: both sockets are held open together so
-# the kernel cannot hand out the same port twice.
-read -r http_port https_port < <(python3 -c '
-import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])
-')
+harness_ports
 
 base_url="https://127.0.0.1:$https_port"
 log "starting $kiln_bin (http :$http_port, https :$https_port, data $tmp)"
@@ -80,21 +53,7 @@ log "starting $kiln_bin (http :$http_port, https :$https_port, data $tmp)"
     </dev/null >"$tmp/kiln.log" 2>&1 &
 server_pid=$!
 
-# Wait for /healthz over TLS (-k: the CA file may not be written yet when the
-# port opens; the SDK test itself verifies the certificate properly).
-deadline=$((SECONDS + 60))
-until [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$base_url/healthz" || true)" = 200 ]; do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        log "kiln exited before becoming healthy"
-        exit 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-        log "kiln not healthy on $base_url/healthz after 60 s"
-        exit 1
-    fi
-    sleep 0.2
-done
-log "kiln is healthy"
+harness_wait_healthy "$base_url" "$server_pid"
 
 ca=$tmp/tls/cert.pem
 [ -s "$ca" ] || { log "server certificate $ca missing"; exit 1; }

@@ -49,17 +49,6 @@ pub fn accepts(full_type: &str, version: &str) -> bool {
         .any(|v| v.eq_ignore_ascii_case(version))
 }
 
-/// The newest version of `full_type`, preferring a stable one, as clients pick a default.
-pub fn newest_stable(full_type: &str) -> Option<&'static str> {
-    let versions = published(full_type);
-    versions
-        .iter()
-        .rev()
-        .find(|v| !v.contains("preview"))
-        .or_else(|| versions.last())
-        .map(String::as_str)
-}
-
 /// How versions sort, oldest first: by date, then a preview before the stable version of
 /// the same date.
 pub fn order(version: &str) -> (&str, bool, &str) {
@@ -177,12 +166,5 @@ mod tests {
         );
         let missing = refusal_of("Microsoft.Resources/providers", None);
         assert_eq!(missing.code, "MissingApiVersionParameter");
-    }
-
-    #[test]
-    fn newest_stable_prefers_a_stable_version() {
-        let newest = newest_stable("Microsoft.MachineLearningServices/workspaces")
-            .expect("workspaces have versions");
-        assert!(!newest.contains("preview"), "{newest}");
     }
 }

@@ -139,7 +139,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             kiln::telemetry::init(settings.log_format);
             let app = Box::pin(Application::build(
                 settings.clone(),
-                kiln::resources::registry(),
+                kiln::resources::registry_with(&settings.types),
             ))
             .await?;
             print_banner(&app, &settings);
@@ -148,8 +148,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Worker(args) => {
             kiln::telemetry::init(args.log.log_format);
             kiln::startup::run_worker(
-                kiln::resources::registry(),
+                kiln::resources::registry_with(&args.types.settings()?),
                 &open(&cli.store)?,
+                cli.store.key_source(),
                 &args.broker,
                 &args.provisioning.worker_settings(&cli.store.data_dir, true),
                 kiln::startup::shutdown_signal(),

@@ -12,6 +12,7 @@ mod m20261121_000003_authorization;
 mod m20261121_000004_identity;
 mod m20261121_000005_connections;
 mod m20261203_000006_subscription_tags;
+mod m20261203_000007_cognitive_services;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_identity::Migration),
             Box::new(m20261121_000005_connections::Migration),
             Box::new(m20261203_000006_subscription_tags::Migration),
+            Box::new(m20261203_000007_cognitive_services::Migration),
         ]
     }
 }

@@ -113,7 +113,7 @@ enum ActivityLog {
 /// A lower-cased key column. On PostgreSQL it compares bytewise (`COLLATE "C"`): subtree
 /// deletes select `key/…` as the range (`key/`, `key0`), which a linguistic collation breaks;
 /// SQLite compares bytewise already.
-fn key(m: &SchemaManager, column: impl IntoIden) -> ColumnDef {
+pub(crate) fn key(m: &SchemaManager, column: impl IntoIden) -> ColumnDef {
     let mut def = ColumnDef::new(column);
     def.string();
     if m.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {

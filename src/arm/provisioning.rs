@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::error::ErrorCode;
+use crate::secrets::MasterKeys;
 use crate::storage::ObjectStorage;
 use crate::store::resource;
 
@@ -19,6 +20,8 @@ pub struct ProvisionContext<'a> {
     pub db: &'a DatabaseConnection,
     pub storage: &'a ObjectStorage,
     pub vocabulary: &'a PathVocabulary,
+    /// What a provisioner seals the secrets it makes (an account's keys) under.
+    pub keys: &'a MasterKeys,
 }
 
 /// Why an attempt did not finish.
@@ -115,6 +118,13 @@ pub trait Provisioner: Send + Sync {
         cx: &ProvisionContext<'_>,
         row: &resource::Model,
     ) -> Result<(), ProvisionError>;
+
+    /// The type's housekeeping, run by every sweep (soft-deleted accounts past their
+    /// retention are purged). How many things it did.
+    async fn sweep(&self, cx: &ProvisionContext<'_>, now: i64) -> Result<u64, ProvisionError> {
+        let _ = (cx, now);
+        Ok(0)
+    }
 }
 
 /// Provisioners by lower-cased full type. A type without one completes without backend work.
@@ -130,6 +140,11 @@ impl Provisioners {
 
     pub fn get(&self, type_key: &str) -> Option<&Arc<dyn Provisioner>> {
         self.by_type.get(type_key)
+    }
+
+    /// Every provisioner, in no particular order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Provisioner>> + '_ {
+        self.by_type.values()
     }
 }
 

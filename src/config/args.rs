@@ -143,6 +143,8 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub provisioning: ProvisionerArgs,
     #[command(flatten)]
+    pub types: super::TypeArgs,
+    #[command(flatten)]
     pub log: LogArgs,
 }
 
@@ -200,4 +202,6 @@ pub struct ServeArgs {
     /// (the default, a set of real Azure regions).
     #[arg(long = "regions", env = "KILN_REGIONS")]
     pub regions: Option<PathBuf>,
+    #[command(flatten)]
+    pub types: super::TypeArgs,
 }

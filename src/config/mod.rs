@@ -3,12 +3,13 @@
 //!
 //! `args` declares the command-line flags and their environment variables (clap), `settings`
 //! the validated tree the application is built from, `defaults` what both hold when nothing is
-//! set, `regions` the regions Kiln offers (`KILN_REGIONS`), and `validate` turns the arguments into the tree, with every check a value must pass.
+//! set, `regions` the regions Kiln offers (`KILN_REGIONS`), `types` the settings of resource types (data-plane domain, soft-delete retention), and `validate` turns the arguments into the tree, with every check a value must pass.
 
 mod args;
 mod defaults;
 pub mod regions;
 mod settings;
+pub mod types;
 mod validate;
 
 pub use args::{
@@ -18,4 +19,5 @@ pub use settings::{
     AuthSettings, BootstrapSettings, DatabaseKind, DatabaseSettings, HttpSettings, RelaySettings,
     Settings, TlsSource, WorkerSettings,
 };
+pub use types::{TypeArgs, TypeSettings};
 pub use validate::{SettingsError, parse_public_url};

@@ -30,6 +30,8 @@ pub struct Settings {
     pub master_keys: crate::secrets::KeySource,
     /// The regions resources may live in (`KILN_REGIONS`, else the default set).
     pub regions: super::regions::Regions,
+    /// Settings of resource types (`KILN_DATA_PLANE_DOMAIN`, `KILN_SOFT_DELETE_RETENTION`).
+    pub types: super::TypeSettings,
 }
 
 #[derive(Debug, Clone)]

@@ -26,6 +26,8 @@ pub enum SettingsError {
     JwksWithoutIssuer,
     #[error("KILN_REGIONS: {0}")]
     Regions(#[from] super::regions::RegionsError),
+    #[error(transparent)]
+    Types(#[from] super::types::TypeSettingsError),
 }
 
 impl BrokerArgs {
@@ -183,6 +185,7 @@ impl Settings {
             log_format: serve.log.log_format,
             master_keys: store.key_source(),
             regions: super::regions::Regions::load(serve.regions.as_deref())?,
+            types: serve.types.settings()?,
         })
     }
 }

@@ -111,6 +111,17 @@ catalogue! {
     InvalidCredentials => BAD_REQUEST, "The credentials do not fit the authType.";
     InvalidSharing => BAD_REQUEST, "The sharing settings are invalid.";
     ConnectionNameSharedByHub => CONFLICT, "The hub shares a connection of this name.";
+    // Cognitive Services accounts and projects
+    KindRequired => BAD_REQUEST, "The account needs a kind.";
+    InvalidSkuName => BAD_REQUEST, "The sku is not offered for the account's kind.";
+    InvalidSubdomainName => BAD_REQUEST, "The customSubDomainName is invalid.";
+    CustomDomainInUse => CONFLICT, "The custom subdomain is already used by another account.";
+    FlagMustBeSetForRestore => CONFLICT, "A soft-deleted account has this name: restore or purge it.";
+    DeletedAccountNotFound => NOT_FOUND, "There is no soft-deleted account to restore.";
+    InvalidKeyName => BAD_REQUEST, "keyName must be Key1 or Key2.";
+    AccountNotReady => CONFLICT, "The account is still being provisioned.";
+    ProjectManagementNotAllowed => BAD_REQUEST, "The account does not allow project management.";
+    BadRequest => BAD_REQUEST, "The request is not valid for the resource in its current state.";
     // Authentication and authorization
     AuthenticationFailed => UNAUTHORIZED, "Authentication failed.";
     InvalidAuthenticationToken => UNAUTHORIZED, "The access token is invalid.";

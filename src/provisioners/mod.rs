@@ -36,4 +36,6 @@ pub struct Backends {
     pub provisioners: Arc<Provisioners>,
     pub storage: ObjectStorage,
     pub removal: Arc<dyn crate::arm::hooks::RemovalHook>,
+    /// What provisioners seal the secrets they make under.
+    pub keys: Arc<crate::secrets::MasterKeys>,
 }

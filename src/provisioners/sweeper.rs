@@ -6,7 +6,11 @@
 //! - an operation past its deadline is released even from a live lease, so the next attempt
 //!   fails it with its last error;
 //! - a resource left Creating/Updating/Deleting with no operation running (generation ahead
-//!   of observedGeneration, or a pending delete) gets a new operation and request.
+//!   of observedGeneration, or a pending delete) gets a new operation and request;
+//! - each type's housekeeping runs ([`Provisioner::sweep`]: soft-deleted accounts past their
+//!   retention are purged).
+//!
+//! [`Provisioner::sweep`]: crate::arm::provisioning::Provisioner::sweep
 
 use std::sync::Arc;
 
@@ -14,6 +18,7 @@ use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{Notify, watch};
 
 use super::worker::Worker;
+use super::{Backends, ProvisionContext};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::config::WorkerSettings;
 use crate::events::{self, EventFacts};
@@ -33,6 +38,8 @@ pub struct Sweep {
     pub expired_leases: u64,
     pub past_deadline: u64,
     pub restarted: u64,
+    /// What the types' housekeeping did.
+    pub housekept: u64,
 }
 
 impl Sweep {
@@ -49,6 +56,7 @@ pub struct Sweeper {
     /// Wakes the in-process worker and the relay after a pass that changed something.
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    backends: Backends,
 }
 
 impl Sweeper {
@@ -60,6 +68,7 @@ impl Sweeper {
             vocabulary: worker.vocabulary.clone(),
             wake: worker.wake.clone(),
             outbox_wake: worker.outbox_wake.clone(),
+            backends: worker.backends().clone(),
         }
     }
 
@@ -86,12 +95,34 @@ impl Sweeper {
                 .await?,
             past_deadline: self.release(now, Stale::PastDeadline(now)).await?,
             restarted: self.restart_orphans(now).await?,
+            housekept: self.housekeeping(now).await,
         };
         if !sweep.is_empty() {
             self.wake.notify_one();
             self.outbox_wake.notify_one();
         }
         Ok(sweep)
+    }
+
+    /// Each type's housekeeping. A failure is logged and tried again next sweep: it must not
+    /// stop the sweeper's own work.
+    async fn housekeeping(&self, now: i64) -> u64 {
+        let cx = ProvisionContext {
+            db: &self.db,
+            storage: &self.backends.storage,
+            vocabulary: &self.vocabulary,
+            keys: &self.backends.keys,
+        };
+        let mut done = 0;
+        for provisioner in self.backends.provisioners.all() {
+            match provisioner.sweep(&cx, now).await {
+                Ok(n) => done += n,
+                Err(err) => {
+                    tracing::warn!(error = %err, "housekeeping failed; retrying next sweep")
+                }
+            }
+        }
+        done
     }
 
     async fn release(&self, now: i64, which: Stale) -> Result<u64, DbErr> {

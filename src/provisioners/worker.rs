@@ -105,6 +105,10 @@ impl Worker {
         }
     }
 
+    pub(super) fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
     pub fn settings(&self) -> &WorkerSettings {
         &self.settings
     }
@@ -270,11 +274,12 @@ impl Worker {
         self.backends.removal.as_ref()
     }
 
-    fn context(&self) -> ProvisionContext<'_> {
+    pub(super) fn context(&self) -> ProvisionContext<'_> {
         ProvisionContext {
             db: &self.db,
             storage: &self.backends.storage,
             vocabulary: &self.vocabulary,
+            keys: &self.backends.keys,
         }
     }
 

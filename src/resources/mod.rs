@@ -9,6 +9,7 @@
 
 pub mod activity_log;
 pub mod authorization;
+pub mod cognitive;
 pub mod connections;
 pub mod dependents;
 pub mod locations;
@@ -24,11 +25,21 @@ use std::sync::Arc;
 use crate::arm::hooks::RemovalHook;
 use crate::arm::id::PathVocabulary;
 use crate::arm::registry::{Plain, Registry};
+use crate::config::TypeSettings;
 
-/// Every type Kiln serves. A program (or a test) may register more before building the app.
+/// Every type Kiln serves, with the default type settings. A program (or a test) may register
+/// more before building the app.
 pub fn registry() -> Registry {
+    registry_with(&TypeSettings::default())
+}
+
+/// Every type Kiln serves, with these type settings (data-plane domain, soft-delete retention).
+pub fn registry_with(settings: &TypeSettings) -> Registry {
+    let (accounts, projects) = cognitive::kinds(settings);
     let mut registry = Registry::default();
     registry
+        .register(Arc::new(accounts))
+        .register(Arc::new(projects))
         .register(Arc::new(resource_groups::ResourceGroups))
         .register(Arc::new(workspaces::Workspaces))
         .register(Arc::new(connections::WORKSPACE_HOST.kind()))
@@ -65,6 +76,7 @@ pub fn vocabulary(registry: &Registry) -> PathVocabulary {
     words.extend(authorization::WORDS);
     words.extend(providers::WORDS);
     words.extend(tags::WORDS);
+    words.extend(cognitive::WORDS);
     registry.vocabulary(&words)
 }
 
@@ -77,5 +89,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(resource_lists::configure)
         .configure(activity_log::configure)
         .configure(authorization::configure)
+        .configure(cognitive::configure_deleted)
+        .configure(cognitive::configure_platform)
         .configure(crate::arm::operations::configure);
 }

@@ -46,6 +46,33 @@ pub async fn get(
     Ok(Some(sealed::open(keys, &subject, &Sealed::from(row))?))
 }
 
+/// The JSON value stored for `resource_key`, if any. A plaintext that does not parse as `T`
+/// is treated as a secret that does not open.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    db: &impl ConnectionTrait,
+    keys: &MasterKeys,
+    resource_key: &str,
+) -> Result<Option<T>, SecretError> {
+    let Some(plaintext) = get(db, keys, resource_key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&plaintext)
+        .map(Some)
+        .map_err(|_| SecretError::Decrypt)
+}
+
+/// Seals `value` as JSON for `resource_key`, replacing what was there.
+pub async fn put_json<T: serde::Serialize>(
+    db: &impl ConnectionTrait,
+    keys: &MasterKeys,
+    resource_key: &str,
+    value: &T,
+) -> Result<(), SecretError> {
+    let plaintext =
+        zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|_| SecretError::Encrypt)?);
+    put(db, keys, resource_key, &plaintext).await
+}
+
 pub async fn delete(db: &impl ConnectionTrait, resource_key: &str) -> Result<(), SecretError> {
     Ok(store::secrets::delete(db, resource_key).await?)
 }

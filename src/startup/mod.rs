@@ -79,11 +79,13 @@ pub(crate) fn provisioning(
     vocabulary: Arc<PathVocabulary>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    keys: Arc<MasterKeys>,
 ) -> Result<(Worker, Sweeper), StartupError> {
     let backends = Backends {
         provisioners: Arc::new(registry.provisioners()),
         storage: ObjectStorage::open(&settings.object_store)?,
         removal: resources::removal_hook(),
+        keys,
     };
     tracing::info!(
         object_store = backends.storage.location(),
@@ -256,6 +258,7 @@ impl Application {
             vocabulary.clone(),
             wake,
             outbox_wake.clone(),
+            master_keys.clone(),
         )?;
         // The embedded broker; RabbitMQ takes its place behind the same trait in production.
         let broker = Arc::new(InProcessBroker::default());

@@ -18,6 +18,7 @@ use crate::{resources, store};
 pub async fn run_worker(
     registry: Registry,
     database: &crate::config::DatabaseSettings,
+    master_keys: crate::secrets::KeySource,
     broker: &crate::config::BrokerArgs,
     settings: &WorkerSettings,
     stop: impl std::future::Future<Output = ()>,
@@ -33,6 +34,7 @@ pub async fn run_worker(
         vocabulary,
         Arc::new(Notify::new()),
         outbox_wake.clone(),
+        Arc::new(crate::secrets::MasterKeys::load(master_keys)?),
     )?;
     let relay_settings = broker.relay_settings();
     let (shutdown, _) = watch::channel(false);

@@ -292,3 +292,48 @@ pub mod resource_secret {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod reserved_name {
+    use sea_orm::entity::prelude::*;
+
+    /// A name unique across the service within its realm (an account's custom subdomain),
+    /// held by one resource, also after that resource is soft-deleted.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reserved_names")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name_key: String,
+        pub owner_key: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod deleted_account {
+    use sea_orm::entity::prelude::*;
+
+    /// A soft-deleted Cognitive Services account: what it was, until it is purged.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deleted_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account_key: String,
+        pub subscription_key: String,
+        pub location: String,
+        /// The account's row, its children's and its sealed keys, as stored.
+        pub archive: Json,
+        pub deleted_at: i64,
+        pub purge_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -182,6 +182,19 @@ pub async fn below(db: &impl ConnectionTrait, key: &str) -> Result<Vec<Model>, D
         .await
 }
 
+/// The rows of `type_key` directly under any of `parents` (one query for a page of them).
+pub async fn children_of_any(
+    db: &impl ConnectionTrait,
+    parents: Vec<String>,
+    type_key: &str,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::ParentKey.is_in(parents))
+        .filter(Column::TypeKey.eq(type_key))
+        .all(db)
+        .await
+}
+
 /// The rows managed by (created and removed with) any of `owners`.
 pub async fn managed_by(
     db: &impl ConnectionTrait,

@@ -453,6 +453,7 @@ impl TestApp {
             log_format: LogFormat::Text,
             master_keys: kiln::secrets::KeySource::File(keyring.clone()),
             regions: kiln::config::regions::Regions::default(),
+            types: kiln::config::TypeSettings::default(),
         };
         let registry = options
             .registry

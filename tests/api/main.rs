@@ -12,6 +12,7 @@ mod idp;
 
 mod auth;
 mod authorization;
+mod cognitive;
 mod connections;
 mod contract;
 mod events;

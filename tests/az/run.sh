@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Azure CLI compatibility test: start a real kiln server on PostgreSQL over HTTPS
 # and drive it with the real `az` (tests/az/test_az.py: cloud registration,
-# service-principal login, group, provider, account, resource, tag, role, rest)
+# service-principal login, group, provider, account, resource, tag, role, rest,
+# cognitiveservices)
 # and the real azure-ai-ml MLClient (tests/az/test_mlclient.py).
 #
 #   source <(bash scripts/pg-up.sh)    # or: bash scripts/pg-up.sh > env; source env

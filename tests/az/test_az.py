@@ -8,11 +8,13 @@ the bootstrap administrator so that the later steps still test their own command
 The last line is "az: N passed, M failed"; the exit status is 1 when any step failed.
 
   KILN_AZ_ONLY=group,resource   run only these sections (setup always runs)
+  KILN_AZ_ONLY=cognitiveservices  accounts, keys, skus, projects, soft delete (its own group)
 """
 
 import json
 import os
 import sys
+import time
 
 from azwire import KILN_URL, SP, SUB, Rest, Runner
 
@@ -337,6 +339,191 @@ def rest_list():
     r.check(res, [w["name"] for w in res.json["value"]] == [PROJECT], "list ?kind=project")
 
 
+# --- cognitiveservices (Microsoft.CognitiveServices/accounts, kind AIServices) ------------
+# az 2.91.0 bundles azure-mgmt-cognitiveservices 15.0.0b4: every call below is made at
+# api-version 2026-05-15-preview. A group of its own, so the section runs alone
+# (KILN_AZ_ONLY=cognitiveservices) and leaves nothing soft-deleted behind.
+
+CS = "Microsoft.CognitiveServices"
+CS_API = "2025-09-01"  # only for the REST fallbacks below
+CS_RG = "kiln-az-cs-rg"
+CS_ACC, CS_SUB, CS_PROJECT = "kiln-az-foundry", "kiln-az-foundry-sub", "kiln-az-foundry-project"
+CS_RG_ID = f"/subscriptions/{SUB}/resourceGroups/{CS_RG}"
+CS_ACC_ID = f"{CS_RG_ID}/providers/{CS}/accounts/{CS_ACC}"
+CS_PROJECT_ID = f"{CS_ACC_ID}/projects/{CS_PROJECT}"
+CS_DELETED = f"/subscriptions/{SUB}/providers/{CS}/locations/{LOC}/resourceGroups/{CS_RG}/deletedAccounts/{CS_ACC}"
+CS_ARGS = ("-g", CS_RG, "-n", CS_ACC)
+
+
+def cs_account_body():
+    # What `az cognitiveservices account create --kind AIServices` sends (custom.py create).
+    return {"location": LOC, "kind": "AIServices", "sku": {"name": "S0"}, "identity": {"type": "SystemAssigned"},
+            "properties": {"customSubDomainName": CS_SUB, "allowProjectManagement": True}}
+
+
+def cs_account_exists():
+    return rest.call("GET", CS_ACC_ID, CS_API)[0] == 200
+
+
+def cs_account_create():
+    ensure_group(CS_RG)
+    try:
+        res = r.az("cognitiveservices", "account", "create", *CS_ARGS, "-l", LOC, "--kind", "AIServices",
+                   "--sku", "S0", "--custom-domain", CS_SUB, "--yes")
+        a = res.json
+        r.check(res, same_id(a["id"], CS_ACC_ID) and a["kind"] == "AIServices", "id and kind")
+        r.check(res, a["sku"]["name"] == "S0" and a["location"] == LOC, "sku and location")
+        p = a["properties"]
+        r.check(res, p["provisioningState"] == "Succeeded", "provisioningState Succeeded")
+        r.check(res, p["customSubDomainName"] == CS_SUB, "customSubDomainName")
+        # az turns these on by itself for kind AIServices.
+        r.check(res, p.get("allowProjectManagement") is True, "allowProjectManagement (az's default for AIServices)")
+        r.check(res, (a.get("identity") or {}).get("type") == "SystemAssigned", "system-assigned identity")
+        r.check(res, (p.get("endpoint") or "").startswith(f"https://{CS_SUB}."), "endpoint on the custom subdomain")
+    finally:
+        rest.ensure(CS_ACC_ID, CS_API, cs_account_body())
+
+
+def cs_account_show():
+    res = r.az("cognitiveservices", "account", "show", *CS_ARGS)
+    a = res.json
+    r.check(res, a["name"] == CS_ACC and a["type"].lower() == f"{CS}/accounts".lower(), "name and type")
+    r.check(res, a["properties"]["customSubDomainName"] == CS_SUB, "customSubDomainName")
+    r.check(res, a["properties"]["provisioningState"] == "Succeeded", "provisioningState")
+
+
+def cs_account_list():
+    res = r.az("cognitiveservices", "account", "list", "-g", CS_RG, "--query", "[].name")
+    r.check(res, res.json == [CS_ACC], "list -g: the account")
+    res = r.az("cognitiveservices", "account", "list", "--query", "[].id")
+    r.check(res, any(same_id(i, CS_ACC_ID) for i in res.json), "list (subscription): the account")
+
+
+def cs_keys_list():
+    res = r.az("cognitiveservices", "account", "keys", "list", *CS_ARGS)
+    k = res.json
+    r.check(res, k.get("key1") and k.get("key2") and k["key1"] != k["key2"], "two different keys")
+    state["cs_keys"] = (k["key1"], k["key2"])
+
+
+def cs_keys_regenerate():
+    if "cs_keys" not in state:
+        raise AssertionError("no keys to compare with (keys list failed)")
+    old1, old2 = state["cs_keys"]
+    res = r.az("cognitiveservices", "account", "keys", "regenerate", *CS_ARGS, "--key-name", "Key1")
+    k = res.json
+    r.check(res, k["key1"] != old1, "key1 changed")
+    r.check(res, k["key2"] == old2, "key2 stayed")
+    res = r.az("cognitiveservices", "account", "keys", "list", *CS_ARGS)
+    r.check(res, (res.json["key1"], res.json["key2"]) == (k["key1"], k["key2"]), "keys list agrees")
+    state["cs_keys"] = (k["key1"], k["key2"])
+
+
+def cs_list_skus():
+    # GET /subscriptions/{s}/providers/Microsoft.CognitiveServices/skus, filtered by az itself:
+    # kind compared exactly, --location against each sku's `locations` (must be a list).
+    res = r.az("cognitiveservices", "account", "list-skus", "--kind", "AIServices", "--location", LOC)
+    skus = res.json
+    r.check(res, any(s["name"] == "S0" and s["kind"] == "AIServices" for s in skus), "S0 for AIServices")
+    r.check(res, all(s.get("resourceType") == "accounts" for s in skus), "resourceType accounts")
+    res = r.az("cognitiveservices", "account", "list-skus", "--kind", "OpenAI")
+    r.check(res, any(s["name"] == "S0" for s in res.json) and all(s["kind"] == "OpenAI" for s in res.json),
+            "S0 for OpenAI")
+
+
+def cs_project_wait():
+    # `project create` does not wait: custom.py passes polling=no_wait, and without a
+    # --no-wait flag no_wait is False, so az prints the PUT's own answer and exits.
+    for _ in range(60):
+        res = r.az("cognitiveservices", "account", "project", "show", *CS_ARGS, "--project-name", CS_PROJECT)
+        if res.json["properties"]["provisioningState"] in ("Succeeded", "Failed", "Canceled"):
+            return res
+        time.sleep(1)
+    return res
+
+
+def cs_project_create():
+    try:
+        res = r.az("cognitiveservices", "account", "project", "create", *CS_ARGS, "--project-name", CS_PROJECT,
+                   "-l", LOC, "--display-name", "az project", "--description", "made by az")
+        p = res.json
+        r.check(res, same_id(p["id"], CS_PROJECT_ID), "project id")
+        res = cs_project_wait()
+        p = res.json
+        r.check(res, p["properties"]["provisioningState"] == "Succeeded", "provisioningState Succeeded")
+        r.check(res, p["properties"]["displayName"] == "az project", "displayName")
+        r.check(res, p["properties"].get("isDefault") is True, "the first project is the default")
+        r.check(res, (p.get("identity") or {}).get("type") == "SystemAssigned", "system-assigned identity")
+        res = r.az("cognitiveservices", "account", "show", *CS_ARGS, "--query", "properties.defaultProject")
+        r.check(res, res.json == CS_PROJECT, "the account's defaultProject")
+    finally:
+        rest.ensure(CS_PROJECT_ID, CS_API, {"location": LOC, "identity": {"type": "SystemAssigned"},
+                                            "properties": {"displayName": "az project"}})
+
+
+def cs_project_list():
+    res = r.az("cognitiveservices", "account", "project", "list", *CS_ARGS, "--query", "[].name")
+    r.check(res, res.json == [CS_PROJECT], "the project is listed")
+
+
+def cs_account_delete():
+    r.az("cognitiveservices", "account", "delete", *CS_ARGS)
+    res = r.az("cognitiveservices", "account", "show", *CS_ARGS, ok=False)
+    r.check(res, res.rc == 3 and "ResourceNotFound" in res.stderr, "gone: exit 3, ResourceNotFound")
+    res = r.az("cognitiveservices", "account", "list", "-g", CS_RG, "--query", "[].name")
+    r.check(res, res.json == [], "no account left in the group")
+
+
+def cs_list_deleted():
+    res = r.az("cognitiveservices", "account", "list-deleted", "--query", "[].name")
+    r.check(res, CS_ACC in res.json, "the soft-deleted account is listed")
+
+
+def cs_show_deleted():
+    res = r.az("cognitiveservices", "account", "show-deleted", "-l", LOC, *CS_ARGS)
+    d = res.json
+    r.check(res, d["name"] == CS_ACC and same_id(d["id"], CS_DELETED), "name and deletedAccounts id")
+    r.check(res, d["properties"]["customSubDomainName"] == CS_SUB, "customSubDomainName kept")
+    r.check(res, d["properties"].get("deletionDate") and d["properties"].get("scheduledPurgeDate"),
+            "deletionDate and scheduledPurgeDate")
+
+
+def cs_create_deleted_name():
+    res = r.az("cognitiveservices", "account", "create", *CS_ARGS, "-l", LOC, "--kind", "AIServices",
+               "--sku", "S0", "--custom-domain", CS_SUB, "--yes", ok=False)
+    r.check(res, res.rc != 0 and "FlagMustBeSetForRestore" in res.stderr, "409 FlagMustBeSetForRestore")
+    r.check(res, not cs_account_exists(), "the account did not come back")
+
+
+def cs_recover():
+    # PUT {"location": ..., "properties": {"restore": true}}: no sku, no kind.
+    res = r.az("cognitiveservices", "account", "recover", "-l", LOC, *CS_ARGS)
+    a = res.json
+    r.check(res, same_id(a["id"], CS_ACC_ID) and a["properties"]["provisioningState"] == "Succeeded",
+            "back, Succeeded")
+    r.check(res, a["kind"] == "AIServices" and a["properties"]["customSubDomainName"] == CS_SUB, "kind and subdomain")
+    res = r.az("cognitiveservices", "account", "keys", "list", *CS_ARGS)
+    r.check(res, (res.json["key1"], res.json["key2"]) == state.get("cs_keys"), "the same keys as before the delete")
+    res = r.az("cognitiveservices", "account", "project", "list", *CS_ARGS, "--query", "[].name")
+    r.check(res, res.json == [CS_PROJECT], "the project came back with it")
+
+
+def cs_purge():
+    if cs_account_exists():
+        r.az("cognitiveservices", "account", "delete", *CS_ARGS)
+    r.az("cognitiveservices", "account", "purge", "-l", LOC, *CS_ARGS)
+    res = r.az("cognitiveservices", "account", "show-deleted", "-l", LOC, *CS_ARGS, ok=False)
+    r.check(res, res.rc == 3, "purged: show-deleted exits 3")
+    res = r.az("cognitiveservices", "account", "list-deleted", "--query", "[].name")
+    r.check(res, CS_ACC not in res.json, "not listed as deleted any more")
+
+
+def cs_group_delete():
+    r.az("group", "delete", "-n", CS_RG, "--yes")
+    res = r.az("group", "exists", "-n", CS_RG)
+    r.check(res, res.json is False, "gone")
+
+
 # --- delete -------------------------------------------------------------------------------
 
 
@@ -382,6 +569,21 @@ SECTIONS = [
               ("role assignment create (Reader at the group)", role_assignment_create),
               ("role assignment delete", role_assignment_delete)]),
     ("rest", [("rest --method get", rest_get), ("rest list with ?kind=", rest_list)]),
+    ("cognitiveservices", [("cognitiveservices account create (AIServices, --custom-domain)", cs_account_create),
+                           ("cognitiveservices account show", cs_account_show),
+                           ("cognitiveservices account list (-g, subscription)", cs_account_list),
+                           ("cognitiveservices account keys list", cs_keys_list),
+                           ("cognitiveservices account keys regenerate --key-name Key1", cs_keys_regenerate),
+                           ("cognitiveservices account list-skus --kind --location", cs_list_skus),
+                           ("cognitiveservices account project create", cs_project_create),
+                           ("cognitiveservices account project list", cs_project_list),
+                           ("cognitiveservices account delete (soft delete)", cs_account_delete),
+                           ("cognitiveservices account list-deleted", cs_list_deleted),
+                           ("cognitiveservices account show-deleted", cs_show_deleted),
+                           ("cognitiveservices account create of a soft-deleted name", cs_create_deleted_name),
+                           ("cognitiveservices account recover", cs_recover),
+                           ("cognitiveservices account purge", cs_purge),
+                           ("group delete (cognitiveservices group)", cs_group_delete)]),
     ("delete", [("resource delete", resource_delete), ("group delete (main group)", group_delete_main)]),
 ]
 

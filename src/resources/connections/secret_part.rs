@@ -75,12 +75,7 @@ pub async fn load(
     keys: &MasterKeys,
     resource_key: &str,
 ) -> Result<Option<SecretPart>, ArmError> {
-    let Some(plaintext) = store::get(db, keys, resource_key).await? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&plaintext)
-        .map(Some)
-        .map_err(|_| ArmError::internal(&"a connection's secret does not parse"))
+    Ok(store::get_json(db, keys, resource_key).await?)
 }
 
 /// Seals the secret part beside the connection row (or removes it when there is none).
@@ -97,11 +92,7 @@ impl Companion for SealSecret {
             store::delete(tx, &self.resource_key).await?;
             return Ok(());
         }
-        let plaintext = zeroize::Zeroizing::new(
-            serde_json::to_vec(&self.part)
-                .map_err(|_| ArmError::internal(&"a connection's secret does not serialize"))?,
-        );
-        store::put(tx, &self.keys, &self.resource_key, &plaintext).await?;
+        store::put_json(tx, &self.keys, &self.resource_key, &self.part).await?;
         Ok(())
     }
 }

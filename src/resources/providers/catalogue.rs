@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::arm::api_versions;
 use crate::arm::registry::Registry;
 use crate::resources::authorization::{assignments, check_access, definitions};
-use crate::resources::{activity_log, resource_lists, subscriptions, tags, workspaces};
+use crate::resources::{activity_log, cognitive, resource_lists, subscriptions, tags, workspaces};
 
 /// A type the platform serves with routes of its own, not a registered type.
 pub struct PlatformType {
@@ -133,6 +133,36 @@ pub static PLATFORM: &[PlatformType] = &[
             check_access::CHECK_ACCESS_ACTION,
             "Checks whether a principal may perform actions.",
         )],
+    },
+    PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "locations/resourceGroups/deletedAccounts",
+        versions_of: cognitive::deleted::TYPE,
+        actions: &[
+            (cognitive::deleted::READ, "Gets soft-deleted accounts."),
+            (cognitive::deleted::PURGE, "Purges a soft-deleted account."),
+        ],
+    },
+    PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "deletedAccounts",
+        versions_of: cognitive::deleted::TYPE,
+        actions: &[],
+    },
+    PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "checkDomainAvailability",
+        versions_of: cognitive::platform::TYPE,
+        actions: &[(
+            cognitive::platform::CHECK_DOMAIN,
+            "Checks whether a custom subdomain is available.",
+        )],
+    },
+    PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "skus",
+        versions_of: cognitive::platform::TYPE,
+        actions: &[(cognitive::platform::READ_SKUS, "Gets the skus of accounts.")],
     },
     PlatformType {
         namespace: "Microsoft.Insights",

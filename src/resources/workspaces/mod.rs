@@ -5,6 +5,7 @@ mod provisioner;
 mod rules;
 
 pub use model::{Workspace, WorkspaceProperties};
+pub(crate) use provisioner::tenant_of;
 pub use provisioner::{PROJECT_CONTAINERS, WorkspaceProvisioner, dependent_names};
 pub use rules::{HUB_JOIN, Workspaces};
 

@@ -80,7 +80,7 @@ fn db_error(err: impl std::fmt::Display) -> ProvisionError {
     ProvisionError::retry(ErrorCode::DatabaseUnavailable, err.to_string())
 }
 
-async fn tenant_of(
+pub(crate) async fn tenant_of(
     cx: &ProvisionContext<'_>,
     row: &resource::Model,
 ) -> Result<String, ProvisionError> {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{Backend, Options, TestApp, assert_refused};
-use kiln::store::resource_secret;
+use kiln::store::{outbox, resource_secret};
 
 both_backends!(
     an_account_is_provisioned_with_endpoints_and_sealed_keys,
@@ -98,6 +98,18 @@ async fn an_account_is_provisioned_with_endpoints_and_sealed_keys(backend: Backe
     assert_eq!(updated["tags"]["team"], "ml");
     let (_, kept) = app.post_json(&list_keys, &json!({})).await;
     assert_eq!(kept, after);
+
+    // Lifecycle events are the type's, and no event carries a key.
+    let events = outbox::Entity::find().all(&app.db).await.unwrap();
+    let routes: Vec<&str> = events.iter().map(|e| e.routing_key.as_str()).collect();
+    assert!(
+        routes.contains(&"microsoft.cognitiveservices.accounts.resourcewritesuccess"),
+        "{routes:?}"
+    );
+    for event in &events {
+        let payload = event.payload.to_string();
+        assert!(!payload.contains(&key1) && !payload.contains(after["key2"].as_str().unwrap()));
+    }
 }
 
 async fn bad_account_writes_are_refused_and_change_nothing(backend: Backend) {

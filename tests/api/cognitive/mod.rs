@@ -5,6 +5,52 @@ mod accounts;
 mod projects;
 mod soft_delete;
 
+use crate::both_backends;
+use crate::helpers::Backend;
+use crate::type_contract::{self, Subject};
+
+both_backends!(accounts_and_projects_keep_the_arm_contract);
+
+/// The ARM contract suite, on both types.
+async fn accounts_and_projects_keep_the_arm_contract(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_group("rg").await;
+    let accounts = Subject {
+        collection: format!(
+            "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts",
+            app.subscription
+        ),
+        api: CS_API,
+        name: "contract1",
+        bad_name: "-x",
+        body: json!({"location": "eastus", "kind": "AIServices", "sku": {"name": "S0"},
+                     "properties": {"allowProjectManagement": true}}),
+        tracked: true,
+        created: StatusCode::ACCEPTED,
+        deleted: StatusCode::ACCEPTED,
+        head: false,
+        by_subscription: Some(format!(
+            "/subscriptions/{}/providers/Microsoft.CognitiveServices/accounts",
+            app.subscription
+        )),
+    };
+    type_contract::check(&app, &accounts).await;
+    app.foundry_account("rg", "parent", "kiln-contract").await;
+    let projects = Subject {
+        collection: format!("{}/projects", app.account_path("rg", "parent")),
+        api: CS_API,
+        name: "project1",
+        bad_name: "-x",
+        body: json!({"location": "eastus", "properties": {"displayName": "P"}}),
+        tracked: true,
+        created: StatusCode::ACCEPTED,
+        deleted: StatusCode::ACCEPTED,
+        head: false,
+        by_subscription: None,
+    };
+    type_contract::check(&app, &projects).await;
+}
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -177,6 +177,19 @@ impl RoleDefinitions {
                     .chain(&p.not_data_actions)
             })
             .collect();
+        // Azure sets conditions on built-in roles only; a custom role's would be enforced by
+        // nothing the user sees, so it is refused rather than kept.
+        if props
+            .permissions
+            .iter()
+            .any(|p| p.condition.is_some() || p.condition_version.is_some())
+        {
+            return Err(invalid(
+                ErrorCode::InvalidCondition,
+                "Custom role definitions cannot carry a condition; put the condition on the role assignment.",
+            )
+            .with_target("properties.permissions"));
+        }
         let grants_something = props
             .permissions
             .iter()

@@ -22,6 +22,12 @@ pub struct Permission {
     pub data_actions: Vec<String>,
     #[serde(default)]
     pub not_data_actions: Vec<String>,
+    /// A built-in role's ABAC condition on what the block grants (Foundry Account Owner may
+    /// assign only some roles); custom roles carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_version: Option<String>,
 }
 
 /// `properties` of a role definition as served.

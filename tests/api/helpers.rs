@@ -30,6 +30,10 @@ pub mod roles {
     pub const USER_ACCESS_ADMINISTRATOR: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
     pub const STORAGE_BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     pub const STORAGE_BLOB_DATA_READER: &str = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1";
+    pub const COGNITIVE_SERVICES_USER: &str = "a97b65f3-24c7-4388-baec-2e87135dc908";
+    pub const COGNITIVE_SERVICES_CONTRIBUTOR: &str = "25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68";
+    pub const FOUNDRY_USER: &str = "53ca6127-db72-4b80-b1b0-d745d6d5456d";
+    pub const FOUNDRY_ACCOUNT_OWNER: &str = "e47c6f54-e4a2-4754-9501-8e0985b135e1";
 
     #[test]
     fn each_constant_is_the_built_in_role_of_its_name() {
@@ -43,6 +47,13 @@ pub mod roles {
                 STORAGE_BLOB_DATA_CONTRIBUTOR,
             ),
             ("Storage Blob Data Reader", STORAGE_BLOB_DATA_READER),
+            ("Cognitive Services User", COGNITIVE_SERVICES_USER),
+            (
+                "Cognitive Services Contributor",
+                COGNITIVE_SERVICES_CONTRIBUTOR,
+            ),
+            ("Foundry User", FOUNDRY_USER),
+            ("Foundry Account Owner", FOUNDRY_ACCOUNT_OWNER),
         ] {
             let shipped = kiln::authz::roles::built_in_named(role_name);
             assert_eq!(shipped.map(|r| r.name.as_str()), Some(guid), "{role_name}");

@@ -16,5 +16,5 @@ pub use shape::{
     RoleAssignment, RoleAssignmentList, RoleAssignmentProperties, TYPE, not_found, render,
     role_definition_id,
 };
-pub use validate::{NewAssignment, PRINCIPAL_TYPES, WriteAttributes, validate};
+pub use validate::{AssignmentAttributes, NewAssignment, PRINCIPAL_TYPES, validate};
 pub use write::{Written, remove_for_deleted, write};

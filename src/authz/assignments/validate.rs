@@ -24,22 +24,44 @@ pub struct NewAssignment {
     pub condition: Option<(Arc<Condition>, String)>,
 }
 
-/// The `@Request[…]` attributes of writing an assignment, for conditions that delegate
-/// role assignment ("may assign any role except Owner").
-pub struct WriteAttributes {
+/// The attributes of an assignment for conditions that delegate role assignment ("may
+/// assign any role except Owner"): `@Request[…]` of the one a write creates, `@Resource[…]` of
+/// the one a delete removes.
+pub struct AssignmentAttributes {
     action: String,
+    source: AttributeSource,
     role: String,
     principal: String,
     principal_type: String,
 }
 
-impl AccessRequest for WriteAttributes {
+impl AssignmentAttributes {
+    /// The `@Resource[…]` attributes of deleting a stored assignment (its role as a GUID).
+    pub fn of_stored(action: &str, assignment: &super::RoleAssignment) -> Self {
+        let properties = &assignment.properties;
+        let role = properties
+            .role_definition_id
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        Self {
+            action: action.to_owned(),
+            source: AttributeSource::Resource,
+            role,
+            principal: properties.principal_id.clone(),
+            principal_type: properties.principal_type.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl AccessRequest for AssignmentAttributes {
     fn action(&self) -> &str {
         &self.action
     }
 
     fn attribute(&self, source: AttributeSource, name: &str) -> Vec<String> {
-        if source != AttributeSource::Request {
+        if source != self.source {
             return Vec::new();
         }
         let value = match name.to_ascii_lowercase().as_str() {
@@ -53,9 +75,10 @@ impl AccessRequest for WriteAttributes {
 }
 
 impl NewAssignment {
-    pub fn request_attributes(&self, action: &str) -> WriteAttributes {
-        WriteAttributes {
+    pub fn request_attributes(&self, action: &str) -> AssignmentAttributes {
+        AssignmentAttributes {
             action: action.to_owned(),
+            source: AttributeSource::Request,
             role: self.role.clone(),
             principal: self.principal_id.clone(),
             principal_type: self.principal_type.clone(),

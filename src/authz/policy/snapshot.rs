@@ -57,6 +57,39 @@ pub struct Grant {
     pub scope: String,
 }
 
+/// Whether `condition` holds for the action. Without attributes a condition that restricts
+/// this action cannot be shown to hold: it fails closed (a negated comparison on a missing
+/// attribute would pass).
+fn holds(condition: &Condition, plain_action: &str, request: Option<&dyn AccessRequest>) -> bool {
+    match request {
+        Some(request) => condition.evaluate(request),
+        None if condition.mentions_action(plain_action) => false,
+        None => condition.evaluate(&BareRequest(plain_action)),
+    }
+}
+
+/// The condition of a role's permission blocks, all of which must hold; `None` when it has
+/// none, `Some(None)` when one does not parse.
+fn role_condition(role: &RoleDefinition) -> Option<Option<Arc<Condition>>> {
+    let parts: Vec<String> = role
+        .properties
+        .permissions
+        .iter()
+        .filter_map(|p| p.condition.as_deref())
+        .map(|c| format!("({c})"))
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    match Condition::parse(&parts.join(" AND ")) {
+        Ok(condition) => Some(Some(Arc::new(condition))),
+        Err(err) => {
+            tracing::error!(role = %role.name, error = %err, "a role's condition does not parse; the role grants nothing");
+            Some(None)
+        }
+    }
+}
+
 /// The action alone, for conditions evaluated without attributes.
 struct BareRequest<'a>(&'a str);
 
@@ -75,6 +108,9 @@ pub struct PolicySnapshot {
     index: Arc<RwLock<AssignmentIndex>>,
     conditions: RwLock<HashMap<String, Arc<Condition>>>,
     roles: HashMap<String, RoleDefinition>,
+    /// The conditions of roles that carry one (`None`: it does not parse, so the role grants
+    /// nothing rather than everything).
+    role_conditions: HashMap<String, Option<Arc<Condition>>>,
     /// (role, a:|d:action) → granted, answered by casbin once per snapshot: the decision cache,
     /// invalidated by construction when a new policy version is swapped in.
     grants: RwLock<GrantCache>,
@@ -119,6 +155,10 @@ impl PolicySnapshot {
             roles.insert(role.name.clone(), role);
         }
         let rules: Vec<Vec<String>> = roles.values().map(RoleDefinition::policy_rule).collect();
+        let role_conditions = roles
+            .values()
+            .filter_map(|role| Some((role.name.clone(), role_condition(role)?)))
+            .collect();
         if !rules.is_empty() {
             enforcer.add_policies(rules).await?;
         }
@@ -142,6 +182,7 @@ impl PolicySnapshot {
             index,
             conditions: RwLock::new(conditions),
             roles,
+            role_conditions,
             grants: RwLock::default(),
         })
     }
@@ -224,19 +265,18 @@ impl PolicySnapshot {
         if !self.role_grants(role, action) {
             return false;
         }
+        match self.role_conditions.get(role) {
+            Some(Some(condition)) if !holds(condition, plain_action, request) => return false,
+            Some(None) => return false,
+            _ => {}
+        }
         let Some(name) = assignment else {
             return true;
         };
         let Some(condition) = self.conditions.read().get(name).cloned() else {
             return false;
         };
-        match request {
-            Some(request) => condition.evaluate(request),
-            // Without attributes a condition that restricts this action cannot be shown to
-            // hold: it fails closed (a negated comparison on a missing attribute would pass).
-            None if condition.mentions_action(plain_action) => false,
-            None => condition.evaluate(&BareRequest(plain_action)),
-        }
+        holds(&condition, plain_action, request)
     }
 
     /// Walks the scopes from the target up and stops at the first assignment whose role
@@ -269,12 +309,13 @@ impl PolicySnapshot {
         None
     }
 
-    /// The roles (GUIDs) that grant a control-plane action.
+    /// The roles (GUIDs) that grant a control-plane action (their conditions, if any, holding
+    /// without attributes).
     pub fn roles_granting(&self, action: &str) -> Vec<String> {
         let prefixed = roles::control_action(action);
         self.roles
             .keys()
-            .filter(|role| self.role_grants(role, &prefixed))
+            .filter(|role| self.token_grants(role, &prefixed, action, None))
             .cloned()
             .collect()
     }
@@ -307,6 +348,27 @@ impl PolicySnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every built-in role's condition parses (one that did not would make its role grant
+    /// nothing), and the two Foundry roles that delegate assignment carry theirs.
+    #[test]
+    fn built_in_role_conditions_parse() {
+        let with_condition: Vec<&str> = roles::built_in()
+            .iter()
+            .filter_map(|role| {
+                let parsed = role_condition(role)?;
+                assert!(
+                    parsed.is_some(),
+                    "{} has a condition that does not parse",
+                    role.properties.role_name
+                );
+                Some(role.properties.role_name.as_str())
+            })
+            .collect();
+        assert_eq!(with_condition.len(), 2, "{with_condition:?}");
+        assert!(with_condition.contains(&"Foundry Account Owner"));
+        assert!(with_condition.contains(&"Foundry Project Manager"));
+    }
 
     /// casbin's matcher and `RoleDefinition::grants` are one rule: they agree on every
     /// built-in role, for control and data actions, allowed and denied.

@@ -10,7 +10,7 @@ use crate::arm::api_versions;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::PathVocabulary;
 use crate::authz::assignments::{
-    self, ListFilter, RoleAssignment, RoleAssignmentList, RoleAssignments,
+    self, AssignmentAttributes, ListFilter, RoleAssignment, RoleAssignmentList, RoleAssignments,
 };
 use crate::authz::scope::AuthzScope;
 use crate::authz::{Authorizer, Rbac};
@@ -81,7 +81,18 @@ async fn delete_at(
     name: &str,
 ) -> Result<HttpResponse, ArmError> {
     checked(&req)?;
-    rbac.authorize(&req.caller, DELETE, scope.target()).await?;
+    // An assignment that is there is deleted with its attributes (`@Resource[…]`), which the
+    // conditions of delegating roles test; an absent one needs the plain action.
+    match service.get(&scope, name).await {
+        Ok(existing) => {
+            let attributes = AssignmentAttributes::of_stored(DELETE, &existing);
+            rbac.authorize_with(&req.caller, DELETE, scope.target(), &attributes)
+                .await?;
+        }
+        Err(_) => {
+            rbac.authorize(&req.caller, DELETE, scope.target()).await?;
+        }
+    }
     Ok(match service.delete(&scope, name).await? {
         Some(gone) => HttpResponse::Ok().json(gone),
         None => HttpResponse::NoContent().finish(),

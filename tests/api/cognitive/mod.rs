@@ -3,6 +3,7 @@
 
 mod accounts;
 mod projects;
+mod roles;
 mod soft_delete;
 
 use crate::both_backends;

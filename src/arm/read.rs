@@ -148,7 +148,7 @@ impl Engine {
         if let Some(row) = resources::find_of_type(&self.db, &id.key(), &id.type_key()).await? {
             return Ok(row);
         }
-        if let Some(shown) = kind.read_through(&self.db, cx, id).await? {
+        if let Some(shown) = kind.read_through(self.lookup(cx, id)).await? {
             return Ok(shown);
         }
         Err(self.absent(id).await?)
@@ -387,7 +387,7 @@ impl Engine {
         // Rows shown from elsewhere need the parent itself readable.
         if listing.through_parent && matches!(readable, Readable::All) {
             let own: Vec<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
-            let shown = kind.listed_through(&self.db, cx, &parent_row).await?;
+            let shown = kind.listed_through(self.lookup(cx, &parent_row)).await?;
             // A name the parent has itself is its own resource.
             rows.extend(
                 shown

@@ -9,7 +9,7 @@ use super::id::ResourceId;
 use super::lro::{self, OperationRef};
 use super::registry::{ActionAnswer, ActionTarget, Listing, ResourceKind};
 use crate::authz::read_filter::readable_rows;
-use crate::authz::{Readable, Target};
+use crate::authz::{Ask, Readable, Target};
 use crate::error::{ArmError, ErrorCode};
 use crate::store::resources::{self, RowQuery};
 use crate::store::{operation, operations, resource};
@@ -233,7 +233,7 @@ impl Engine {
         };
         let readable = self
             .authorizer
-            .readable(&cx.caller, action, Target::Resource(&scope_id))
+            .readable(Ask::new(&cx.caller, action, Target::Resource(&scope_id)))
             .await?;
         if scope_id.resource_group.is_some()
             && !resources::exists(&self.db, &scope_id.key()).await?
@@ -371,7 +371,7 @@ impl Engine {
         }
         let readable = self
             .authorizer
-            .readable(&cx.caller, &action, Target::Resource(parent))
+            .readable(Ask::new(&cx.caller, &action, Target::Resource(parent)))
             .await?;
         let Some(parent_row) = resources::find(&self.db, &parent.key()).await? else {
             return Err(self.absent(parent).await?);

@@ -20,7 +20,7 @@ use super::id::{PathVocabulary, ResourceId};
 use super::lro::{self, OperationRef};
 use super::registry::{Lookup, Registry, Rendered, ResourceKind};
 use crate::activity::{self, ActivityEntry};
-use crate::authz::{Authorizer, SubscriptionDirectory, SubscriptionInfo, Target};
+use crate::authz::{Ask, Authorizer, SubscriptionDirectory, SubscriptionInfo, Target};
 use crate::error::{ArmError, ErrorCode};
 use crate::events;
 use crate::identity::Caller;
@@ -214,7 +214,7 @@ impl Engine {
         action: &str,
     ) -> Result<(), ArmError> {
         self.authorizer
-            .authorize(&cx.caller, action, Target::Resource(id))
+            .authorize(Ask::new(&cx.caller, action, Target::Resource(id)))
             .await
             .map(|_| ())
     }
@@ -229,7 +229,7 @@ impl Engine {
     ) -> Result<SubscriptionInfo, ArmError> {
         let scope = ResourceId::subscription(id);
         self.authorizer
-            .readable(caller, action, Target::Resource(&scope))
+            .readable(Ask::new(caller, action, Target::Resource(&scope)))
             .await?;
         self.subscriptions
             .find(id)

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, delete, get, put};
 
 use crate::arm::http::JsonBody;
+use crate::authz::Ask;
 use crate::authz::assignments::{
     self, ListFilter, RoleAssignment, RoleAssignmentList, RoleAssignments, TYPE,
 };
@@ -37,9 +38,7 @@ async fn put_at(at: At, name: &str, body: JsonBody) -> Result<HttpResponse, ArmE
     };
     at.rbac
         .authorize_with(
-            &at.req.caller,
-            WRITE,
-            scope.target(),
+            Ask::new(&at.req.caller, WRITE, scope.target()),
             &new.request_attributes(WRITE),
         )
         .await?;

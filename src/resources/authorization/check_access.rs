@@ -14,7 +14,7 @@ use crate::arm::api_versions;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::authz::condition::{AccessRequest, AttributeSource};
-use crate::authz::{Authorizer, Rbac, Target};
+use crate::authz::{Ask, Authorizer, Rbac, Target};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 
 /// No published swagger declares checkAccess (its clients send role-assignment versions, e.g.
@@ -259,7 +259,7 @@ pub async fn check_access(
             .await?;
         (crate::authz::rbac::subjects_of(&req.caller), HashMap::new())
     } else {
-        rbac.authorize(&req.caller, CHECK_ACCESS_ACTION, target)
+        rbac.authorize(Ask::new(&req.caller, CHECK_ACCESS_ACTION, target))
             .await?;
         let mut subjects = vec![subject];
         subjects.extend(

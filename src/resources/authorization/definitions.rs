@@ -13,7 +13,7 @@ use crate::authz::definitions::{
     self, ListFilter, RoleDefinitionList, RoleDefinitionView, RoleDefinitions, TYPE,
 };
 use crate::authz::scope::AuthzScope;
-use crate::authz::{Authorizer, Rbac};
+use crate::authz::{Ask, Authorizer, Rbac};
 use crate::error::{ArmError, ErrorResponse};
 
 pub const READ: &str = "Microsoft.Authorization/roleDefinitions/read";
@@ -34,7 +34,8 @@ async fn write_scope(
 ) -> Result<AuthzScope, ArmError> {
     api_versions::check_param(TYPE, req.param("api-version"))?;
     let at = scope_of(Some(raw), vocabulary)?;
-    rbac.authorize(&req.caller, action, at.target()).await?;
+    rbac.authorize(Ask::new(&req.caller, action, at.target()))
+        .await?;
     Ok(at)
 }
 
@@ -99,7 +100,8 @@ pub async fn create_role_definition(
         .unwrap_or_default();
     for raw in offered {
         if let Ok(scope) = AuthzScope::parse(raw, &vocabulary) {
-            rbac.authorize(&req.caller, WRITE, scope.target()).await?;
+            rbac.authorize(Ask::new(&req.caller, WRITE, scope.target()))
+                .await?;
         }
     }
     let view = service.put(&req.caller, &at, &path.1, &body.0).await?;

@@ -55,7 +55,7 @@ use crate::arm::api_versions;
 use crate::arm::http::ArmRequest;
 use crate::arm::id::PathVocabulary;
 use crate::authz::scope::AuthzScope;
-use crate::authz::{Authorizer, Rbac};
+use crate::authz::{Ask, Authorizer, Rbac};
 use crate::error::ArmError;
 
 pub const NAMESPACE: &str = "Microsoft.Authorization";
@@ -106,11 +106,8 @@ impl<S> At<S> {
 
     /// Refuses a caller not allowed `action` at the scope.
     pub async fn authorize(&self, action: &str) -> Result<(), ArmError> {
-        let target = self.scope.target();
-        self.rbac
-            .authorize(&self.req.caller, action, target)
-            .await
-            .map(drop)
+        let ask = Ask::new(&self.req.caller, action, self.scope.target());
+        self.rbac.authorize(ask).await.map(drop)
     }
 }
 

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::arm::api_versions;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::authz::condition::{AccessRequest, AttributeSource};
@@ -199,7 +198,7 @@ pub async fn check_access(
     rbac: web::Data<Arc<Rbac>>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(CHECK_ACCESS_TYPE, req.param("api-version"))?;
+    req.version_for(CHECK_ACCESS_TYPE)?;
     let request: CheckAccessRequest = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
     if request.actions.is_empty() || request.actions.len() > 200 {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, delete, get, put, web};
 
 use super::scope_of;
-use crate::arm::api_versions;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::PathVocabulary;
 use crate::authz::definitions::{
@@ -32,7 +31,7 @@ async fn write_scope(
     raw: &str,
     action: &str,
 ) -> Result<AuthzScope, ArmError> {
-    api_versions::check_param(TYPE, req.param("api-version"))?;
+    req.version_for(TYPE)?;
     let at = scope_of(Some(raw), vocabulary)?;
     rbac.authorize(Ask::new(&req.caller, action, at.target()))
         .await?;

@@ -51,7 +51,6 @@ use std::sync::Arc;
 
 use actix_web::web;
 
-use crate::arm::api_versions;
 use crate::arm::http::ArmRequest;
 use crate::arm::id::PathVocabulary;
 use crate::authz::scope::AuthzScope;
@@ -101,7 +100,7 @@ impl<S> At<S> {
 
     /// Refuses an api-version that `type_name` does not serve.
     pub fn checked(&self, type_name: &str) -> Result<(), ArmError> {
-        api_versions::check_param(type_name, self.req.param("api-version")).map(drop)
+        self.req.version_for(type_name).map(drop)
     }
 
     /// Refuses a caller not allowed `action` at the scope.

@@ -132,30 +132,23 @@ pub enum Running {
 
 impl WriteAnswer {
     /// 202 while provisioning; 200 when done (never 201).
-    pub const ACCEPTED: WriteAnswer = WriteAnswer {
-        created: 200,
-        replaced: 200,
-        running: Running::Accepted,
-    };
+    pub const ACCEPTED: WriteAnswer = Self::replacing_with_ok(200, Running::Accepted);
     /// Synchronous, 200 whether created or replaced.
-    pub const OK: WriteAnswer = WriteAnswer {
-        created: 200,
-        replaced: 200,
-        running: Running::Wait,
-    };
+    pub const OK: WriteAnswer = Self::replacing_with_ok(200, Running::Wait);
     /// 201 when created, 200 when replaced, with `Azure-AsyncOperation` while the operation
     /// runs and the body in its running state; never 202.
-    pub const CREATED_ASYNC: WriteAnswer = WriteAnswer {
-        created: 201,
-        replaced: 200,
-        running: Running::AsyncOperation,
-    };
+    pub const CREATED_ASYNC: WriteAnswer = Self::replacing_with_ok(201, Running::AsyncOperation);
     /// Synchronous, 201 when created, 200 when replaced.
-    pub const CREATED_OR_OK: WriteAnswer = WriteAnswer {
-        created: 201,
-        replaced: 200,
-        running: Running::Wait,
-    };
+    pub const CREATED_OR_OK: WriteAnswer = Self::replacing_with_ok(201, Running::Wait);
+
+    /// `created` on create, 200 on replace, and as `running` says while the operation runs.
+    const fn replacing_with_ok(created: u16, running: Running) -> Self {
+        Self {
+            created,
+            replaced: 200,
+            running,
+        }
+    }
 
     /// Every status this answer can have, for the documentation.
     pub fn statuses(&self) -> Vec<u16> {

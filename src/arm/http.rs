@@ -55,6 +55,15 @@ pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a 
         .map(|(_, v)| v.as_str())
 }
 
+/// What a paged list handler extracts (actix extracts a tuple in order): the request, the raw
+/// request its `nextLink` is built from, the path and the engine.
+pub type PagedCall<P> = (
+    ArmRequest,
+    HttpRequest,
+    actix_web::web::Path<P>,
+    actix_web::web::Data<Engine>,
+);
+
 impl ArmRequest {
     /// A query parameter, matched case-insensitively (`$skipToken`, `$skiptoken`).
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -65,6 +74,16 @@ impl ArmRequest {
         self.param("api-version")
             .filter(|v| !v.is_empty())
             .ok_or_else(ArmError::missing_api_version)
+    }
+
+    /// The api-version, once it is one that `full_type` (a platform endpoint's type) serves.
+    pub fn version_for(&self, full_type: &str) -> Result<String, ArmError> {
+        super::api_versions::check_param(full_type, self.param("api-version"))
+    }
+
+    /// The call context at one of `full_type`'s api-versions.
+    pub fn context_for(&self, full_type: &str) -> Result<CallContext, ArmError> {
+        Ok(self.context_unchecked(&self.version_for(full_type)?))
     }
 
     /// The call context for an operation on a type: checks the api-version against the type.

@@ -9,7 +9,7 @@ use super::id::ResourceId;
 use super::lro::{self, OperationRef};
 use super::registry::{ActionAnswer, ActionTarget, Listing, ResourceKind};
 use crate::authz::read_filter::readable_rows;
-use crate::authz::{Readable, Target};
+use crate::authz::{Ask, Readable, Target};
 use crate::error::{ArmError, ErrorCode};
 use crate::store::resources::{self, RowQuery};
 use crate::store::{operation, operations, resource};
@@ -148,7 +148,7 @@ impl Engine {
         if let Some(row) = resources::find_of_type(&self.db, &id.key(), &id.type_key()).await? {
             return Ok(row);
         }
-        if let Some(shown) = kind.read_through(&self.db, cx, id).await? {
+        if let Some(shown) = kind.read_through(self.lookup(cx, id)).await? {
             return Ok(shown);
         }
         Err(self.absent(id).await?)
@@ -233,7 +233,7 @@ impl Engine {
         };
         let readable = self
             .authorizer
-            .readable(&cx.caller, action, Target::Resource(&scope_id))
+            .readable(Ask::new(&cx.caller, action, Target::Resource(&scope_id)))
             .await?;
         if scope_id.resource_group.is_some()
             && !resources::exists(&self.db, &scope_id.key()).await?
@@ -371,7 +371,7 @@ impl Engine {
         }
         let readable = self
             .authorizer
-            .readable(&cx.caller, &action, Target::Resource(parent))
+            .readable(Ask::new(&cx.caller, &action, Target::Resource(parent)))
             .await?;
         let Some(parent_row) = resources::find(&self.db, &parent.key()).await? else {
             return Err(self.absent(parent).await?);
@@ -387,7 +387,7 @@ impl Engine {
         // Rows shown from elsewhere need the parent itself readable.
         if listing.through_parent && matches!(readable, Readable::All) {
             let own: Vec<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
-            let shown = kind.listed_through(&self.db, cx, &parent_row).await?;
+            let shown = kind.listed_through(self.lookup(cx, &parent_row)).await?;
             // A name the parent has itself is its own resource.
             rows.extend(
                 shown

@@ -33,6 +33,17 @@ pub struct PrepareContext<'a> {
     pub vocabulary: &'a PathVocabulary,
     /// Sealed secrets are written under these.
     pub keys: &'a Arc<MasterKeys>,
+    /// The stored spec, when the write replaces a resource.
+    pub existing: Option<&'a Spec>,
+}
+
+/// What a visibility hook is asked about: `at` (the path read, or the parent row listed), for
+/// the call `cx`, read with the engine's pool.
+#[derive(Clone, Copy)]
+pub struct Lookup<'a, At> {
+    pub db: &'a DatabaseConnection,
+    pub cx: &'a CallContext,
+    pub at: &'a At,
 }
 
 /// The spec a type accepted, and what it depends on.
@@ -113,15 +124,10 @@ pub trait ResourceKind: Send + Sync {
         Vec::new()
     }
 
-    /// Validates a create-or-replace (PATCH arrives here merged). `existing` is the stored spec
-    /// on replace. Read-only properties are dropped here; immutable ones compared.
-    async fn prepare(
-        &self,
-        cx: &PrepareContext<'_>,
-        spec: Spec,
-        existing: Option<&Spec>,
-    ) -> Result<Prepared, ArmError> {
-        let _ = (cx, existing);
+    /// Validates a create-or-replace (PATCH arrives here merged) against `cx.existing`, the
+    /// stored spec on replace. Read-only properties are dropped here; immutable ones compared.
+    async fn prepare(&self, cx: &PrepareContext<'_>, spec: Spec) -> Result<Prepared, ArmError> {
+        let _ = cx;
         Ok(Prepared::spec(spec))
     }
 
@@ -150,27 +156,23 @@ pub trait ResourceKind: Send + Sync {
         Ok(())
     }
 
-    /// Visibility hook: a resource stored elsewhere that `id`'s path shows when nothing is
-    /// stored at `id` (a hub connection shared into a project). Read-only there.
+    /// Visibility hook: a resource stored elsewhere that the path `path.at` shows when nothing
+    /// is stored there (a hub connection shared into a project). Read-only there.
     async fn read_through(
         &self,
-        db: &DatabaseConnection,
-        cx: &CallContext,
-        id: &ResourceId,
+        path: Lookup<'_, ResourceId>,
     ) -> Result<Option<resource::Model>, ArmError> {
-        let _ = (db, cx, id);
+        let _ = path;
         Ok(None)
     }
 
-    /// Visibility hook: resources stored elsewhere that the list under `parent` shows too
+    /// Visibility hook: resources stored elsewhere that the list under `parent.at` shows too
     /// (declared with `Listing::through_parent`).
     async fn listed_through(
         &self,
-        db: &DatabaseConnection,
-        cx: &CallContext,
-        parent: &resource::Model,
+        parent: Lookup<'_, resource::Model>,
     ) -> Result<Vec<resource::Model>, ArmError> {
-        let _ = (db, cx, parent);
+        let _ = parent;
         Ok(Vec::new())
     }
 

@@ -56,6 +56,33 @@ impl Target<'_> {
     }
 }
 
+/// One authorization question: may `caller` perform `action` at `target`?
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub caller: &'a Caller,
+    pub action: &'a str,
+    pub target: Target<'a>,
+}
+
+impl<'a> Ask<'a> {
+    pub fn new(caller: &'a Caller, action: &'a str, target: Target<'a>) -> Self {
+        Self {
+            caller,
+            action,
+            target,
+        }
+    }
+
+    /// The 403 `AuthorizationFailed` that answers no.
+    pub fn denied(&self) -> ArmError {
+        ArmError::authorization_failed(
+            &self.caller.principal_id,
+            self.action,
+            &self.target.display(),
+        )
+    }
+}
+
 /// What a list may show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readable {
@@ -75,21 +102,11 @@ pub enum Readable {
 pub trait Authorizer: Send + Sync {
     /// Allows with the grant that allowed, or answers 403 `AuthorizationFailed` (404 for an
     /// unknown subscription).
-    async fn authorize(
-        &self,
-        caller: &Caller,
-        action: &str,
-        target: Target<'_>,
-    ) -> Result<Grant, ArmError>;
+    async fn authorize(&self, ask: Ask<'_>) -> Result<Grant, ArmError>;
 
-    /// For a list at `scope`: everything, or the scopes below it the caller may read; 403
+    /// For a list at `ask.target`: everything, or the scopes below it the caller may read; 403
     /// when neither.
-    async fn readable(
-        &self,
-        caller: &Caller,
-        action: &str,
-        scope: Target<'_>,
-    ) -> Result<Readable, ArmError>;
+    async fn readable(&self, ask: Ask<'_>) -> Result<Readable, ArmError>;
 }
 
 /// A subscription as the authorizer and the subscriptions API see it.

@@ -12,7 +12,7 @@ use sea_orm::DatabaseConnection;
 use super::condition::AccessRequest;
 use super::policy::{Grant, Policy, Query};
 use super::read_filter::{self, Link};
-use super::{Authorizer, Readable, SubscriptionDirectory, Target};
+use super::{Ask, Authorizer, Readable, SubscriptionDirectory, Target};
 use crate::arm::id::ResourceId;
 use crate::error::ArmError;
 use crate::identity::Caller;
@@ -122,32 +122,25 @@ impl Rbac {
     /// Like `authorize`, with request attributes for conditions.
     pub async fn authorize_with(
         &self,
-        caller: &Caller,
-        action: &str,
-        target: Target<'_>,
+        ask: Ask<'_>,
         request: &(dyn AccessRequest + Sync),
     ) -> Result<Grant, ArmError> {
-        self.authorize_caller(caller, action, target, Some(request))
-            .await
+        self.authorize_caller(ask, Some(request)).await
     }
 
     /// The tenant gate, then the decision; 403 when nothing grants.
     async fn authorize_caller(
         &self,
-        caller: &Caller,
-        action: &str,
-        target: Target<'_>,
+        ask: Ask<'_>,
         request: Option<&(dyn AccessRequest + Sync)>,
     ) -> Result<Grant, ArmError> {
-        if let Target::Resource(id) = target {
-            self.check_tenant(caller, action, id).await?;
+        if let Target::Resource(id) = ask.target {
+            self.check_tenant(ask.caller, ask.action, id).await?;
         }
-        let subjects = subjects_of(caller);
-        self.decide_for(&subjects, action, false, &target, request)
+        let subjects = subjects_of(ask.caller);
+        self.decide_for(&subjects, ask.action, false, &ask.target, request)
             .await?
-            .ok_or_else(|| {
-                ArmError::authorization_failed(&caller.principal_id, action, &target.display())
-            })
+            .ok_or_else(|| ask.denied())
     }
 
     /// A decision for a principal that is not the caller (checkAccess), with attributes.
@@ -184,21 +177,16 @@ impl Rbac {
 
 #[async_trait]
 impl Authorizer for Rbac {
-    async fn authorize(
-        &self,
-        caller: &Caller,
-        action: &str,
-        target: Target<'_>,
-    ) -> Result<Grant, ArmError> {
-        self.authorize_caller(caller, action, target, None).await
+    async fn authorize(&self, ask: Ask<'_>) -> Result<Grant, ArmError> {
+        self.authorize_caller(ask, None).await
     }
 
-    async fn readable(
-        &self,
-        caller: &Caller,
-        action: &str,
-        scope: Target<'_>,
-    ) -> Result<Readable, ArmError> {
+    async fn readable(&self, ask: Ask<'_>) -> Result<Readable, ArmError> {
+        let Ask {
+            caller,
+            action,
+            target: scope,
+        } = ask;
         if let Target::Resource(id) = scope {
             self.check_tenant(caller, action, id).await?;
         }
@@ -210,7 +198,6 @@ impl Authorizer for Rbac {
         {
             return Ok(Readable::All);
         }
-        let denied = ArmError::authorization_failed(&caller.principal_id, action, &scope.display());
         let snapshot = self.policy.snapshot();
         let roles = snapshot.roles_granting(action);
         // Something under the list's scope is readable: the list shows it.
@@ -231,7 +218,7 @@ impl Authorizer for Rbac {
         if reached {
             Ok(Readable::Assigned { subjects, roles })
         } else {
-            Err(denied)
+            Err(ask.denied())
         }
     }
 }

@@ -17,12 +17,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Copy, Args)]
 pub struct LogArgs {
     /// Log format.
-    #[arg(
-        long = "log-format",
-        env = "KILN_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
+    #[arg(long, env = "KILN_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 }
 
@@ -31,52 +26,39 @@ pub struct LogArgs {
 pub struct StoreArgs {
     /// Data directory: the SQLite file, the dev signing key and the self-signed certificate.
     #[arg(
-        long = "data-dir",
+        long,
         env = "KILN_DATA_DIR",
         default_value = defaults::DATA_DIR,
         global = true
     )]
     pub data_dir: PathBuf,
     /// Database URL (postgres://… in production); SQLite in the data directory when absent.
-    #[arg(long = "database-url", env = "KILN_DATABASE_URL", global = true)]
+    #[arg(long, env = "KILN_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Bootstrap tenant id, generated once and stored when absent.
-    #[arg(
-        long = "bootstrap-tenant",
-        env = "KILN_BOOTSTRAP_TENANT",
-        global = true
-    )]
+    #[arg(long, env = "KILN_BOOTSTRAP_TENANT", global = true)]
     pub bootstrap_tenant: Option<uuid::Uuid>,
     /// Bootstrap subscription id, generated once and stored when absent.
-    #[arg(
-        long = "bootstrap-subscription",
-        env = "KILN_BOOTSTRAP_SUBSCRIPTION",
-        global = true
-    )]
+    #[arg(long, env = "KILN_BOOTSTRAP_SUBSCRIPTION", global = true)]
     pub bootstrap_subscription: Option<uuid::Uuid>,
     /// Audience the tokens must carry.
     #[arg(
-        long = "jwt-audience",
+        long,
         env = "KILN_JWT_AUDIENCE",
         default_value = defaults::JWT_AUDIENCE,
         global = true
     )]
     pub jwt_audience: String,
     /// Public base URL used for absolute Location / nextLink URLs (behind a proxy).
-    #[arg(long = "public-url", env = "KILN_PUBLIC_URL", global = true)]
+    #[arg(long, env = "KILN_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
     /// Master key (base64, 32 bytes) that wraps connection secrets; every replica needs the
     /// same. A keyring file in the data directory is used (and created) when absent.
-    #[arg(
-        long = "master-key",
-        env = "KILN_MASTER_KEY",
-        hide_env_values = true,
-        global = true
-    )]
+    #[arg(long, env = "KILN_MASTER_KEY", hide_env_values = true, global = true)]
     pub master_key: Option<Redacted>,
     /// Earlier master keys, comma-separated: still read while `kiln keys rotate` runs.
     #[arg(
-        long = "master-key-previous",
+        long,
         env = "KILN_MASTER_KEY_PREVIOUS",
         hide_env_values = true,
         global = true
@@ -106,13 +88,13 @@ impl std::str::FromStr for Redacted {
 #[derive(Debug, Clone, Args)]
 pub struct BrokerArgs {
     /// RabbitMQ URL for lifecycle events (amqp://…); the in-process broker when absent.
-    #[arg(long = "amqp-url", env = "KILN_AMQP_URL")]
+    #[arg(long, env = "KILN_AMQP_URL")]
     pub amqp_url: Option<String>,
     /// Prefix of the exchange and queue names, so deployments (and tests) never share them.
-    #[arg(long = "amqp-prefix", env = "KILN_AMQP_PREFIX", default_value = "")]
+    #[arg(long, env = "KILN_AMQP_PREFIX", default_value = "")]
     pub amqp_prefix: String,
     /// Do not run the outbox relay in this process.
-    #[arg(long = "no-relay", env = "KILN_NO_RELAY")]
+    #[arg(long, env = "KILN_NO_RELAY")]
     pub no_relay: bool,
 }
 
@@ -121,7 +103,7 @@ pub struct BrokerArgs {
 pub struct ProvisionerArgs {
     /// Where storage accounts live: a directory, file:///dir, or s3://bucket[/prefix] (with the
     /// usual AWS_* variables). Defaults to `objects/` in the data directory.
-    #[arg(long = "object-store", env = "KILN_OBJECT_STORE")]
+    #[arg(long, env = "KILN_OBJECT_STORE")]
     pub object_store: Option<String>,
     /// Seconds a worker's claim on an operation lasts before another worker may take it over.
     #[arg(long = "worker-lease", env = "KILN_WORKER_LEASE", default_value_t = defaults::WORKER_LEASE_SECONDS)]
@@ -166,29 +148,29 @@ pub struct ServeArgs {
     )]
     pub https_addr: String,
     /// PEM certificate chain for HTTPS; a self-signed one is generated when absent.
-    #[arg(long = "tls-cert", env = "KILN_TLS_CERT")]
+    #[arg(long, env = "KILN_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for HTTPS.
-    #[arg(long = "tls-key", env = "KILN_TLS_KEY")]
+    #[arg(long, env = "KILN_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
     /// Skip running migrations at start (run `kiln migrate` separately).
-    #[arg(long = "no-migrate", env = "KILN_NO_MIGRATE")]
+    #[arg(long, env = "KILN_NO_MIGRATE")]
     pub no_migrate: bool,
     /// HTTP worker threads; defaults to the number of CPUs.
-    #[arg(long = "http-workers", env = "KILN_HTTP_WORKERS")]
+    #[arg(long, env = "KILN_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
     #[command(flatten)]
     pub broker: BrokerArgs,
     #[command(flatten)]
     pub provisioning: ProvisionerArgs,
     /// Do not run the in-process provisioning worker in this process.
-    #[arg(long = "no-worker", env = "KILN_NO_WORKER")]
+    #[arg(long, env = "KILN_NO_WORKER")]
     pub no_worker: bool,
     /// JWKS of an external identity provider (OIDC `jwks_uri`): a file path or an http(s) URL.
     /// A URL is read at start, hourly, and when a token names an unknown key id.
-    #[arg(long = "jwks", env = "KILN_JWKS")]
+    #[arg(long, env = "KILN_JWKS")]
     pub jwks: Option<String>,
     /// Issuers accepted for tokens signed with the KILN_JWKS keys, comma-separated; `{tenantid}`
     /// stands for the token's `tid` (e.g. https://login.microsoftonline.com/{tenantid}/v2.0).
@@ -196,11 +178,11 @@ pub struct ServeArgs {
     pub jwt_issuers: Vec<String>,
     /// Accept dev tokens (HS256 with the dev key, what `kiln token` prints). On by default
     /// only on the embedded default (SQLite); turn it off in production.
-    #[arg(long = "dev-tokens", env = "KILN_DEV_TOKENS")]
+    #[arg(long, env = "KILN_DEV_TOKENS")]
     pub dev_tokens: Option<bool>,
     /// The regions resources may live in: a JSON file shaped like api-spec/azure/regions.json
     /// (the default, a set of real Azure regions).
-    #[arg(long = "regions", env = "KILN_REGIONS")]
+    #[arg(long, env = "KILN_REGIONS")]
     pub regions: Option<PathBuf>,
     #[command(flatten)]
     pub types: super::TypeArgs,

@@ -46,6 +46,15 @@ pub(super) fn canceled(why: &str) -> Value {
     .to_value()
 }
 
+/// An operation being settled: the transaction it settles in, the operation, and the resource
+/// the outcome is recorded for (the operation's own, or one created or removed with it).
+#[derive(Clone, Copy)]
+pub(super) struct Settling<'a> {
+    pub tx: &'a DatabaseTransaction,
+    pub op: &'a operation::Model,
+    pub id: &'a ResourceId,
+}
+
 impl Worker {
     /// Ends the operation, only if this worker still holds its lease; otherwise
     /// `RecordNotUpdated`, and the caller rolls back.
@@ -62,15 +71,9 @@ impl Worker {
         Ok(())
     }
 
-    /// Writes the outcome's event and activity-log row for `id` (the operation's resource, or
-    /// one of the resources created or removed with it).
-    async fn record(
-        &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
-        id: &ResourceId,
-        outcome: &Outcome,
-    ) -> Result<(), DbErr> {
+    /// Writes the outcome's event and activity-log row for `at.id`.
+    async fn record(&self, at: Settling<'_>, outcome: &Outcome) -> Result<(), DbErr> {
+        let Settling { tx, op, id } = at;
         let verb = if outcome.verb == "delete" {
             Verb::Delete
         } else {
@@ -97,13 +100,12 @@ impl Worker {
     /// Inserts a dependent resource unless it exists (a repeated attempt finds it).
     async fn insert_dependent(
         &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
+        at: Settling<'_>,
         owner: &resource::Model,
         dependent: &Dependent,
     ) -> Result<(), DbErr> {
         let key = dependent.id.key();
-        if resources::exists(tx, &key).await? {
+        if resources::exists(at.tx, &key).await? {
             return Ok(());
         }
         let now = now_millis();
@@ -131,22 +133,21 @@ impl Worker {
             created_at: now,
             updated_at: now,
         };
-        resources::insert(tx, &row_of(id, content)).await?;
-        self.record(tx, op, id, &WRITE_DONE).await
+        resources::insert(at.tx, &row_of(id, content)).await?;
+        self.record(Settling { id, ..at }, &WRITE_DONE).await
     }
 
     /// Creating/Updating → Succeeded with what the provisioner produced, only if the resource
     /// is still at the target generation.
     pub(super) async fn complete_write(
         &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
-        id: &ResourceId,
+        at: Settling<'_>,
         row: &resource::Model,
         applied: Applied,
     ) -> Result<(), WorkerError> {
+        let Settling { tx, op, .. } = at;
         for dependent in &applied.dependents {
-            self.insert_dependent(tx, op, row, dependent).await?;
+            self.insert_dependent(at, row, dependent).await?;
         }
         for assignment in &applied.role_assignments {
             crate::authz::assignments::ensure(tx, "kiln-provisioner", assignment.clone())
@@ -175,19 +176,18 @@ impl Worker {
             return Ok(self.end(tx, op, lro::CANCELED, Some(error)).await?);
         }
         self.end(tx, op, lro::SUCCEEDED, None).await?;
-        Ok(self.record(tx, op, id, &WRITE_DONE).await?)
+        Ok(self.record(at, &WRITE_DONE).await?)
     }
 
     /// Drops the resource, everything under it and the resources it manages (whose backends
     /// the provisioners have already removed), settling their operations.
     pub(super) async fn delete_rows(
         &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
-        id: &ResourceId,
+        at: Settling<'_>,
         row: &resource::Model,
         removed: &[resource::Model],
     ) -> Result<(), DbErr> {
+        let Settling { tx, op, .. } = at;
         let keys: Vec<String> = removed.iter().map(|r| r.id_key.clone()).collect();
         // Operations on what goes away: a pending delete of it is done, a pending write canceled.
         let canceled = canceled("its resource was deleted");
@@ -209,21 +209,20 @@ impl Worker {
         self.removal().removed(tx, &removal).await?;
         for child in children {
             if let Some(child_id) = ResourceId::parse(&child, &self.vocabulary) {
-                self.record(tx, op, &child_id, &DELETE_DONE).await?;
+                let child = Settling {
+                    id: &child_id,
+                    ..at
+                };
+                self.record(child, &DELETE_DONE).await?;
             }
         }
         self.end(tx, op, lro::SUCCEEDED, None).await?;
-        self.record(tx, op, id, &DELETE_DONE).await
+        self.record(at, &DELETE_DONE).await
     }
 
     /// The operation fails with an error the SDKs surface; the resource turns Failed.
-    pub(super) async fn fail(
-        &self,
-        tx: &DatabaseTransaction,
-        op: &operation::Model,
-        id: &ResourceId,
-        error: Value,
-    ) -> Result<(), DbErr> {
+    pub(super) async fn fail(&self, at: Settling<'_>, error: Value) -> Result<(), DbErr> {
+        let Settling { tx, op, .. } = at;
         let settled = Settled {
             key: &op.resource_key,
             generation: op.target_generation,
@@ -239,9 +238,7 @@ impl Worker {
             (events::WRITE_FAILURE, "write")
         };
         self.record(
-            tx,
-            op,
-            id,
+            at,
             &Outcome {
                 event,
                 verb,

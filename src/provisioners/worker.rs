@@ -10,7 +10,7 @@ use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::transitions::canceled;
+use super::transitions::{Settling, canceled};
 use super::{Applied, Backends, ProvisionContext, ProvisionError, Provisioner, WorkerError};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::lro;
@@ -219,7 +219,7 @@ impl Worker {
         )
         .to_value();
         match self
-            .settle(async |tx| self.fail(tx, &op, &id, error).await)
+            .settle_on(&op, &id, async |at| self.fail(at, error).await)
             .await
         {
             Ok(_) => Ok(true),
@@ -299,6 +299,17 @@ impl Worker {
         Ok(Drive::Finished)
     }
 
+    /// `settle`, recording the outcome for the operation's resource `id`.
+    async fn settle_on<E: Into<WorkerError>>(
+        &self,
+        op: &operation::Model,
+        id: &ResourceId,
+        run: impl AsyncFnOnce(Settling<'_>) -> Result<(), E>,
+    ) -> Result<Drive, WorkerError> {
+        self.settle(async |tx| run(Settling { tx, op, id }).await)
+            .await
+    }
+
     async fn drive(&self, op: &operation::Model) -> Result<Drive, WorkerError> {
         let Some(id) = ResourceId::parse(&op.resource_id, &self.vocabulary) else {
             tracing::error!(operation = %op.id, resource = %op.resource_id, "operation names an unparsable resource id");
@@ -338,7 +349,7 @@ impl Worker {
         if now_millis() > op.deadline_at {
             let error = timed_out(op);
             return self
-                .settle(async |tx| self.fail(tx, op, &id, error).await)
+                .settle_on(op, &id, async |at| self.fail(at, error).await)
                 .await;
         }
         if op.verb == "DELETE" {
@@ -350,8 +361,10 @@ impl Worker {
         };
         match applied {
             Ok(applied) => {
-                self.settle(async |tx| self.complete_write(tx, op, &id, &row, applied).await)
-                    .await
+                self.settle_on(op, &id, async |at| {
+                    self.complete_write(at, &row, applied).await
+                })
+                .await
             }
             Err(attempt) => self.attempt_failed(op, &id, attempt).await,
         }
@@ -374,7 +387,7 @@ impl Worker {
                 return self.attempt_failed(op, id, attempt).await;
             }
         }
-        self.settle(async |tx| self.delete_rows(tx, op, id, row, &removed).await)
+        self.settle_on(op, id, async |at| self.delete_rows(at, row, &removed).await)
             .await
     }
 
@@ -415,7 +428,7 @@ impl Worker {
             Attempt::Failed(err @ ProvisionError::Fail { .. }) => {
                 let error = err.to_arm();
                 return self
-                    .settle(async |tx| self.fail(tx, op, id, error).await)
+                    .settle_on(op, id, async |at| self.fail(at, error).await)
                     .await;
             }
             Attempt::Failed(err) => (err.to_arm(), Drive::Deferred),
@@ -432,7 +445,7 @@ impl Worker {
         let retry_at = now_millis() + millis(backoff(op.attempts + 1));
         if retry_at > op.deadline_at {
             return self
-                .settle(async |tx| self.fail(tx, op, id, error).await)
+                .settle_on(op, id, async |at| self.fail(at, error).await)
                 .await;
         }
         tracing::info!(operation = %op.id, attempt = op.attempts + 1, error = %error, "provisioning attempt failed; retrying");

@@ -1,13 +1,11 @@
 //! Reading the activity log through ARM's own endpoint:
 //! `GET /subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values`.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use crate::arm::api_versions;
-use crate::arm::engine::Engine;
-use crate::arm::http::{self, ArmRequest};
+use crate::arm::http::{self, PagedCall};
 use crate::arm::id::ResourceId;
 use crate::arm::lro::millis_to_rfc3339;
 use crate::arm::read::{DEFAULT_PAGE, MAX_PAGE, decode_token, encode_token};
@@ -110,14 +108,10 @@ fn view(row: &activity::Model, subscription: &str) -> Value {
     responses((status = 200, description = "`{value: [EventData], nextLink}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/providers/Microsoft.Insights/eventtypes/management/values")]
 pub async fn list_events(
-    req: ArmRequest,
-    hreq: HttpRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
+    (req, hreq, path, engine): PagedCall<String>,
     db: web::Data<DatabaseConnection>,
 ) -> Result<HttpResponse, ArmError> {
-    let version = api_versions::check_param(EVENTS_TYPE, req.param("api-version"))?;
-    let cx = req.context_unchecked(&version);
+    let cx = req.context_for(EVENTS_TYPE)?;
     let sub = ResourceId::subscription(&path);
     engine.authorize(&cx, &sub, READ).await?;
     let filter = parse_filter(req.param("$filter"))?;

@@ -2,16 +2,13 @@
 //! `GET /subscriptions/{s}/locations` and `GET /locations`, at Microsoft.Resources'
 //! subscriptions api-versions. The set is the settings' (`KILN_REGIONS`).
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use serde_json::{Value, json};
 
-use crate::arm::api_versions;
 use crate::arm::engine::Engine;
-use crate::arm::http::ArmRequest;
 use crate::config::regions::Region;
 use crate::error::{ArmError, ErrorResponse};
-use crate::resources::providers::OneParamCall;
-use crate::resources::subscriptions::readable_subscription;
+use crate::resources::providers::{OneParamCall, TenantCall, subscription_prefix};
 
 const TYPE: &str = "Microsoft.Resources/locations";
 
@@ -57,24 +54,17 @@ fn list(engine: &Engine, prefix: &str) -> HttpResponse {
 #[utoipa::path(tag = "Locations", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [Location]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/locations")]
-pub async fn list_locations((req, path, engine): OneParamCall) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(TYPE, req.param("api-version"))?;
-    let row = readable_subscription(&engine, &req.caller, &path).await?;
-    Ok(list(
-        &engine,
-        &format!("/subscriptions/{}", row.subscription_id),
-    ))
+pub async fn list_locations(call: OneParamCall) -> Result<HttpResponse, ArmError> {
+    let prefix = subscription_prefix(&call, TYPE).await?;
+    Ok(list(&call.2, &prefix))
 }
 
 /// The regions Kiln offers, at the tenant.
 #[utoipa::path(tag = "Locations", params(("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [Location]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/locations")]
-pub async fn list_tenant_locations(
-    req: ArmRequest,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(TYPE, req.param("api-version"))?;
+pub async fn list_tenant_locations((req, engine): TenantCall) -> Result<HttpResponse, ArmError> {
+    req.version_for(TYPE)?;
     Ok(list(&engine, ""))
 }
 

@@ -1,16 +1,14 @@
 //! The generic `…/resources` lists of Microsoft.Resources: top-level resources of every type
 //! in a subscription or a group. A platform endpoint, not a resource type.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use serde_json::Value;
 
-use crate::arm::api_versions;
-use crate::arm::engine::Engine;
 use crate::arm::envelope::normalize_location;
-use crate::arm::http::{self, ArmRequest};
+use crate::arm::http::{self, ArmRequest, PagedCall};
 use crate::arm::id::ResourceId;
 use crate::arm::read::{ListFilter, ListScope};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
@@ -103,15 +101,12 @@ fn expand(req: &ArmRequest, items: &mut [Value]) {
 }
 
 /// A page of the resources in `scope` that the caller may see under `action`.
-async fn list(
-    req: &ArmRequest,
-    hreq: &HttpRequest,
-    engine: &Engine,
+async fn list<P>(
+    (req, hreq, _, engine): &PagedCall<P>,
     scope: &ListScope,
     action: &str,
 ) -> Result<HttpResponse, ArmError> {
-    let version = api_versions::check_param(VERSIONS, req.param("api-version"))?;
-    let cx = req.context_unchecked(&version);
+    let cx = req.context_for(VERSIONS)?;
     let subscription = match scope {
         ListScope::TopLevelInGroup { group } => group.subscription.clone(),
         ListScope::TopLevelInSubscription { subscription }
@@ -134,15 +129,12 @@ async fn list(
     responses((status = 200, body = ResourceList)))]
 #[get("/subscriptions/{subscriptionId}/resources")]
 pub async fn list_subscription_resources(
-    req: ArmRequest,
-    hreq: HttpRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
+    call: PagedCall<String>,
 ) -> Result<HttpResponse, ArmError> {
     let scope = ListScope::TopLevelInSubscription {
-        subscription: path.into_inner(),
+        subscription: call.2.clone(),
     };
-    list(&req, &hreq, &engine, &scope, SUBSCRIPTION_READ).await
+    list(&call, &scope, SUBSCRIPTION_READ).await
 }
 
 #[utoipa::path(tag = "Resources",
@@ -150,15 +142,13 @@ pub async fn list_subscription_resources(
     responses((status = 200, body = ResourceList), (status = 404, body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/resources")]
 pub async fn list_group_resources(
-    req: ArmRequest,
-    hreq: HttpRequest,
-    path: web::Path<(String, String)>,
-    engine: web::Data<Engine>,
+    call: PagedCall<(String, String)>,
 ) -> Result<HttpResponse, ArmError> {
+    let (subscription, group) = &*call.2;
     let scope = ListScope::TopLevelInGroup {
-        group: ResourceId::resource_group(&path.0, &path.1),
+        group: ResourceId::resource_group(subscription, group),
     };
-    list(&req, &hreq, &engine, &scope, GROUP_READ).await
+    list(&call, &scope, GROUP_READ).await
 }
 
 /// Listing the resources of a subscription.

@@ -9,7 +9,6 @@ use std::time::Duration;
 use actix_web::{HttpResponse, delete, get, patch, put, web};
 use serde_json::{Map, Value, json};
 
-use crate::arm::api_versions;
 use crate::arm::engine::{CallContext, Engine, Preconditions, WriteOutcome, WriteVerb};
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::{PathVocabulary, ResourceId};
@@ -46,7 +45,7 @@ fn target(
     raw: &str,
     vocabulary: &PathVocabulary,
 ) -> Result<(CallContext, ResourceId), ArmError> {
-    let version = api_versions::check_param(TYPE, req.param("api-version"))?;
+    let version = req.version_for(TYPE)?;
     let scope = format!("/{}", raw.trim_matches('/'));
     let id = ResourceId::parse(&scope, vocabulary).ok_or_else(|| {
         ArmError::new(

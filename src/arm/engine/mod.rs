@@ -18,9 +18,9 @@ use tokio::sync::Notify;
 use super::hooks::RemovalHook;
 use super::id::{PathVocabulary, ResourceId};
 use super::lro::{self, OperationRef};
-use super::registry::{Registry, Rendered, ResourceKind};
+use super::registry::{Lookup, Registry, Rendered, ResourceKind};
 use crate::activity::{self, ActivityEntry};
-use crate::authz::{Authorizer, SubscriptionDirectory, SubscriptionInfo, Target};
+use crate::authz::{Ask, Authorizer, SubscriptionDirectory, SubscriptionInfo, Target};
 use crate::error::{ArmError, ErrorCode};
 use crate::events;
 use crate::identity::Caller;
@@ -189,6 +189,15 @@ impl Engine {
         }
     }
 
+    /// What a type's visibility hook is asked about `at` for the call `cx`.
+    pub(crate) fn lookup<'a, At>(&'a self, cx: &'a CallContext, at: &'a At) -> Lookup<'a, At> {
+        Lookup {
+            db: &self.db,
+            cx,
+            at,
+        }
+    }
+
     pub fn kind_of(&self, id: &ResourceId) -> Result<&Arc<dyn ResourceKind>, ArmError> {
         self.registry.get(&id.type_key()).ok_or_else(|| {
             ArmError::new(
@@ -205,7 +214,7 @@ impl Engine {
         action: &str,
     ) -> Result<(), ArmError> {
         self.authorizer
-            .authorize(&cx.caller, action, Target::Resource(id))
+            .authorize(Ask::new(&cx.caller, action, Target::Resource(id)))
             .await
             .map(|_| ())
     }
@@ -220,7 +229,7 @@ impl Engine {
     ) -> Result<SubscriptionInfo, ArmError> {
         let scope = ResourceId::subscription(id);
         self.authorizer
-            .readable(caller, action, Target::Resource(&scope))
+            .readable(Ask::new(caller, action, Target::Resource(&scope)))
             .await?;
         self.subscriptions
             .find(id)
@@ -254,7 +263,7 @@ impl Engine {
             return Ok(());
         }
         if !resources::exists(&self.db, &id.key()).await?
-            && let Some(shown) = kind.read_through(&self.db, cx, id).await?
+            && let Some(shown) = kind.read_through(self.lookup(cx, id)).await?
         {
             return Err(kind.read_only_through(&shown));
         }

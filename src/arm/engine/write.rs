@@ -247,8 +247,9 @@ impl Engine {
             tenant_id: &tenant_id,
             vocabulary: &self.vocabulary,
             keys: &self.keys,
+            existing: existing_spec.as_ref(),
         };
-        let prepared = kind.prepare(&cxp, spec, existing_spec.as_ref()).await?;
+        let prepared = kind.prepare(&cxp, spec).await?;
         // What is stored is what the document publishes.
         let properties = Value::Object(prepared.spec.properties.clone());
         (descriptor.schema.check_properties.0)(&properties).map_err(|problem| {

@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::arm::api_versions;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::authz::condition::{AccessRequest, AttributeSource};
-use crate::authz::{Authorizer, Rbac, Target};
+use crate::authz::{Ask, Authorizer, Rbac, Target};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 
 /// No published swagger declares checkAccess (its clients send role-assignment versions, e.g.
@@ -199,7 +198,7 @@ pub async fn check_access(
     rbac: web::Data<Arc<Rbac>>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(CHECK_ACCESS_TYPE, req.param("api-version"))?;
+    req.version_for(CHECK_ACCESS_TYPE)?;
     let request: CheckAccessRequest = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
     if request.actions.is_empty() || request.actions.len() > 200 {
@@ -259,7 +258,7 @@ pub async fn check_access(
             .await?;
         (crate::authz::rbac::subjects_of(&req.caller), HashMap::new())
     } else {
-        rbac.authorize(&req.caller, CHECK_ACCESS_ACTION, target)
+        rbac.authorize(Ask::new(&req.caller, CHECK_ACCESS_ACTION, target))
             .await?;
         let mut subjects = vec![subject];
         subjects.extend(

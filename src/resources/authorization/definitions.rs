@@ -6,30 +6,21 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, delete, get, put, web};
 
 use super::scope_of;
-use crate::arm::api_versions;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::arm::id::PathVocabulary;
 use crate::authz::definitions::{
-    self, ListFilter, RoleDefinitionList, RoleDefinitionView, RoleDefinitions,
+    self, ListFilter, RoleDefinitionList, RoleDefinitionView, RoleDefinitions, TYPE,
 };
 use crate::authz::scope::AuthzScope;
-use crate::authz::{Authorizer, Rbac};
+use crate::authz::{Ask, Authorizer, Rbac};
 use crate::error::{ArmError, ErrorResponse};
 
 pub const READ: &str = "Microsoft.Authorization/roleDefinitions/read";
 pub const WRITE: &str = "Microsoft.Authorization/roleDefinitions/write";
 pub const DELETE: &str = "Microsoft.Authorization/roleDefinitions/delete";
 
-fn checked(req: &ArmRequest) -> Result<(), ArmError> {
-    api_versions::check_param(definitions::TYPE, req.param("api-version")).map(drop)
-}
-
-fn scope(vocabulary: &PathVocabulary, raw: Option<&str>) -> Result<AuthzScope, ArmError> {
-    scope_of(raw, vocabulary)
-}
-
-/// What every handler extracts (actix extracts a tuple in order).
-type Call = (ArmRequest, web::Data<Arc<Rbac>>, web::Data<RoleDefinitions>);
+type Call = super::Call<RoleDefinitions>;
+type At = super::At<RoleDefinitions>;
 
 /// A write at the scope a route names: the api-version checked, then the scope parsed, then
 /// the caller authorized for `action` there.
@@ -40,77 +31,52 @@ async fn write_scope(
     raw: &str,
     action: &str,
 ) -> Result<AuthzScope, ArmError> {
-    checked(req)?;
-    let at = scope(vocabulary, Some(raw))?;
-    rbac.authorize(&req.caller, action, at.target()).await?;
+    req.version_for(TYPE)?;
+    let at = scope_of(Some(raw), vocabulary)?;
+    rbac.authorize(Ask::new(&req.caller, action, at.target()))
+        .await?;
     Ok(at)
 }
 
-async fn get_at(
-    (req, rbac, service): Call,
-    at: AuthzScope,
-    name: &str,
-) -> Result<HttpResponse, ArmError> {
-    checked(&req)?;
-    rbac.authorize(&req.caller, READ, at.target()).await?;
-    let role = service.get(name)?;
-    Ok(HttpResponse::Ok().json(definitions::render(&role, &at)))
+async fn get_at(at: At, name: &str) -> Result<HttpResponse, ArmError> {
+    at.checked(TYPE)?;
+    at.authorize(READ).await?;
+    let role = at.service.get(name)?;
+    Ok(HttpResponse::Ok().json(definitions::render(&role, &at.scope)))
 }
 
-async fn list_at((req, rbac, service): Call, at: AuthzScope) -> Result<HttpResponse, ArmError> {
-    checked(&req)?;
-    let filter = ListFilter::parse(req.param("$filter"))?;
-    rbac.authorize(&req.caller, READ, at.target()).await?;
+async fn list_at(at: At) -> Result<HttpResponse, ArmError> {
+    at.checked(TYPE)?;
+    let filter = ListFilter::parse(at.req.param("$filter"))?;
+    at.authorize(READ).await?;
     Ok(HttpResponse::Ok().json(RoleDefinitionList {
-        value: service.list(&at, &filter),
+        value: at.service.list(&at.scope, &filter),
     }))
 }
 
-#[utoipa::path(tag = "RoleDefinitions",
-    params(("scope" = String, Path), ("roleDefinitionId" = String, Path), ("api-version" = String, Query)),
-    responses((status = 200, body = RoleDefinitionView), (status = 404, body = ErrorResponse)))]
-#[get("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
-pub async fn get_role_definition(
-    call: Call,
-    path: web::Path<(String, String)>,
-    vocabulary: web::Data<Arc<PathVocabulary>>,
-) -> Result<HttpResponse, ArmError> {
-    let at = scope(&vocabulary, Some(&path.0))?;
-    get_at(call, at, &path.1).await
+scoped_and_root! {
+    get
+    get_role_definition(
+        "/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}",
+        ("scope" = String, Path)
+    ),
+    get_root_role_definition("/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}"),
+    openapi(tag = "RoleDefinitions",
+        params(("roleDefinitionId" = String, Path), ("api-version" = String, Query)),
+        responses((status = 200, body = RoleDefinitionView), (status = 404, body = ErrorResponse)))
+    => get_at(name: String)
 }
 
-#[utoipa::path(tag = "RoleDefinitions",
-    params(("roleDefinitionId" = String, Path), ("api-version" = String, Query)),
-    responses((status = 200, body = RoleDefinitionView), (status = 404, body = ErrorResponse)))]
-#[get("/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}")]
-pub async fn get_root_role_definition(
-    call: Call,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ArmError> {
-    get_at(call, AuthzScope::root(), &path).await
-}
-
-/// Built-in roles and the custom roles assignable at the scope; `$filter=roleName eq '…'` or
-/// `type eq 'BuiltInRole'|'CustomRole'`.
-#[utoipa::path(tag = "RoleDefinitions",
-    params(("scope" = String, Path), ("api-version" = String, Query), ("$filter" = Option<String>, Query)),
-    responses((status = 200, body = RoleDefinitionList), (status = "4XX", body = ErrorResponse)))]
-#[get("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions")]
-pub async fn list_role_definitions(
-    call: Call,
-    path: web::Path<String>,
-    vocabulary: web::Data<Arc<PathVocabulary>>,
-) -> Result<HttpResponse, ArmError> {
-    let at = scope(&vocabulary, Some(&path))?;
-    list_at(call, at).await
-}
-
-#[utoipa::path(tag = "RoleDefinitions",
-    params(("api-version" = String, Query), ("$filter" = Option<String>, Query)),
-    responses((status = 200, body = RoleDefinitionList), (status = "4XX", body = ErrorResponse)))]
-#[get("/providers/Microsoft.Authorization/roleDefinitions")]
-pub async fn list_root_role_definitions(call: Call) -> Result<HttpResponse, ArmError> {
-    list_at(call, AuthzScope::root()).await
+scoped_and_root! {
+    get
+    /// Built-in roles and the custom roles assignable at the scope; `$filter=roleName eq '…'` or
+    /// `type eq 'BuiltInRole'|'CustomRole'`.
+    list_role_definitions("/{scope:.*}/providers/Microsoft.Authorization/roleDefinitions", ("scope" = String, Path)),
+    list_root_role_definitions("/providers/Microsoft.Authorization/roleDefinitions"),
+    openapi(tag = "RoleDefinitions",
+        params(("api-version" = String, Query), ("$filter" = Option<String>, Query)),
+        responses((status = 200, body = RoleDefinitionList), (status = "4XX", body = ErrorResponse)))
+    => list_at()
 }
 
 /// Creates or replaces a custom role.
@@ -133,7 +99,8 @@ pub async fn create_role_definition(
         .unwrap_or_default();
     for raw in offered {
         if let Ok(scope) = AuthzScope::parse(raw, &vocabulary) {
-            rbac.authorize(&req.caller, WRITE, scope.target()).await?;
+            rbac.authorize(Ask::new(&req.caller, WRITE, scope.target()))
+                .await?;
         }
     }
     let view = service.put(&req.caller, &at, &path.1, &body.0).await?;

@@ -355,12 +355,8 @@ impl ResourceKind for Accounts {
         }))
     }
 
-    async fn prepare(
-        &self,
-        cx: &PrepareContext<'_>,
-        mut spec: Spec,
-        existing: Option<&Spec>,
-    ) -> Result<Prepared, ArmError> {
+    async fn prepare(&self, cx: &PrepareContext<'_>, mut spec: Spec) -> Result<Prepared, ArmError> {
+        let existing = cx.existing;
         let restore = take_restore(&mut spec);
         if existing.is_none() {
             match deleted_accounts::find(cx.tx, &cx.id.key()).await? {

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{NAMESPACE, SUBDOMAIN_REALM};
-use crate::arm::api_versions;
 use crate::arm::engine::Engine;
 use crate::arm::envelope::{Spec, from_body};
 use crate::arm::http::ArmRequest;
@@ -306,12 +305,10 @@ async fn record_at(
     path: &(String, String, String, String),
     action: &str,
 ) -> Result<deleted_account::Model, ArmError> {
-    let version = api_versions::check_param(TYPE, req.param("api-version"))?;
+    let cx = req.context_for(TYPE)?;
     let (subscription, location, group, name) = path;
     let id = account_id(subscription, group, name);
-    engine
-        .authorize(&req.context_unchecked(&version), &id, action)
-        .await?;
+    engine.authorize(&cx, &id, action).await?;
     deleted_accounts::find(db, &id.key())
         .await?
         .filter(|r| crate::config::regions::normalize_location(location) == r.location)
@@ -379,11 +376,10 @@ pub async fn list_deleted_accounts(
     db: web::Data<DatabaseConnection>,
     vocabulary: web::Data<Arc<PathVocabulary>>,
 ) -> Result<HttpResponse, ArmError> {
-    let version = api_versions::check_param(TYPE, req.param("api-version"))?;
+    let cx = req.context_for(TYPE)?;
     let subscription = engine
         .readable_subscription(&req.caller, READ, &path)
         .await?;
-    let cx = req.context_unchecked(&version);
     let subscription_key =
         ResourceId::subscription(&subscription.subscription_id).subscription_key();
     let mut value = Vec::new();

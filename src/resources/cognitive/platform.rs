@@ -8,7 +8,6 @@ use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 use super::SUBDOMAIN_REALM;
-use crate::arm::api_versions;
 use crate::arm::engine::Engine;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
@@ -55,7 +54,7 @@ pub async fn check_domain_availability(
     db: web::Data<DatabaseConnection>,
     body: JsonBody,
 ) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(TYPE, req.param("api-version"))?;
+    req.version_for(TYPE)?;
     engine
         .readable_subscription(&req.caller, CHECK_DOMAIN, &path)
         .await?;
@@ -91,7 +90,7 @@ pub async fn list_skus(
     path: web::Path<String>,
     engine: web::Data<Engine>,
 ) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(TYPE, req.param("api-version"))?;
+    req.version_for(TYPE)?;
     engine
         .readable_subscription(&req.caller, READ_SKUS, &path)
         .await?;

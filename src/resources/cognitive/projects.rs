@@ -33,12 +33,8 @@ impl ResourceKind for Projects {
         Some(Arc::new(ProjectProvisioner))
     }
 
-    async fn prepare(
-        &self,
-        cx: &PrepareContext<'_>,
-        mut spec: Spec,
-        existing: Option<&Spec>,
-    ) -> Result<Prepared, ArmError> {
+    async fn prepare(&self, cx: &PrepareContext<'_>, mut spec: Spec) -> Result<Prepared, ArmError> {
+        let existing = cx.existing;
         let account_key = cx.id.parent().map(|p| p.key()).unwrap_or_default();
         // FOR KEY SHARE: the account's delete waits for this write, then takes the project along.
         let account = resources::lock(cx.tx, &account_key, RowLock::KeyShare).await?;

@@ -9,12 +9,11 @@ use serde_json::{Map, Value, json};
 
 use super::secret_part::{self, SealSecret, SecretPart};
 use super::{ConnectionHost, auth_types, names, sharing};
-use crate::arm::engine::CallContext;
 use crate::arm::envelope::Spec;
 use crate::arm::id::ResourceId;
 use crate::arm::registry::{
-    ActionAnswer, ActionDecl, ActionTarget, PrepareContext, Prepared, Rendered, ResourceKind,
-    TypeDescriptor,
+    ActionAnswer, ActionDecl, ActionTarget, Lookup, PrepareContext, Prepared, Rendered,
+    ResourceKind, TypeDescriptor,
 };
 use crate::error::{ArmError, ErrorCode};
 use crate::store::resource;
@@ -143,26 +142,29 @@ impl ResourceKind for Connections {
     /// (under the hub).
     async fn read_through(
         &self,
-        db: &DatabaseConnection,
-        cx: &CallContext,
-        id: &ResourceId,
+        path: Lookup<'_, ResourceId>,
     ) -> Result<Option<resource::Model>, ArmError> {
-        let Some(parent) = id.parent() else {
+        let Some(parent) = path.at.parent() else {
             return Ok(None);
         };
-        let Some(parent_row) = resources::find(db, &parent.key()).await? else {
+        let Some(parent_row) = resources::find(path.db, &parent.key()).await? else {
             return Ok(None);
         };
-        Ok(sharing::shared_connection(db, self.host, &parent_row, id.name(), &cx.caller).await?)
+        let shared = sharing::shared_connection(
+            path.db,
+            self.host,
+            &parent_row,
+            path.at.name(),
+            &path.cx.caller,
+        );
+        Ok(shared.await?)
     }
 
     async fn listed_through(
         &self,
-        db: &DatabaseConnection,
-        cx: &CallContext,
-        parent: &resource::Model,
+        parent: Lookup<'_, resource::Model>,
     ) -> Result<Vec<resource::Model>, ArmError> {
-        Ok(sharing::shared_connections(db, self.host, parent, &cx.caller).await?)
+        Ok(sharing::shared_connections(parent.db, self.host, parent.at, &parent.cx.caller).await?)
     }
 
     /// Read through a project, a hub connection hides whom else it is shared with.
@@ -190,12 +192,7 @@ impl ResourceKind for Connections {
         })
     }
 
-    async fn prepare(
-        &self,
-        cx: &PrepareContext<'_>,
-        mut spec: Spec,
-        existing: Option<&Spec>,
-    ) -> Result<Prepared, ArmError> {
+    async fn prepare(&self, cx: &PrepareContext<'_>, mut spec: Spec) -> Result<Prepared, ArmError> {
         let properties = &mut spec.properties;
         names::canonicalize(properties)?;
         for key in READ_ONLY {
@@ -219,7 +216,7 @@ impl ResourceKind for Connections {
             credentials: split.secret,
             value: properties.remove("value").filter(|v| !v.is_null()),
         };
-        match existing {
+        match cx.existing {
             None => self.refuse_shadowing(cx).await?,
             Some(old) => {
                 let same_auth = old.properties["authType"]

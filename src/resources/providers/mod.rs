@@ -9,7 +9,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use serde_json::{Value, json};
 
-use crate::arm::api_versions;
 use crate::arm::engine::Engine;
 use crate::arm::http::ArmRequest;
 use crate::arm::id::ResourceId;
@@ -68,15 +67,24 @@ fn served_namespace(registry: &Registry, namespace: &str) -> Result<&'static str
     })
 }
 
-/// The served namespace a request names, once its api-version is one of `versions_of`'s.
+/// The served namespace the path names, once the api-version is one of `versions_of`'s.
 fn checked_namespace(
-    req: &ArmRequest,
-    engine: &Engine,
+    (req, namespace, engine): &OneParamCall,
     versions_of: &str,
-    namespace: &str,
 ) -> Result<&'static str, ArmError> {
-    api_versions::check_param(versions_of, req.param("api-version"))?;
+    req.version_for(versions_of)?;
     served_namespace(&engine.registry, namespace)
+}
+
+/// The id of the subscription the path names, once the api-version is one of `versions_of`'s
+/// and the caller may read the subscription: what a subscription's list is under.
+pub async fn subscription_prefix(
+    (req, subscription, engine): &OneParamCall,
+    versions_of: &str,
+) -> Result<String, ArmError> {
+    req.version_for(versions_of)?;
+    let row = readable_subscription(engine, &req.caller, subscription).await?;
+    Ok(format!("/subscriptions/{}", row.subscription_id))
 }
 
 fn providers_list(registry: &Registry, prefix: &str) -> HttpResponse {
@@ -91,34 +99,30 @@ fn providers_list(registry: &Registry, prefix: &str) -> HttpResponse {
 #[utoipa::path(tag = "Providers", params(("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [Provider]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/providers")]
-pub async fn list_tenant_providers(
-    req: ArmRequest,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(PROVIDERS, req.param("api-version"))?;
+pub async fn list_tenant_providers((req, engine): TenantCall) -> Result<HttpResponse, ArmError> {
+    req.version_for(PROVIDERS)?;
     Ok(providers_list(&engine.registry, ""))
 }
 
 #[utoipa::path(tag = "Providers", params(("namespace" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "The provider"), (status = 404, body = ErrorResponse)))]
 #[get("/providers/{namespace}")]
-pub async fn get_tenant_provider(
-    (req, path, engine): OneParamCall,
-) -> Result<HttpResponse, ArmError> {
-    let namespace = checked_namespace(&req, &engine, PROVIDERS, &path)?;
-    Ok(HttpResponse::Ok().json(provider_view(&engine.registry, "", namespace)))
+pub async fn get_tenant_provider(call: OneParamCall) -> Result<HttpResponse, ArmError> {
+    let namespace = checked_namespace(&call, PROVIDERS)?;
+    Ok(HttpResponse::Ok().json(provider_view(&call.2.registry, "", namespace)))
 }
 
 /// Every namespace Kiln serves, `Registered`.
 #[utoipa::path(tag = "Providers", params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [Provider]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/providers")]
-pub async fn list_providers((req, path, engine): OneParamCall) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(PROVIDERS, req.param("api-version"))?;
-    let row = readable_subscription(&engine, &req.caller, &path).await?;
-    let prefix = format!("/subscriptions/{}", row.subscription_id);
-    Ok(providers_list(&engine.registry, &prefix))
+pub async fn list_providers(call: OneParamCall) -> Result<HttpResponse, ArmError> {
+    let prefix = subscription_prefix(&call, PROVIDERS).await?;
+    Ok(providers_list(&call.2.registry, &prefix))
 }
+
+/// What a tenant-level handler, of no path parameter, extracts.
+pub type TenantCall = (ArmRequest, web::Data<Engine>);
 
 /// What a handler of one path parameter (a namespace, or a subscription) extracts.
 pub type OneParamCall = (ArmRequest, web::Path<String>, web::Data<Engine>);
@@ -132,7 +136,7 @@ async fn provider(
     (req, path, engine): &ProviderCall,
     action: Option<&str>,
 ) -> Result<HttpResponse, ArmError> {
-    let version = api_versions::check_param(PROVIDERS, req.param("api-version"))?;
+    let version = req.version_for(PROVIDERS)?;
     let namespace = served_namespace(&engine.registry, &path.1)?;
     if let Some(verb) = action {
         // Registering is the caller's `{namespace}/register/action` at the subscription, as
@@ -238,11 +242,8 @@ fn metadata_view(registry: &Registry, namespace: &str) -> Value {
 #[utoipa::path(tag = "Providers", params(("api-version" = String, Query), ("$expand" = Option<String>, Query)),
     responses((status = 200, description = "`{value: [ProviderOperationsMetadata]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/providerOperations")]
-pub async fn list_provider_operations(
-    req: ArmRequest,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
-    api_versions::check_param(PROVIDER_OPERATIONS, req.param("api-version"))?;
+pub async fn list_provider_operations((req, engine): TenantCall) -> Result<HttpResponse, ArmError> {
+    req.version_for(PROVIDER_OPERATIONS)?;
     let value: Vec<Value> = catalogue::namespaces(&engine.registry)
         .into_iter()
         .map(|ns| metadata_view(&engine.registry, ns))
@@ -253,11 +254,9 @@ pub async fn list_provider_operations(
 #[utoipa::path(tag = "Providers", params(("namespace" = String, Path), ("api-version" = String, Query), ("$expand" = Option<String>, Query)),
     responses((status = 200, description = "ProviderOperationsMetadata"), (status = 404, body = ErrorResponse)))]
 #[get("/providers/Microsoft.Authorization/providerOperations/{namespace}")]
-pub async fn get_provider_operations(
-    (req, path, engine): OneParamCall,
-) -> Result<HttpResponse, ArmError> {
-    let namespace = checked_namespace(&req, &engine, PROVIDER_OPERATIONS, &path)?;
-    Ok(HttpResponse::Ok().json(metadata_view(&engine.registry, namespace)))
+pub async fn get_provider_operations(call: OneParamCall) -> Result<HttpResponse, ArmError> {
+    let namespace = checked_namespace(&call, PROVIDER_OPERATIONS)?;
+    Ok(HttpResponse::Ok().json(metadata_view(&call.2.registry, namespace)))
 }
 
 /// The fixed path segments of these routes.

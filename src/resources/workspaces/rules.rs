@@ -165,12 +165,8 @@ impl ResourceKind for Workspaces {
             .unwrap_or_default()
     }
 
-    async fn prepare(
-        &self,
-        cx: &PrepareContext<'_>,
-        mut spec: Spec,
-        existing: Option<&Spec>,
-    ) -> Result<Prepared, ArmError> {
+    async fn prepare(&self, cx: &PrepareContext<'_>, mut spec: Spec) -> Result<Prepared, ArmError> {
+        let existing = cx.existing;
         let requested = spec.kind.clone().unwrap_or_else(|| "Default".into());
         if !KINDS.iter().any(|k| k.eq_ignore_ascii_case(&requested)) {
             return Err(ArmError::new(

@@ -8,30 +8,54 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// A Cognitive Services account: a Foundry resource (`AIServices`), Azure OpenAI (`OpenAI`),
-/// or another kind, kept as given.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Account {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(read_only, example = "Microsoft.CognitiveServices/accounts")]
-    pub r#type: Option<String>,
-    pub location: String,
-    /// `AIServices`, `OpenAI`, or another Cognitive Services kind.
-    pub kind: Option<String>,
-    /// `{name: "S0"}` (or `F0`).
-    pub sku: Option<Value>,
-    pub identity: Option<Value>,
-    pub tags: Option<BTreeMap<String, String>>,
-    #[schema(read_only)]
-    pub etag: Option<String>,
-    #[serde(rename = "systemData")]
-    #[schema(read_only)]
-    pub system_data: Option<Value>,
-    pub properties: Option<AccountProperties>,
+/// The envelope of a tracked Cognitive Services resource: the members both types have, and
+/// the ones a type adds after `location`.
+macro_rules! tracked_schema {
+    ($(#[$doc:meta])* $name:ident, $type_name:tt, $properties:ty, {$($(#[$meta:meta])* $field:ident: $ty:ty),* $(,)?}) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, Deserialize, ToSchema)]
+        pub struct $name {
+            #[schema(read_only)]
+            pub id: Option<String>,
+            #[schema(read_only)]
+            pub name: Option<String>,
+            #[schema(read_only, example = $type_name)]
+            pub r#type: Option<String>,
+            pub location: String,
+            $($(#[$meta])* pub $field: $ty,)*
+            pub identity: Option<Value>,
+            pub tags: Option<BTreeMap<String, String>>,
+            #[schema(read_only)]
+            pub etag: Option<String>,
+            #[serde(rename = "systemData")]
+            #[schema(read_only)]
+            pub system_data: Option<Value>,
+            pub properties: Option<$properties>,
+        }
+    };
 }
+
+tracked_schema!(
+    /// A Cognitive Services account: a Foundry resource (`AIServices`), Azure OpenAI
+    /// (`OpenAI`), or another kind, kept as given.
+    Account,
+    "Microsoft.CognitiveServices/accounts",
+    AccountProperties,
+    {
+        /// `AIServices`, `OpenAI`, or another Cognitive Services kind.
+        kind: Option<String>,
+        /// `{name: "S0"}` (or `F0`).
+        sku: Option<Value>,
+    }
+);
+
+tracked_schema!(
+    /// A Foundry project of an account that allows project management.
+    Project,
+    "Microsoft.CognitiveServices/accounts/projects",
+    ProjectProperties,
+    {}
+);
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -66,26 +90,6 @@ pub struct AccountProperties {
     /// Properties of other api-versions, kept as sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,
-}
-
-/// A Foundry project of an account that allows project management.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Project {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(read_only, example = "Microsoft.CognitiveServices/accounts/projects")]
-    pub r#type: Option<String>,
-    pub location: String,
-    pub identity: Option<Value>,
-    pub tags: Option<BTreeMap<String, String>>,
-    #[schema(read_only)]
-    pub etag: Option<String>,
-    #[serde(rename = "systemData")]
-    #[schema(read_only)]
-    pub system_data: Option<Value>,
-    pub properties: Option<ProjectProperties>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -11,6 +11,7 @@ use super::SUBDOMAIN_REALM;
 use crate::arm::engine::Engine;
 use crate::arm::http::{ArmRequest, JsonBody};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
+use crate::resources::providers::OneParamCall;
 use crate::store::reserved_names;
 
 /// The endpoints take the accounts' api-versions (they are in the same specification).
@@ -85,11 +86,7 @@ pub async fn check_domain_availability(
     params(("subscriptionId" = String, Path), ("api-version" = String, Query)),
     responses((status = 200, description = "`{value: [ResourceSku]}`"), (status = "4XX", body = ErrorResponse)))]
 #[get("/subscriptions/{subscriptionId}/providers/Microsoft.CognitiveServices/skus")]
-pub async fn list_skus(
-    req: ArmRequest,
-    path: web::Path<String>,
-    engine: web::Data<Engine>,
-) -> Result<HttpResponse, ArmError> {
+pub async fn list_skus((req, path, engine): OneParamCall) -> Result<HttpResponse, ArmError> {
     req.version_for(TYPE)?;
     engine
         .readable_subscription(&req.caller, READ_SKUS, &path)

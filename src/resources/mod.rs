@@ -40,6 +40,8 @@ pub fn registry_with(settings: &TypeSettings) -> Registry {
     registry
         .register(Arc::new(accounts))
         .register(Arc::new(projects))
+        .register(Arc::new(cognitive::connections::ACCOUNT_HOST.kind()))
+        .register(Arc::new(cognitive::connections::PROJECT_HOST.kind()))
         .register(Arc::new(resource_groups::ResourceGroups))
         .register(Arc::new(workspaces::Workspaces))
         .register(Arc::new(connections::WORKSPACE_HOST.kind()))

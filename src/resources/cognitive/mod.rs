@@ -8,9 +8,11 @@
 //! - `provisioner`: keys made when the account is provisioned, and the soft delete: a
 //!   deleted account is archived with its projects and keys until it is purged;
 //! - `deleted`: the deleted accounts' endpoints (get, list, purge) and their restore;
+//! - `connections`: account and project connections, the workspace connections' code;
 //! - `platform`: `checkDomainAvailability` and `skus`.
 
 mod accounts;
+pub mod connections;
 pub mod deleted;
 mod keys;
 mod model;

@@ -43,6 +43,9 @@ pub struct ConnectionHost {
     pub descriptor: &'static TypeDescriptor,
     /// The key of the resource whose shared connections a parent also sees (a project's hub).
     pub sharing_source: fn(&resource::Model) -> Option<String>,
+    /// The connection type at that source: this one for hubs and their projects, the
+    /// account's for a Foundry project.
+    pub source_type: &'static TypeDescriptor,
 }
 
 impl ConnectionHost {
@@ -61,40 +64,57 @@ impl ConnectionHost {
     }
 }
 
-/// `Microsoft.MachineLearningServices/workspaces/connections`: synchronous (PUT and PATCH
-/// 200, DELETE 200 or 204 when absent), listed on one page (the 2020-08-01 client does not
-/// follow nextLink) with `?category=` and `?target=`, and a project's list shows the
+/// A connection type under a parent: synchronous (PUT and PATCH 200, DELETE 200 or 204 when
+/// absent), listed on one page (the 2020-08-01 client does not follow nextLink) with
+/// `?category=` and `?target=`, and a child's list shows the connections its parent's sharing
+/// source shares with it.
+pub const fn connection_type(
+    namespace: &'static str,
+    type_path: &'static [&'static str],
+    name_params: &'static [&'static str],
+    tag: &'static str,
+) -> TypeDescriptor {
+    TypeDescriptor {
+        namespace,
+        type_path,
+        name_params,
+        api_versions: ApiVersions::Published,
+        tracked: false,
+        provisioned: false,
+        name_rule: "Connection names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
+        name_valid: super::workspaces::valid_name,
+        verbs: Verbs {
+            put: Some(ByVersion::always(WriteAnswer::OK)),
+            patch: Some(ByVersion::always(WriteAnswer::OK)),
+            delete: Some(ByVersion::always(DeleteAnswer::AT_ONCE)),
+            head: false,
+            list: Some(Listing {
+                paged: false,
+                filters: &["category", "target"],
+                through_parent: true,
+            }),
+            list_by_subscription: false,
+        },
+        actions: &[LIST_SECRETS_ACTION],
+        schema: TypeSchema::of::<Connection, ConnectionProperties>(),
+        tag,
+    }
+}
+
+/// `Microsoft.MachineLearningServices/workspaces/connections`: a project's list shows the
 /// connections its hub shares with it.
-pub static WORKSPACE_CONNECTIONS: TypeDescriptor = TypeDescriptor {
-    namespace: "Microsoft.MachineLearningServices",
-    type_path: &["workspaces", "connections"],
-    name_params: &["workspaceName", "connectionName"],
-    api_versions: ApiVersions::Published,
-    tracked: false,
-    provisioned: false,
-    name_rule: "Connection names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
-    name_valid: super::workspaces::valid_name,
-    verbs: Verbs {
-        put: Some(ByVersion::always(WriteAnswer::OK)),
-        patch: Some(ByVersion::always(WriteAnswer::OK)),
-        delete: Some(ByVersion::always(DeleteAnswer::AT_ONCE)),
-        head: false,
-        list: Some(Listing {
-            paged: false,
-            filters: &["category", "target"],
-            through_parent: true,
-        }),
-        list_by_subscription: false,
-    },
-    actions: &[LIST_SECRETS_ACTION],
-    schema: TypeSchema::of::<Connection, ConnectionProperties>(),
-    tag: "WorkspaceConnections",
-};
+pub static WORKSPACE_CONNECTIONS: TypeDescriptor = connection_type(
+    "Microsoft.MachineLearningServices",
+    &["workspaces", "connections"],
+    &["workspaceName", "connectionName"],
+    "WorkspaceConnections",
+);
 
 /// Workspaces: a project sees the connections its hub shares with it.
 pub static WORKSPACE_HOST: ConnectionHost = ConnectionHost {
     descriptor: &WORKSPACE_CONNECTIONS,
     sharing_source: project_hub,
+    source_type: &WORKSPACE_CONNECTIONS,
 };
 
 fn project_hub(workspace: &resource::Model) -> Option<String> {

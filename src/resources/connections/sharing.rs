@@ -60,7 +60,7 @@ pub async fn source_connection(
         return Ok(None);
     };
     let key = format!("{source}/{}/{}", host.segment(), name.to_lowercase());
-    resources::find_of_type(db, &key, &host.descriptor.type_key()).await
+    resources::find_of_type(db, &key, &host.source_type.type_key()).await
 }
 
 /// The connection `name` of `parent`'s sharing source, when it is shared with `parent`.
@@ -99,7 +99,7 @@ pub async fn shared_connections(
     };
     let query = RowQuery {
         parent_key: Some(source),
-        type_key: Some(host.descriptor.type_key()),
+        type_key: Some(host.source_type.type_key()),
         ..RowQuery::default()
     };
     Ok(resources::list(db, query)

@@ -2,6 +2,7 @@
 //! soft delete with its restore, purge and sweeper purge.
 
 mod accounts;
+mod connections;
 mod projects;
 mod roles;
 mod soft_delete;

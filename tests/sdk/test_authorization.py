@@ -13,19 +13,13 @@ identity test (test_identity.py, run next) acts under.
 import json
 import os
 import sys
-import time
-import traceback
 import uuid
 
-from azure.core.credentials import AccessToken
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
-try:
-    from azure.core.credentials import AccessTokenInfo
-except ImportError:  # pragma: no cover
-    AccessTokenInfo = None
+from sdk_common import Ctx, ResourceManagementClient, StaticTokenCredential, client_kwargs, gone, run, step
 
 KILN_URL = os.environ["KILN_URL"].rstrip("/")
 KILN_TOKEN = os.environ["KILN_TOKEN"]
@@ -35,35 +29,9 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-class StaticTokenCredential:
-    def __init__(self, token):
-        self._token = token
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-    if AccessTokenInfo is not None:
-
-        def get_token_info(self, *scopes, **kwargs):
-            return AccessTokenInfo(self._token, int(time.time()) + 3600)
-
-
-STEPS = []
-
-
-def step(title):
-    def register(fn):
-        STEPS.append((title, fn))
-        return fn
-
-    return register
-
-
-class Ctx:
-    pass
-
-
 ctx = Ctx()
+# base_url and connection_verify only: this test does not turn on KILN_SDK_DEBUG logging.
+CLIENT_KWARGS = client_kwargs(KILN_URL, KILN_CA, debug=False)
 
 
 def subscription_id():
@@ -82,9 +50,7 @@ def subscription_id():
 def client():
     ctx.sub = subscription_id()
     ctx.scope = f"/subscriptions/{ctx.sub}"
-    ctx.auth = AuthorizationManagementClient(
-        StaticTokenCredential(KILN_TOKEN), ctx.sub, base_url=KILN_URL, connection_verify=KILN_CA
-    )
+    ctx.auth = AuthorizationManagementClient(StaticTokenCredential(KILN_TOKEN), ctx.sub, **CLIENT_KWARGS)
 
 
 @step("role_definitions.list(filter=\"roleName eq 'Contributor'\") finds the built-in role")
@@ -143,9 +109,7 @@ def lists():
 
 @step("role_assignments.create and delete a Reader assignment at a resource group scope")
 def create_and_delete():
-    from azure.mgmt.resource.resources import ResourceManagementClient
-
-    rm = ResourceManagementClient(StaticTokenCredential(KILN_TOKEN), ctx.sub, base_url=KILN_URL, connection_verify=KILN_CA)
+    rm = ResourceManagementClient(StaticTokenCredential(KILN_TOKEN), ctx.sub, **CLIENT_KWARGS)
     rm.resource_groups.create_or_update("authz-sdk-rg", {"location": "eastus"})
     scope = f"{ctx.scope}/resourceGroups/authz-sdk-rg"
     name = str(uuid.uuid4())
@@ -160,31 +124,12 @@ def create_and_delete():
     )
     deleted = ctx.auth.role_assignments.delete(scope, name)
     assert deleted is not None and deleted.name == name, deleted
-    try:
-        ctx.auth.role_assignments.get(scope, name)
-    except ResourceNotFoundError:
-        pass
-    else:
-        raise AssertionError("the deleted assignment is still there")
+    assert gone(lambda: ctx.auth.role_assignments.get(scope, name)), "the deleted assignment is still there"
     rm.resource_groups.begin_delete("authz-sdk-rg").result()
 
 
 def main():
-    print(f"Azure authorization SDK test against {KILN_URL}")
-    passed = failed = 0
-    for n, (title, fn) in enumerate(STEPS, 1):
-        print(f"[{n}/{len(STEPS)}] {title}", flush=True)
-        try:
-            fn()
-        except Exception:
-            failed += 1
-            print(f"    FAILED: {title}")
-            traceback.print_exc(file=sys.stdout)
-            break
-        passed += 1
-        print("    ok", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run(f"Azure authorization SDK test against {KILN_URL}")
 
 
 if __name__ == "__main__":

@@ -20,29 +20,9 @@ first failure. The last line is "N passed, M failed".
 """
 
 import json
-import logging
 import os
 import sys
-import time
-import traceback
 import uuid
-
-from azure.core.credentials import AccessToken
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
-try:  # azure-core >= 1.31; the ARM auth policy prefers it when present.
-    from azure.core.credentials import AccessTokenInfo
-except ImportError:  # pragma: no cover - older azure-core
-    AccessTokenInfo = None
-
-try:
-    from azure.mgmt.resource.resources import ResourceManagementClient
-except ImportError:  # pragma: no cover - azure-mgmt-resource < 25
-    from azure.mgmt.resource import ResourceManagementClient
-try:
-    from azure.mgmt.resource.subscriptions import SubscriptionClient
-except ImportError:  # pragma: no cover
-    from azure.mgmt.resource import SubscriptionClient
 
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.cognitiveservices.models import (
@@ -52,6 +32,20 @@ from azure.mgmt.cognitiveservices.models import (
     Project,
     ProjectProperties,
     Sku,
+)
+
+from sdk_common import (
+    Ctx,
+    ResourceManagementClient,
+    StaticTokenCredential,
+    SubscriptionClient,
+    client_kwargs,
+    expect_error,
+    gone,
+    run,
+    same_id,
+    step,
+    timed_lro,
 )
 
 KILN_URL = os.environ["KILN_URL"].rstrip("/")
@@ -70,87 +64,11 @@ PLAIN = "sdk-foundry-plain"
 # A name that never gets created: the CustomDomainInUse attempts use it.
 OTHER = "sdk-foundry-other"
 PROJECT, PROJECT2 = "sdk-cs-project", "sdk-cs-project2"
-# azure-core falls back to polling every 30 s when a response carries no
-# Retry-After; kiln sends Retry-After: 1, so an LRO that takes this long
-# means the header (or the status monitor) is missing.
-LRO_LIMIT_S = 25
-
-
-class StaticTokenCredential:
-    """A TokenCredential that always hands out kiln's token."""
-
-    def __init__(self, token):
-        self._token = token
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-    if AccessTokenInfo is not None:
-
-        def get_token_info(self, *scopes, **kwargs):
-            return AccessTokenInfo(self._token, int(time.time()) + 3600)
-
-
-def same_id(a, b):
-    # ARM ids compare case-insensitively (resourceGroups vs resourcegroups...).
-    return a is not None and b is not None and a.lower() == b.lower()
-
-
-def timed_lro(what, poller):
-    start = time.monotonic()
-    result = poller.result()
-    took = time.monotonic() - start
-    print(f"    {what}: done in {took:.1f} s")
-    assert took < LRO_LIMIT_S, f"{what} took {took:.1f} s: is Retry-After missing?"
-    return result
-
-
-def expect_error(what, fn, status, code=None):
-    """fn() must fail with an ARM error of this status (and code); returns the error."""
-    try:
-        fn()
-    except HttpResponseError as err:
-        got = err.error.code if err.error is not None else None
-        print(f"    {what}: HTTP {err.status_code} {got}: {err.error.message if err.error else err.message}")
-        assert err.status_code in ((status,) if isinstance(status, int) else status), (err.status_code, str(err))
-        if code is not None:
-            assert got == code, (got, str(err))
-        assert err.error is not None and err.error.message, f"no ARM error message: {err}"
-        return err
-    raise AssertionError(f"{what}: no error")
-
-
-def gone(fn):
-    try:
-        fn()
-    except ResourceNotFoundError:
-        return True
-    return False
-
-
-# --- tiny step runner ---------------------------------------------------------
-
-STEPS = []
-
-
-def step(title):
-    def register(fn):
-        STEPS.append((title, fn))
-        return fn
-
-    return register
-
-
-class Ctx:
-    """State handed from step to step (clients, ids, keys)."""
 
 
 ctx = Ctx()
 ctx.cred = StaticTokenCredential(KILN_TOKEN)
-ctx.client_kwargs = {"base_url": KILN_URL, "connection_verify": KILN_CA}
-if os.environ.get("KILN_SDK_DEBUG"):
-    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-    ctx.client_kwargs["logging_enable"] = True
+ctx.client_kwargs = client_kwargs(KILN_URL, KILN_CA)
 
 
 def account_id(name):
@@ -405,21 +323,7 @@ def delete_rg():
 
 
 def main():
-    print(f"azure-mgmt-cognitiveservices test against {KILN_URL}")
-    passed = failed = 0
-    for n, (title, fn) in enumerate(STEPS, 1):
-        print(f"[{n}/{len(STEPS)}] {title}", flush=True)
-        try:
-            fn()
-        except Exception:  # any failure: report it and stop, later steps depend on this one
-            failed += 1
-            print(f"    FAILED: {title}")
-            traceback.print_exc(file=sys.stdout)
-            break
-        passed += 1
-        print("    ok", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run(f"azure-mgmt-cognitiveservices test against {KILN_URL}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import base64
 import json
 import os
 import sys
-import traceback
 import uuid
 
 KILN_URL = os.environ["KILN_URL"].rstrip("/")
@@ -32,28 +31,15 @@ os.environ["SSL_CERT_FILE"] = KILN_CA
 import msal  # noqa: E402
 from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
 from azure.identity import ClientSecretCredential  # noqa: E402
-from azure.mgmt.resource.resources import ResourceManagementClient  # noqa: E402
-from azure.mgmt.resource.subscriptions import SubscriptionClient  # noqa: E402
+
+from sdk_common import Ctx, ResourceManagementClient, SubscriptionClient, client_kwargs, run, step  # noqa: E402
 
 ARM_SCOPE = "https://management.azure.com/.default"
 RG = "identity-rg"
 
-STEPS = []
-
-
-def step(title):
-    def register(fn):
-        STEPS.append((title, fn))
-        return fn
-
-    return register
-
-
-class Ctx:
-    """State handed from step to step."""
-
-
 ctx = Ctx()
+# base_url and connection_verify only: this test does not turn on KILN_SDK_DEBUG logging.
+CLIENT_KWARGS = client_kwargs(KILN_URL, KILN_CA, debug=False)
 
 
 def claims(token):
@@ -86,7 +72,7 @@ def get_token():
 
 @step("SubscriptionClient.subscriptions.list with that credential")
 def list_subscriptions():
-    client = SubscriptionClient(ctx.cred, base_url=KILN_URL, connection_verify=KILN_CA)
+    client = SubscriptionClient(ctx.cred, **CLIENT_KWARGS)
     subs = [s for s in client.subscriptions.list()]
     assert subs, "no subscription"
     assert all(s.tenant_id == SP["tenant"] for s in subs), subs
@@ -96,7 +82,7 @@ def list_subscriptions():
 
 @step("ResourceManagementClient creates a resource group as the service principal")
 def create_rg():
-    rm = ResourceManagementClient(ctx.cred, ctx.sub, base_url=KILN_URL, connection_verify=KILN_CA)
+    rm = ResourceManagementClient(ctx.cred, ctx.sub, **CLIENT_KWARGS)
     rg = rm.resource_groups.create_or_update(RG, {"location": "eastus"})
     assert rg.name == RG, rg
     raw = rm.resource_groups.get(RG, cls=lambda resp, model, headers: resp.http_response.json())
@@ -128,21 +114,7 @@ def msal_instance_discovery():
 
 
 def main():
-    print(f"Azure identity test against {KILN_URL}")
-    passed = failed = 0
-    for n, (title, fn) in enumerate(STEPS, 1):
-        print(f"[{n}/{len(STEPS)}] {title}", flush=True)
-        try:
-            fn()
-        except Exception:  # report and stop: later steps depend on earlier ones
-            failed += 1
-            print(f"    FAILED: {title}")
-            traceback.print_exc(file=sys.stdout)
-            break
-        passed += 1
-        print("    ok", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run(f"Azure identity test against {KILN_URL}")
 
 
 if __name__ == "__main__":

@@ -17,37 +17,24 @@ on each other, so the run stops at the first failure. The last line is
 """
 
 import json
-import logging
 import os
 import sys
-import time
-import traceback
 import uuid
 
-from azure.core.credentials import AccessToken
-from azure.core.exceptions import ResourceNotFoundError
-
-try:  # azure-core >= 1.31; the ARM auth policy prefers it when present.
-    from azure.core.credentials import AccessTokenInfo
-except ImportError:  # pragma: no cover - older azure-core
-    AccessTokenInfo = None
-
-# azure-mgmt-resource >= 25 moved SubscriptionClient to
-# azure-mgmt-resource-subscriptions and made azure.mgmt.resource a bare
-# namespace; older releases export both clients from azure.mgmt.resource.
-try:
-    from azure.mgmt.resource.resources import ResourceManagementClient
-except ImportError:  # pragma: no cover - azure-mgmt-resource < 25
-    from azure.mgmt.resource import ResourceManagementClient
-try:
-    from azure.mgmt.resource.subscriptions import SubscriptionClient
-except ImportError:  # pragma: no cover
-    try:
-        from azure.mgmt.resource import SubscriptionClient
-    except ImportError:
-        SubscriptionClient = None
-
 from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
+
+from sdk_common import (
+    Ctx,
+    ResourceManagementClient,
+    StaticTokenCredential,
+    SubscriptionClient,
+    client_kwargs,
+    gone,
+    run,
+    same_id,
+    step,
+    timed_lro,
+)
 
 KILN_URL = os.environ["KILN_URL"].rstrip("/")
 KILN_TOKEN = os.environ["KILN_TOKEN"]
@@ -66,29 +53,6 @@ RG = "sdk-rg"
 LOCATION = "eastus"
 HUB = "sdk-hub"
 PROJECT = "sdk-project"
-# azure-core falls back to polling every 30 s when a 202 carries no
-# Retry-After; kiln sends Retry-After: 1, so an LRO that takes this long
-# means the header (or the status monitor) is missing.
-LRO_LIMIT_S = 25
-
-
-class StaticTokenCredential:
-    """A TokenCredential that always hands out kiln's token.
-
-    The SDKs only ever ask a credential for a token (get_token_info when the
-    class has it, else get_token); nothing is sent to Entra ID.
-    """
-
-    def __init__(self, token):
-        self._token = token
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-    if AccessTokenInfo is not None:
-
-        def get_token_info(self, *scopes, **kwargs):
-            return AccessTokenInfo(self._token, int(time.time()) + 3600)
 
 
 def raw_json(pipeline_response, deserialized, headers):
@@ -109,45 +73,9 @@ def raw_body(doc):
     return json.dumps(doc).encode("utf-8")
 
 
-def same_id(a, b):
-    # ARM ids compare case-insensitively (resourceGroups vs resourcegroups...).
-    return a is not None and b is not None and a.lower() == b.lower()
-
-
-def timed_lro(what, poller):
-    start = time.monotonic()
-    result = poller.result()
-    took = time.monotonic() - start
-    print(f"    {what}: done in {took:.1f} s")
-    assert took < LRO_LIMIT_S, f"{what} took {took:.1f} s: is Retry-After missing?"
-    return result
-
-
-# --- tiny step runner ---------------------------------------------------------
-
-STEPS = []
-
-
-def step(title):
-    def register(fn):
-        STEPS.append((title, fn))
-        return fn
-
-    return register
-
-
-class Ctx:
-    """State handed from step to step (clients, ids)."""
-
-
 ctx = Ctx()
 ctx.cred = StaticTokenCredential(KILN_TOKEN)
-# Every client talks to kiln instead of management.azure.com and trusts its
-# self-signed certificate; https is required by the SDKs' bearer-token policy.
-ctx.client_kwargs = {"base_url": KILN_URL, "connection_verify": KILN_CA}
-if os.environ.get("KILN_SDK_DEBUG"):
-    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-    ctx.client_kwargs["logging_enable"] = True
+ctx.client_kwargs = client_kwargs(KILN_URL, KILN_CA)
 
 
 def list_subscription_ids_raw():
@@ -338,11 +266,7 @@ def delete_connections():
     ops = ctx.ml.workspace_connections
     for workspace, name in ((PROJECT, "search-own"), (PROJECT, "feed-legacy"), (HUB, "aoai-shared")):
         ops.delete(RG, workspace, name)
-        try:
-            ops.get(RG, workspace, name)
-        except ResourceNotFoundError:
-            continue
-        raise AssertionError(f"connection {name} still exists after delete")
+        assert gone(lambda: ops.get(RG, workspace, name)), f"connection {name} still exists after delete"
 
 
 @step("list workspaces by resource group (workspaces.list_by_resource_group)")
@@ -371,13 +295,9 @@ def delete_hub():
 
 
 @step("deleted workspaces are gone (workspaces.get -> ResourceNotFoundError)")
-def gone():
+def workspaces_gone():
     for name in (PROJECT, HUB):
-        try:
-            ctx.ml.workspaces.get(RG, name)
-        except ResourceNotFoundError:
-            continue
-        raise AssertionError(f"workspace {name} still exists after delete")
+        assert gone(lambda: ctx.ml.workspaces.get(RG, name)), f"workspace {name} still exists after delete"
 
 
 @step("delete resource group (resource_groups.begin_delete)")
@@ -391,21 +311,7 @@ def rg_gone():
 
 
 def main():
-    print(f"Azure SDK compatibility test against {KILN_URL}")
-    passed = failed = 0
-    for n, (title, fn) in enumerate(STEPS, 1):
-        print(f"[{n}/{len(STEPS)}] {title}", flush=True)
-        try:
-            fn()
-        except Exception:  # any failure: report it and stop, later steps depend on this one
-            failed += 1
-            print(f"    FAILED: {title}")
-            traceback.print_exc(file=sys.stdout)
-            break
-        passed += 1
-        print("    ok", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run(f"Azure SDK compatibility test against {KILN_URL}")
 
 
 if __name__ == "__main__":

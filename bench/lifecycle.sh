@@ -11,9 +11,10 @@
 #    bound, Kiln's event size), one at a time and pipelined,
 # 4. starts `kiln serve --no-worker` (relay on) and `kiln worker` (consumes kiln.provisioner,
 #    relay on, real hub provisioner writing to a local object store),
-# 5. for each rate in BENCH_RATES (writes/s, open loop, BENCH_SECONDS each) PUTs new hubs and
-#    reads, from the database, relay lag (outbox row written → marked sent after the broker
-#    confirmed it) and PUT → Succeeded (operation started → ended), and samples the backlog,
+# 5. for each rate in BENCH_RATES (writes/s, open loop, BENCH_SECONDS each) PUTs new hubs, then
+#    model deployments on Foundry accounts (catalog, capacity and quota checks), and reads, from
+#    the database, relay lag (outbox row written → marked sent after the broker confirmed it)
+#    and PUT → Succeeded (operation started → ended), and samples the backlog,
 # 6. writes the section between the lifecycle markers of BENCHMARKS.md and keeps the raw JSON
 #    in bench/results/lifecycle/.
 set -euo pipefail
@@ -80,10 +81,13 @@ TOKEN=$("$KILN" --data-dir "$DATA" --database-url "$DB" token)
 SUB=$(curl -fsS -H "Authorization: Bearer $TOKEN" "$BASE/subscriptions?api-version=2022-12-01" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["value"][0]["subscriptionId"])')
 
-for rate in $RATES; do
-    log "hub writes at $rate/s for ${SECONDS_PER_RATE}s"
-    bench writes --base "$BASE" --token "$TOKEN" --subscription "$SUB" --database-url "$DB" \
-        --rate "$rate" --seconds "$SECONDS_PER_RATE" --label "r$rate" >"$RESULTS/writes-$rate.json"
+for workload in hub deployment; do
+    for rate in $RATES; do
+        log "$workload writes at $rate/s for ${SECONDS_PER_RATE}s"
+        bench writes --base "$BASE" --token "$TOKEN" --subscription "$SUB" --database-url "$DB" \
+            --rate "$rate" --seconds "$SECONDS_PER_RATE" --label "${workload:0:1}$rate" --workload "$workload" \
+            >"$RESULTS/writes-$workload-$rate.json"
+    done
 done
 LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -94,6 +98,12 @@ results, out, command, load_start, load_end, cpus = sys.argv[1:]
 raw = json.load(open(os.path.join(results, "raw-rabbitmq.json")))
 runs = sorted((json.load(open(p)) for p in glob.glob(os.path.join(results, "writes-*.json"))),
               key=lambda r: r["offered_rate"])
+HEADER = ["| offered writes/s | achieved | relay lag p50 / p99 / max ms (target p99 ≤ 100 at 1000/s) | PUT → Succeeded p50 / p99 ms (target ≤ 50 / ≤ 250) | PUT answer p50 / p99 ms | backlog (unsent, running) first → last sample | drain after load s | not succeeded |",
+          "|---|---|---|---|---|---|---|---|"]
+TITLES = {
+    "hub": "Hub PUTs (202) at a fixed open-loop rate (each write: 4 events — requested, storage account, key vault, hub succeeded):",
+    "deployment": "Model deployment PUTs (201; gpt-4o-mini Standard, capacity 1, on 20 Foundry accounts; each write checks the catalog and reserves quota under the subscription's quota row lock; 2 events — requested, succeeded):",
+}
 def ms(v): return "n/a" if v != v else f"{v:.0f}"
 lines = ["<!-- lifecycle:start -->", "## Lifecycle: outbox → RabbitMQ → worker", "",
          f"Command: `{command}`. Machine: {cpus} CPUs, load average {load_start} before, {load_end} after.",
@@ -103,20 +113,21 @@ lines = ["<!-- lifecycle:start -->", "## Lifecycle: outbox → RabbitMQ → work
          "| publisher | messages | msg/s |", "|---|---|---|"]
 for name, r in raw.items():
     lines.append(f"| {name.replace('_', ' ')} (batch {r['batch']}) | {r['messages']} | {r['per_second']:.0f} |")
-lines += ["", "Hub PUTs at a fixed open-loop rate (each write: 4 events — requested, storage account, key vault, hub succeeded):", "",
-          "| offered writes/s | achieved | relay lag p50 / p99 / max ms (target p99 ≤ 100 at 1000/s) | PUT → Succeeded p50 / p99 ms (target ≤ 50 / ≤ 250) | PUT 202 p50 / p99 ms | backlog (unsent, running) first → last sample | drain after load s | not succeeded |",
-          "|---|---|---|---|---|---|---|---|"]
-for r in runs:
+def row(r):
     lag, done, put = r["relay_lag_ms"], r["put_to_succeeded_ms"], r["put_202_ms"]
     samples = r["backlog_samples_s_unsent_running"]
     during = [s for s in samples if s[0] <= r["seconds"]] or samples
     peak = max(during, key=lambda s: s[1] + s[2]) if during else [0, 0, 0]
     first, last = (during[0], during[-1]) if during else ([0, 0, 0], [0, 0, 0])
-    lines.append(
+    return (
         f"| {r['offered_rate']} | {r['achieved_rate']:.0f}/s ({r['accepted']} accepted, {r['skipped_at_max_in_flight']} skipped, {r['errors']} errors{(': ' + ', '.join(f'{k} ×{v}' for k, v in r.get('error_kinds', {}).items())) if r['errors'] else ''}) "
         f"| {ms(lag['p50'])} / {ms(lag['p99'])} / {ms(lag['max'])} | {ms(done['p50'])} / {ms(done['p99'])} "
         f"| {ms(put['p50'])} / {ms(put['p99'])} | ({first[1]}, {first[2]}) → ({last[1]}, {last[2]}), peak ({peak[1]}, {peak[2]}) "
         f"| {r['drain_seconds_after_load']:.1f} | {r['operations_not_succeeded']} |")
+for workload, title in TITLES.items():
+    mine = [r for r in runs if r.get("workload", "hub") == workload]
+    if mine:
+        lines += ["", title, "", *HEADER, *(row(r) for r in mine)]
 lines += ["", "Raw JSON (with every backlog sample): `bench/results/lifecycle/`.", "<!-- lifecycle:end -->", ""]
 section = "\n".join(lines)
 text = open(out).read() if os.path.exists(out) else ""

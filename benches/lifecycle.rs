@@ -1,10 +1,12 @@
 //! Lifecycle benchmark (run by `bench/lifecycle.sh`, which starts PostgreSQL, RabbitMQ,
 //! `kiln serve --no-worker` and `kiln worker`):
 //!
-//! - `writes`: hub PUTs at a fixed open-loop rate; from the database afterwards, relay lag
-//!   (outbox row written → marked sent after the broker's confirm) and PUT → Succeeded
-//!   (operation started → ended, with the real hub provisioner); the backlog (unsent events,
-//!   running operations) sampled every 500 ms while the load runs.
+//! - `writes`: hub PUTs (`--workload hub`) or model deployment PUTs on Foundry accounts
+//!   (`--workload deployment`: catalog, capacity and quota checks, the quota row locked per
+//!   write) at a fixed open-loop rate; from the database afterwards, relay lag (outbox row
+//!   written → marked sent after the broker's confirm) and PUT → Succeeded (operation started
+//!   → ended, with the real provisioners); the backlog (unsent events, running operations)
+//!   sampled every 500 ms while the load runs.
 //! - `raw-rabbitmq`: publisher-confirm throughput of the same broker with the same message
 //!   shape, one at a time and pipelined, for comparison in the same run.
 //!
@@ -26,6 +28,126 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+/// One measured run of writes.
+#[derive(clap::Args)]
+struct WriteRun {
+    #[arg(long)]
+    base: String,
+    #[arg(long)]
+    token: String,
+    #[arg(long)]
+    subscription: String,
+    #[arg(long)]
+    database_url: String,
+    /// Writes per second, open loop.
+    #[arg(long)]
+    rate: u32,
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    #[arg(long, default_value_t = 512)]
+    max_in_flight: usize,
+    #[arg(long, default_value = "run")]
+    label: String,
+    #[arg(long, value_enum, default_value = "hub")]
+    workload: Workload,
+}
+
+/// What each write creates.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Workload {
+    /// A hub workspace (202; the hub provisioner makes its storage account and key vault).
+    Hub,
+    /// A gpt-4o-mini Standard deployment of capacity 1 on one of the run's accounts (201).
+    Deployment,
+}
+
+const CS_API: &str = "2025-09-01";
+const QUOTA_NAME: &str = "OpenAI.Standard.gpt-4o-mini";
+
+impl Workload {
+    /// What a write to `group` (`…/resourceGroups/g`) number `i` PUTs, and the status it expects.
+    fn write(self, group: &str, label: &str, i: usize, groups: usize) -> (String, Value, u16) {
+        match self {
+            Self::Hub => (
+                format!(
+                    "{group}/providers/Microsoft.MachineLearningServices/workspaces/hub-{i}?api-version=2025-12-01"
+                ),
+                json!({"location": "eastus", "kind": "Hub"}),
+                202,
+            ),
+            Self::Deployment => (
+                format!(
+                    "{group}/providers/Microsoft.CognitiveServices/accounts/{}/deployments/d-{i}?api-version={CS_API}",
+                    account_name(label, i % groups)
+                ),
+                json!({"sku": {"name": "Standard", "capacity": 1},
+                       "properties": {"model": {"format": "OpenAI", "name": "gpt-4o-mini", "version": "2024-07-18"}}}),
+                201,
+            ),
+        }
+    }
+}
+
+fn account_name(label: &str, g: usize) -> String {
+    format!("acct-{label}-{g}")
+}
+
+/// One Foundry account per group, Succeeded before the load, and a quota that the run cannot
+/// exhaust (set by the platform administrator's endpoint).
+async fn prepare_accounts(
+    client: &reqwest::Client,
+    run: &WriteRun,
+    group: &dyn Fn(usize) -> String,
+    groups: usize,
+) {
+    for g in 0..groups {
+        let name = account_name(&run.label, g);
+        let url = format!(
+            "{}/providers/Microsoft.CognitiveServices/accounts/{name}?api-version={CS_API}",
+            group(g)
+        );
+        let res = client
+            .put(&url)
+            .bearer_auth(&run.token)
+            .json(
+                &json!({"location": "eastus", "kind": "AIServices", "sku": {"name": "S0"},
+                          "properties": {"customSubDomainName": format!("kiln-bench-{name}")}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "account: {}", res.status());
+        loop {
+            let got: Value = client
+                .get(&url)
+                .bearer_auth(&run.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let state = got["properties"]["provisioningState"].as_str();
+            assert_ne!(state, Some("Failed"), "account {name}: {got}");
+            if state == Some("Succeeded") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let res = client
+        .put(format!(
+            "{}/admin/subscriptions/{}/quotas/Microsoft.CognitiveServices/eastus/{QUOTA_NAME}",
+            run.base, run.subscription
+        ))
+        .bearer_auth(&run.token)
+        .json(&json!({"limit": 100_000_000}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "quota: {}", res.status());
+}
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -34,25 +156,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Writes {
-        #[arg(long)]
-        base: String,
-        #[arg(long)]
-        token: String,
-        #[arg(long)]
-        subscription: String,
-        #[arg(long)]
-        database_url: String,
-        /// Writes per second, open loop.
-        #[arg(long)]
-        rate: u32,
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        #[arg(long, default_value_t = 512)]
-        max_in_flight: usize,
-        #[arg(long, default_value = "run")]
-        label: String,
-    },
+    Writes(WriteRun),
     RawRabbitmq {
         #[arg(long)]
         amqp_url: String,
@@ -104,19 +208,11 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-#[expect(clippy::too_many_arguments, reason = "one measured run's settings")]
-async fn writes(
-    base: String,
-    token: String,
-    subscription: String,
-    database_url: String,
-    rate: u32,
-    seconds: u64,
-    max_in_flight: usize,
-    label: String,
-) -> Value {
+async fn writes(run: WriteRun) -> Value {
     const GROUPS: usize = 20;
-    let db = Database::connect(&database_url).await.unwrap();
+    let (rate, seconds, max_in_flight) = (run.rate, run.seconds, run.max_in_flight);
+    let (base, token, subscription, label) = (&run.base, &run.token, &run.subscription, &run.label);
+    let db = Database::connect(&run.database_url).await.unwrap();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(max_in_flight)
         .build()
@@ -126,12 +222,15 @@ async fn writes(
     for g in 0..GROUPS {
         let res = client
             .put(format!("{}?api-version=2024-03-01", group(g)))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&json!({"location": "eastus"}))
             .send()
             .await
             .unwrap();
         assert!(res.status().is_success(), "group: {}", res.status());
+    }
+    if let Workload::Deployment = run.workload {
+        prepare_accounts(&client, &run, &group, GROUPS).await;
     }
     // Let the group events drain so the window holds only the hubs.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -176,10 +275,7 @@ async fn writes(
             skipped += 1;
             continue;
         };
-        let url = format!(
-            "{}/providers/Microsoft.MachineLearningServices/workspaces/hub-{i}?api-version=2025-12-01",
-            group(i % GROUPS)
-        );
+        let (url, body, expected) = run.workload.write(&group(i % GROUPS), label, i, GROUPS);
         let (client, token, latencies, errors) = (
             client.clone(),
             token.clone(),
@@ -188,14 +284,9 @@ async fn writes(
         );
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let res = client
-                .put(url)
-                .bearer_auth(token)
-                .json(&json!({"location": "eastus", "kind": "Hub"}))
-                .send()
-                .await;
+            let res = client.put(url).bearer_auth(token).json(&body).send().await;
             let outcome = match res {
-                Ok(r) if r.status().as_u16() == 202 => None,
+                Ok(r) if r.status().as_u16() == expected => None,
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let body: Value = r.json().await.unwrap_or(Value::Null);
@@ -275,6 +366,10 @@ async fn writes(
     let events = relay_lag.len();
     json!({
         "label": label,
+        "workload": match run.workload {
+            Workload::Hub => "hub",
+            Workload::Deployment => "deployment",
+        },
         "offered_rate": rate,
         "seconds": seconds,
         "offered": total,
@@ -409,28 +504,7 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // `cargo bench` appends `--bench`.
     let out = match Cli::parse_from(std::env::args().filter(|a| a != "--bench")).command {
-        Command::Writes {
-            base,
-            token,
-            subscription,
-            database_url,
-            rate,
-            seconds,
-            max_in_flight,
-            label,
-        } => {
-            writes(
-                base,
-                token,
-                subscription,
-                database_url,
-                rate,
-                seconds,
-                max_in_flight,
-                label,
-            )
-            .await
-        }
+        Command::Writes(run) => writes(run).await,
         Command::RawRabbitmq {
             amqp_url,
             messages,

@@ -40,6 +40,9 @@ enum Command {
     /// Manage subscriptions.
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
+    /// Quota limits per subscription and region (the platform administrator's).
+    #[command(subcommand)]
+    Quota(QuotaCommand),
     /// Print a dev bearer token (HS256, dev key): the bootstrap administrator's by default.
     Token {
         /// Token lifetime in seconds (at most a day: Kiln refuses tokens valid for longer).
@@ -91,6 +94,25 @@ enum SpCommand {
         /// Its tenant; the bootstrap tenant when absent.
         #[arg(long)]
         tenant: Option<uuid::Uuid>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotaCommand {
+    /// Set the limit of a quota name in a subscription and region (`--limit default` goes
+    /// back to the default).
+    Set {
+        #[arg(long)]
+        subscription: String,
+        #[arg(long)]
+        location: String,
+        /// Azure's quota name, such as `OpenAI.Standard.gpt-4o`.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        limit: String,
+        #[arg(long, default_value = "Microsoft.CognitiveServices")]
+        namespace: String,
     },
 }
 
@@ -170,6 +192,35 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             std::fs::write(&out, json)?;
             println!("wrote {}", out.display());
+        }
+        Command::Quota(QuotaCommand::Set {
+            subscription,
+            location,
+            name,
+            limit,
+            namespace,
+        }) => {
+            let limit = match limit.as_str() {
+                "default" => None,
+                number => Some(number.parse::<i64>().map_err(|_| {
+                    format!("--limit must be a whole number or 'default', got '{number}'")
+                })?),
+            };
+            let (db, _) = bootstrapped(&cli.store).await?;
+            kiln::resources::quotas::set_limit(
+                &db,
+                &subscription,
+                &namespace,
+                &location,
+                &name,
+                limit,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::json!({"subscriptionId": subscription, "namespace": namespace, "location": location, "name": name, "limit": limit})
+            );
         }
         Command::Subscription(SubscriptionCommand::Create {
             display_name,

@@ -1,5 +1,7 @@
 //! Cognitive Services accounts: names unique across the whole service (an account's custom
-//! subdomain) and the soft-deleted accounts kept until they are purged.
+//! subdomain), the soft-deleted accounts kept until they are purged, and quotas (a row per
+//! subscription, region and quota name: the lock a quota decision takes, and a limit an
+//! administrator set).
 //!
 //! `reserved_names` has no foreign key on purpose: a soft-deleted account keeps its
 //! subdomain after its resource row is gone, until the purge.
@@ -41,6 +43,17 @@ fn key_column(m: &SchemaManager, iden: impl IntoIden) -> ColumnDef {
     let mut column = key(m, iden);
     column.not_null();
     column
+}
+
+#[derive(DeriveIden)]
+enum Quotas {
+    Table,
+    SubscriptionKey,
+    Location,
+    /// Azure's quota name (`OpenAI.Standard.gpt-4o`).
+    Name,
+    /// An administrator's limit; the default of the quota name when null.
+    LimitOverride,
 }
 
 #[async_trait::async_trait]
@@ -97,6 +110,22 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table(Quotas::Table)
+                .col(key_column(m, Quotas::SubscriptionKey))
+                .col(key_column(m, Quotas::Location))
+                .col(key_column(m, Quotas::Name))
+                .col(ColumnDef::new(Quotas::LimitOverride).big_integer().null())
+                .primary_key(
+                    Index::create()
+                        .col(Quotas::SubscriptionKey)
+                        .col(Quotas::Location)
+                        .col(Quotas::Name),
+                )
+                .to_owned(),
+        )
+        .await?;
         // The sweeper looks for accounts past their purge date.
         m.create_index(
             Index::create()
@@ -109,6 +138,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(Quotas::Table).to_owned())
+            .await?;
         m.drop_table(Table::drop().table(DeletedAccounts::Table).to_owned())
             .await?;
         m.drop_table(Table::drop().table(ReservedNames::Table).to_owned())

@@ -27,6 +27,8 @@ pub struct TypeDescriptor {
     pub api_versions: ApiVersions,
     /// Tracked resources carry `location` and `tags`; proxy resources neither.
     pub tracked: bool,
+    /// Carries `tags`: every tracked type, and proxies whose spec has them (deployments).
+    pub tagged: bool,
     /// Writes go through an operation that a provisioner completes.
     pub provisioned: bool,
     /// Human description of the name rule, for the error message.
@@ -248,6 +250,8 @@ pub struct ActionDecl {
     pub returns: ActionReturns,
     /// Whether the answer holds secrets: `Cache-Control: no-store`.
     pub secret: bool,
+    /// The first api-version that has the action; `None`: every version of the type.
+    pub since: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy)]

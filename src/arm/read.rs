@@ -4,6 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
+use super::api_versions;
 use super::engine::{CallContext, Engine, not_found};
 use super::id::ResourceId;
 use super::lro::{self, OperationRef};
@@ -188,6 +189,21 @@ impl Engine {
                 ),
             ));
         };
+        if let Some(since) = action.since
+            && api_versions::order(&cx.api_version) < api_versions::order(since)
+        {
+            let full_type = kind.descriptor().full_type();
+            let having: Vec<&str> = api_versions::published(&full_type)
+                .iter()
+                .map(String::as_str)
+                .filter(|v| api_versions::order(v) >= api_versions::order(since))
+                .collect();
+            return Err(api_versions::refusal(
+                &format!("{full_type}/{name}"),
+                &cx.api_version,
+                &having.join(", "),
+            ));
+        }
         self.authorize(cx, id, &kind.descriptor().action(action.rbac))
             .await?;
         let row = self.resolve(kind.as_ref(), cx, id).await?;
@@ -200,7 +216,14 @@ impl Engine {
             db: &self.db,
             keys: &self.keys,
         };
-        kind.invoke(action, target).await
+        let mut answer = kind.invoke(action, target).await?;
+        if let Some(changed) = answer.changed.take() {
+            let stored = self
+                .store_action_change(cx, id, action.rbac, &row, changed)
+                .await?;
+            answer.body = Some(self.render_through(kind.as_ref(), id, stored).await?);
+        }
+        Ok(answer)
     }
 
     /// The 404 of an absent resource names the missing group when the group is what's missing.

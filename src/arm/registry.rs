@@ -13,6 +13,7 @@ use super::engine::CallContext;
 use super::envelope::Spec;
 use super::id::{PathVocabulary, ResourceId};
 use super::provisioning::{Provisioner, Provisioners};
+use crate::config::TypeSettings;
 use crate::config::regions::Regions;
 use crate::error::{ArmError, ErrorCode};
 use crate::identity::Caller;
@@ -83,6 +84,9 @@ pub struct Rendered {
 pub struct ActionAnswer {
     pub status: u16,
     pub body: Option<Value>,
+    /// The resource as the action leaves it: the engine stores it (a new generation and
+    /// etag, the caller in systemData), records the event, and answers it rendered.
+    pub changed: Option<resource::Model>,
 }
 
 impl ActionAnswer {
@@ -91,6 +95,16 @@ impl ActionAnswer {
         Self {
             status: 200,
             body: Some(body),
+            changed: None,
+        }
+    }
+
+    /// 200 with the resource as `row` now is.
+    pub fn changed(row: resource::Model) -> Self {
+        Self {
+            status: 200,
+            body: None,
+            changed: Some(row),
         }
     }
 }
@@ -218,6 +232,9 @@ impl ResourceKind for Plain {
 pub struct Registry {
     kinds: BTreeMap<String, Arc<dyn ResourceKind>>,
     regions: Arc<Regions>,
+    /// The settings the types were built with (the model catalog, quota defaults …), for the
+    /// platform endpoints that read them too.
+    types: Arc<TypeSettings>,
 }
 
 impl Registry {
@@ -229,6 +246,16 @@ impl Registry {
 
     pub fn regions(&self) -> &Regions {
         &self.regions
+    }
+
+    /// Records the settings the registered types were built with.
+    pub fn built_with(&mut self, settings: Arc<TypeSettings>) -> &mut Self {
+        self.types = settings;
+        self
+    }
+
+    pub fn type_settings(&self) -> &TypeSettings {
+        &self.types
     }
 
     /// Adds a type. A declaration that is not whole is a programming error, found at start.

@@ -3,9 +3,10 @@
 //!
 //! `args` declares the command-line flags and their environment variables (clap), `settings`
 //! the validated tree the application is built from, `defaults` what both hold when nothing is
-//! set, `regions` the regions Kiln offers (`KILN_REGIONS`), `types` the settings of resource types (data-plane domain, soft-delete retention), and `validate` turns the arguments into the tree, with every check a value must pass.
+//! set, `regions` the regions Kiln offers (`KILN_REGIONS`), `types` the settings of resource types (data-plane domain, soft-delete retention, the model catalog of `catalog`), and `validate` turns the arguments into the tree, with every check a value must pass.
 
 mod args;
+pub mod catalog;
 mod defaults;
 pub mod regions;
 mod settings;

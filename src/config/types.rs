@@ -2,9 +2,12 @@
 //! Cognitive Services accounts answer, and how long a deleted account stays recoverable.
 //! Shared by `kiln serve` and `kiln worker` (the worker soft-deletes accounts).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+
+use super::catalog::{Catalog, CatalogError, QuotaDefaults};
 
 /// `KILN_SOFT_DELETE_RETENTION` when nobody sets it: Azure's 48 hours.
 const SOFT_DELETE_RETENTION: &str = "48h";
@@ -24,6 +27,10 @@ pub struct TypeArgs {
         default_value = SOFT_DELETE_RETENTION
     )]
     pub soft_delete_retention: String,
+    /// The models accounts can deploy: a JSON file shaped like api-spec/azure/model-catalog.json
+    /// (the default).
+    #[arg(long = "model-catalog", env = "KILN_MODEL_CATALOG")]
+    pub model_catalog: Option<std::path::PathBuf>,
 }
 
 /// The validated type settings.
@@ -32,6 +39,10 @@ pub struct TypeSettings {
     /// `None`: Azure's hostnames.
     pub data_plane_domain: Option<String>,
     pub soft_delete_retention: Duration,
+    /// The models accounts can deploy (`KILN_MODEL_CATALOG`, else the shipped catalog).
+    pub model_catalog: Arc<Catalog>,
+    /// The default quota limits (`api-spec/azure/quota-defaults.json`).
+    pub quota_defaults: Arc<QuotaDefaults>,
 }
 
 impl Default for TypeSettings {
@@ -39,6 +50,8 @@ impl Default for TypeSettings {
         Self {
             data_plane_domain: None,
             soft_delete_retention: Duration::from_secs(48 * 3600),
+            model_catalog: Arc::new(Catalog::default()),
+            quota_defaults: Arc::new(QuotaDefaults::default()),
         }
     }
 }
@@ -50,6 +63,8 @@ pub enum TypeSettingsError {
     Retention(String),
     #[error("KILN_DATA_PLANE_DOMAIN: '{0}' is not a DNS name such as kiln.example.com")]
     Domain(String),
+    #[error("KILN_MODEL_CATALOG: {0}")]
+    Catalog(#[from] CatalogError),
 }
 
 impl TypeArgs {
@@ -64,6 +79,8 @@ impl TypeArgs {
         Ok(TypeSettings {
             data_plane_domain,
             soft_delete_retention,
+            model_catalog: Arc::new(Catalog::load(self.model_catalog.as_deref())?),
+            quota_defaults: Arc::new(QuotaDefaults::default()),
         })
     }
 }
@@ -92,6 +109,7 @@ mod tests {
         TypeArgs {
             data_plane_domain: domain.map(str::to_owned),
             soft_delete_retention: retention.to_owned(),
+            model_catalog: None,
         }
     }
 

@@ -122,6 +122,11 @@ catalogue! {
     AccountNotReady => CONFLICT, "The account is still being provisioned.";
     ProjectManagementNotAllowed => BAD_REQUEST, "The account does not allow project management.";
     BadRequest => BAD_REQUEST, "The request is not valid for the resource in its current state.";
+    // Model deployments and quota
+    DeploymentModelNotSupported => BAD_REQUEST, "The model is not offered to the account in its region.";
+    InvalidResourceProperties => BAD_REQUEST, "A property of the deployment is invalid for its model.";
+    InvalidCapacity => BAD_REQUEST, "The capacity is out of the model's range for the sku.";
+    InsufficientQuota => BAD_REQUEST, "The operation needs more quota than is available.";
     // Authentication and authorization
     AuthenticationFailed => UNAUTHORIZED, "Authentication failed.";
     InvalidAuthenticationToken => UNAUTHORIZED, "The access token is invalid.";

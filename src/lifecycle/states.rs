@@ -88,6 +88,8 @@ pub enum Verb {
     Put,
     Patch,
     Delete,
+    /// A POST action that changes the resource (`pause/action`).
+    Action(&'static str),
 }
 
 impl Verb {
@@ -97,6 +99,7 @@ impl Verb {
             Self::Put => "PUT",
             Self::Patch => "PATCH",
             Self::Delete => "DELETE",
+            Self::Action(_) => "POST",
         }
     }
 
@@ -105,6 +108,7 @@ impl Verb {
         match self {
             Self::Put | Self::Patch => "write",
             Self::Delete => "delete",
+            Self::Action(rbac) => rbac,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod connections;
 pub mod dependents;
 pub mod locations;
 pub mod providers;
+pub mod quotas;
 pub mod resource_groups;
 pub mod resource_lists;
 pub mod subscriptions;
@@ -35,13 +36,11 @@ pub fn registry() -> Registry {
 
 /// Every type Kiln serves, with these type settings (data-plane domain, soft-delete retention).
 pub fn registry_with(settings: &TypeSettings) -> Registry {
-    let (accounts, projects) = cognitive::kinds(settings);
+    let settings = Arc::new(settings.clone());
     let mut registry = Registry::default();
+    cognitive::register(&mut registry, &settings);
     registry
-        .register(Arc::new(accounts))
-        .register(Arc::new(projects))
-        .register(Arc::new(cognitive::connections::ACCOUNT_HOST.kind()))
-        .register(Arc::new(cognitive::connections::PROJECT_HOST.kind()))
+        .built_with(settings)
         .register(Arc::new(resource_groups::ResourceGroups))
         .register(Arc::new(workspaces::Workspaces))
         .register(Arc::new(connections::WORKSPACE_HOST.kind()))
@@ -93,5 +92,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(authorization::configure)
         .configure(cognitive::configure_deleted)
         .configure(cognitive::configure_platform)
+        .configure(cognitive::configure_models)
+        .configure(quotas::configure)
         .configure(crate::arm::operations::configure);
 }

@@ -20,6 +20,7 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
     type_path: &["subscriptions"],
     tracked: false,
+    tagged: false,
     provisioned: false,
     name_rule: "Subscription ids are GUIDs.",
     name_valid: |name| uuid::Uuid::parse_str(name).is_ok(),
@@ -39,6 +40,23 @@ pub struct PlatformAdmin {
     pub principal_id: String,
     /// The administrator's tenant: the same object id under another tenant is someone else.
     pub tenant_id: String,
+}
+
+impl PlatformAdmin {
+    /// Refuses anyone but the platform administrator, naming the action they lack.
+    pub fn require(&self, caller: &Caller, action: &str) -> Result<(), ArmError> {
+        let is_admin = caller.principal_id.eq_ignore_ascii_case(&self.principal_id)
+            && caller.tenant_id.eq_ignore_ascii_case(&self.tenant_id);
+        if is_admin {
+            Ok(())
+        } else {
+            Err(ArmError::authorization_failed(
+                &caller.principal_id,
+                action,
+                "/",
+            ))
+        }
+    }
 }
 
 /// A subscription as ARM shows it.
@@ -270,17 +288,7 @@ pub async fn admin_create_subscription(
     db: web::Data<DatabaseConnection>,
     assignments: web::Data<crate::authz::assignments::RoleAssignments>,
 ) -> Result<HttpResponse, ArmError> {
-    let is_admin = caller
-        .principal_id
-        .eq_ignore_ascii_case(&admin.principal_id)
-        && caller.tenant_id.eq_ignore_ascii_case(&admin.tenant_id);
-    if !is_admin {
-        return Err(ArmError::authorization_failed(
-            &caller.principal_id,
-            "Kiln.Admin/subscriptions/write",
-            "/",
-        ));
-    }
+    admin.require(&caller, "Kiln.Admin/subscriptions/write")?;
     let request: SubscriptionCreate = serde_json::from_value(body.0)
         .map_err(|e| ArmError::invalid_content(format!("The request content was invalid: {e}.")))?;
     let row = create_subscription(&db, &caller, &request).await?;

@@ -337,3 +337,26 @@ pub mod deleted_account {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod quota {
+    use sea_orm::entity::prelude::*;
+
+    /// One quota of a subscription in a region: the row a quota decision locks, and the limit
+    /// an administrator set (the quota name's default when `None`).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "quotas")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subscription_key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub location: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub limit_override: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

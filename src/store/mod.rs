@@ -1,7 +1,7 @@
 //! Persistence on PostgreSQL or SQLite: the sea-orm entities and, per table, the one module
 //! that queries it (`resources`, `operations`, `outbox`, `activity`, `assignments`,
 //! `definitions`, `policy_version`, `secrets`, `signing_keys`, `service_principals`,
-//! `subscriptions`, `meta`, `reserved_names`, `deleted_accounts`). Nothing outside the store writes a query; the store imports
+//! `subscriptions`, `meta`, `reserved_names`, `deleted_accounts`, `quotas`). Nothing outside the store writes a query; the store imports
 //! nothing above it. [`keys`] is the id tree as key ranges.
 
 pub mod activity;
@@ -17,6 +17,7 @@ pub mod operations;
 pub mod outbox;
 pub mod policy_version;
 pub mod private_files;
+pub mod quotas;
 pub mod reserved_names;
 pub mod resources;
 pub mod secrets;

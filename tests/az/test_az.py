@@ -9,6 +9,7 @@ The last line is "az: N passed, M failed"; the exit status is 1 when any step fa
 
   KILN_AZ_ONLY=group,resource   run only these sections (setup always runs)
   KILN_AZ_ONLY=cognitiveservices  accounts, keys, skus, projects, soft delete (its own group)
+  KILN_AZ_ONLY=cognitive-deployments  model deployments, catalog, quota (its own group)
 """
 
 import json
@@ -586,6 +587,211 @@ SECTIONS = [
                            ("group delete (cognitiveservices group)", cs_group_delete)]),
     ("delete", [("resource delete", resource_delete), ("group delete (main group)", group_delete_main)]),
 ]
+
+
+# --- cognitive-deployments (model deployments, catalog and quota on a Foundry account) -----
+# az 2.91.0's bundled azure-mgmt-cognitiveservices 15.0.0b4 calls every one of these at
+# api-version 2026-05-15-preview. What az does that a server must live with:
+#   * `deployment create` sends sku.capacity as a JSON string ("capacity": "10": --sku-capacity
+#     has no type and the 15.0.0b4 models do not convert), drops --sku-capacity silently when
+#     --sku-name is absent (no sku at all), and does not wait (custom.py passes polling=False):
+#     it prints the PUT's own answer, so the steps below read the deployment back until terminal.
+#     The PUT must still answer 200 or 201 (the generated code raises on anything else).
+#   * `deployment delete` waits (begin_delete with the default ARM polling); 200, 202, 204.
+#   * `account list-usage` prints the `value` of one UsageListResult (no paging); `usage list -l`
+#     and `model list -l` and `account list-models` follow nextLink.
+# A group of its own (KILN_AZ_ONLY=cognitive-deployments runs it alone).
+
+CD_RG = "kiln-az-deploy-rg"
+CD_ACC, CD_SUB, CD_DEP = "kiln-az-deploy", "kiln-az-deploy-sub", "kiln-az-gpt-4o-mini"
+CD_REFUSED = "kiln-az-refused"
+CD_RG_ID = f"/subscriptions/{SUB}/resourceGroups/{CD_RG}"
+CD_ACC_ID = f"{CD_RG_ID}/providers/{CS}/accounts/{CD_ACC}"
+CD_ARGS = ("-g", CD_RG, "-n", CD_ACC)
+CD_MODEL, CD_SKU, CD_CAPACITY = "gpt-4o-mini", "Standard", 10
+
+
+def cd_dep_id(name):
+    return f"{CD_ACC_ID}/deployments/{name}"
+
+
+def cd_account_create():
+    ensure_group(CD_RG)
+    body = {"location": LOC, "kind": "AIServices", "sku": {"name": "S0"}, "identity": {"type": "SystemAssigned"},
+            "properties": {"customSubDomainName": CD_SUB, "allowProjectManagement": True}}
+    try:
+        res = r.az("cognitiveservices", "account", "create", *CD_ARGS, "-l", LOC, "--kind", "AIServices",
+                   "--sku", "S0", "--custom-domain", CD_SUB, "--yes")
+        r.check(res, res.json["properties"]["provisioningState"] == "Succeeded", "account Succeeded")
+    finally:
+        rest.ensure(CD_ACC_ID, CS_API, body)
+
+
+def cd_list_models():
+    res = r.az("cognitiveservices", "account", "list-models", *CD_ARGS)
+    models = res.json
+    mini = [m for m in models if m.get("format") == "OpenAI" and m.get("name") == CD_MODEL
+            and any(s.get("name") == CD_SKU for s in m.get("skus") or [])]
+    r.check(res, bool(mini), f"{CD_MODEL} with a {CD_SKU} sku in the account's catalog")
+    chosen = next((m for m in mini if m.get("isDefaultVersion")), mini[0])
+    sku = next(s for s in chosen["skus"] if s["name"] == CD_SKU)
+    r.check(res, bool(chosen.get("version") and chosen.get("lifecycleStatus")), "version and lifecycleStatus")
+    cap = sku.get("capacity") or {}
+    r.check(res, bool(sku.get("usageName")) and cap.get("maximum", 0) >= CD_CAPACITY and "default" in cap,
+            "the sku's usageName and capacity range")
+    state["cd_version"], state["cd_usage"], state["cd_max"] = chosen["version"], sku["usageName"], cap["maximum"]
+
+
+def cd_model_list():
+    res = r.az("cognitiveservices", "model", "list", "-l", LOC)
+    got = [m for m in res.json if (m.get("model") or {}).get("name") == CD_MODEL
+           and m["model"].get("version") == state.get("cd_version")]
+    r.check(res, bool(got), f"{CD_MODEL} {state.get('cd_version')} offered in {LOC}")
+    r.check(res, all(m.get("kind") and m["model"].get("skus") for m in got), "kind and skus")
+
+
+def cd_usage(res):
+    want = (state.get("cd_usage") or "").lower()
+    found = [u for u in res.json if ((u.get("name") or {}).get("value") or "").lower() == want]
+    r.check(res, len(found) == 1, f"exactly one usage named {state.get('cd_usage')}")
+    return found[0]
+
+
+def cd_usage_before():
+    res = r.az("cognitiveservices", "usage", "list", "-l", LOC)
+    u = cd_usage(res)
+    r.check(res, u.get("limit") is not None and u.get("currentValue") is not None, "limit and currentValue")
+    r.check(res, bool((u.get("name") or {}).get("localizedValue")), "localizedValue (e.g. Tokens Per Minute ...)")
+    state["cd_base"], state["cd_limit"] = int(u["currentValue"]), int(u["limit"])
+
+
+def cd_wait(name):
+    for _ in range(60):
+        res = r.az("cognitiveservices", "account", "deployment", "show", *CD_ARGS, "--deployment-name", name)
+        if res.json["properties"].get("provisioningState") in ("Succeeded", "Failed", "Canceled"):
+            return res
+        time.sleep(1)
+    return res
+
+
+def cd_deployment_args(name, capacity):
+    return ("cognitiveservices", "account", "deployment", "create", *CD_ARGS, "--deployment-name", name,
+            "--model-format", "OpenAI", "--model-name", CD_MODEL, "--model-version", state.get("cd_version", ""),
+            "--sku-name", CD_SKU, "--sku-capacity", capacity)
+
+
+def cd_deployment_create():
+    body = {"sku": {"name": CD_SKU, "capacity": CD_CAPACITY},
+            "properties": {"model": {"format": "OpenAI", "name": CD_MODEL, "version": state.get("cd_version")}}}
+    try:
+        res = r.az(*cd_deployment_args(CD_DEP, CD_CAPACITY))
+        puts = [e for e in res.exchanges if e.get("method") == "PUT"]
+        r.check(res, bool(puts) and puts[0].get("status") in (200, 201), "the PUT answered 200 or 201")
+        r.check(res, same_id(res.json["id"], cd_dep_id(CD_DEP)), "deployment id")
+        res = cd_wait(CD_DEP)
+        d = res.json
+        r.check(res, d["properties"]["provisioningState"] == "Succeeded", "provisioningState Succeeded")
+        # az sent "capacity": "10"; the answer holds the number.
+        r.check(res, d["sku"] == {**d["sku"], "name": CD_SKU, "capacity": CD_CAPACITY}, "sku Standard, capacity 10")
+    finally:
+        rest.ensure(cd_dep_id(CD_DEP), CS_API, body)
+
+
+def cd_deployment_show():
+    res = r.az("cognitiveservices", "account", "deployment", "show", *CD_ARGS, "--deployment-name", CD_DEP)
+    d = res.json
+    p = d["properties"]
+    r.check(res, d["type"].lower() == f"{CS}/accounts/deployments".lower(), "type")
+    r.check(res, p["model"] == {**p["model"], "format": "OpenAI", "name": CD_MODEL,
+                                "version": state.get("cd_version")}, "model")
+    r.check(res, (p.get("capabilities") or {}).get("chatCompletion") == "true", "capabilities of a chat model")
+    rules = {x.get("key"): x for x in p.get("rateLimits") or []}
+    tok = rules.get("token") or {}
+    r.check(res, tok.get("renewalPeriod") and tok["count"] * 60 / tok["renewalPeriod"] == CD_CAPACITY * 1000,
+            "rateLimits: capacity x 1000 tokens per minute")
+    r.check(res, "request" in rules and p.get("callRateLimit") is not None, "a request rule and callRateLimit")
+    r.check(res, p.get("deploymentState") in (None, "Running"), "deploymentState Running (when sent)")
+
+
+def cd_deployment_list():
+    res = r.az("cognitiveservices", "account", "deployment", "list", *CD_ARGS, "--query", "[].name")
+    r.check(res, res.json == [CD_DEP], "the deployment is listed")
+
+
+def cd_usage_after():
+    res = r.az("cognitiveservices", "usage", "list", "-l", LOC)
+    u = cd_usage(res)
+    r.check(res, int(u["currentValue"]) == state.get("cd_base", 0) + CD_CAPACITY, "currentValue grew by 10")
+    res = r.az("cognitiveservices", "account", "list-usage", *CD_ARGS)
+    u = cd_usage(res)
+    r.check(res, int(u["currentValue"]) in (CD_CAPACITY, state.get("cd_base", 0) + CD_CAPACITY),
+            "the account's usage counts the deployment")
+
+
+def cd_admin_quota(limit):
+    url = f"{KILN_URL}/admin/subscriptions/{SUB}/quotas/{CS}/{LOC}/{state['cd_usage']}"
+    got = rest.s.put(url, json={"limit": limit}, timeout=30)
+    if got.status_code not in (200, 201, 204):
+        raise AssertionError(f"PUT {url} -> {got.status_code} {got.text[:500]}")
+
+
+def cd_over_quota():
+    used = state.get("cd_base", 0) + CD_CAPACITY
+    available = state.get("cd_limit", 0) - used
+    if available + 1 > state.get("cd_max", 0):
+        # Too much room to go over within the sku's range: the administrator lowers the limit.
+        state["cd_limit_back"] = state.get("cd_limit")
+        cd_admin_quota(used + 5)
+        available = 5
+    res = r.az(*cd_deployment_args(CD_REFUSED, available + 1), ok=False)
+    r.check(res, res.rc != 0 and "InsufficientQuota" in res.stderr, "400 InsufficientQuota")
+    r.check(res, f"require {available + 1} new capacity" in res.stderr, "Azure's message: the capacity required")
+    r.check(res, rest.call("GET", cd_dep_id(CD_REFUSED), CS_API)[0] == 404, "nothing was made")
+
+
+def cd_not_in_catalog():
+    res = r.az("cognitiveservices", "account", "deployment", "create", *CD_ARGS, "--deployment-name", CD_REFUSED,
+               "--model-format", "OpenAI", "--model-name", "gpt-no-such-model", "--model-version", "1",
+               "--sku-name", CD_SKU, "--sku-capacity", 1, ok=False)
+    r.check(res, res.rc != 0 and "DeploymentModelNotSupported" in res.stderr, "400 DeploymentModelNotSupported")
+
+
+def cd_deployment_delete():
+    r.az("cognitiveservices", "account", "deployment", "delete", *CD_ARGS, "--deployment-name", CD_DEP)
+    res = r.az("cognitiveservices", "account", "deployment", "show", *CD_ARGS, "--deployment-name", CD_DEP, ok=False)
+    r.check(res, res.rc == 3, "gone: exit 3 (404)")
+    res = r.az("cognitiveservices", "account", "deployment", "list", *CD_ARGS)
+    r.check(res, res.json == [], "no deployment left")
+    res = r.az("cognitiveservices", "usage", "list", "-l", LOC)
+    r.check(res, int(cd_usage(res)["currentValue"]) == state.get("cd_base", 0), "the capacity is back")
+
+
+def cd_cleanup():
+    if state.get("cd_limit_back") is not None:
+        cd_admin_quota(state.pop("cd_limit_back"))
+    if rest.call("GET", CD_ACC_ID, CS_API)[0] == 200:
+        r.az("cognitiveservices", "account", "delete", *CD_ARGS)
+    r.az("cognitiveservices", "account", "purge", "-l", LOC, *CD_ARGS)
+    r.az("group", "delete", "-n", CD_RG, "--yes")
+    res = r.az("group", "exists", "-n", CD_RG)
+    r.check(res, res.json is False, "gone")
+
+
+SECTIONS.append(
+    ("cognitive-deployments", [
+        ("cognitiveservices account create (for deployments)", cd_account_create),
+        ("cognitiveservices account list-models", cd_list_models),
+        ("cognitiveservices model list -l", cd_model_list),
+        ("cognitiveservices usage list -l (before)", cd_usage_before),
+        ("cognitiveservices account deployment create", cd_deployment_create),
+        ("cognitiveservices account deployment show", cd_deployment_show),
+        ("cognitiveservices account deployment list", cd_deployment_list),
+        ("cognitiveservices usage list -l / account list-usage (after)", cd_usage_after),
+        ("cognitiveservices account deployment create over quota: InsufficientQuota", cd_over_quota),
+        ("cognitiveservices account deployment create, model not in the catalog", cd_not_in_catalog),
+        ("cognitiveservices account deployment delete", cd_deployment_delete),
+        ("account delete, purge, group delete (deployments group)", cd_cleanup),
+    ]))
 
 
 def main():

@@ -2,7 +2,8 @@
 # Azure SDK compatibility test: start a real kiln server and drive it with the
 # real Azure Python management SDKs (tests/sdk/test_ml_sdk.py, and Cognitive
 # Services accounts, projects, keys and soft delete in
-# tests/sdk/test_cognitiveservices.py), manage role
+# tests/sdk/test_cognitiveservices.py, model deployments, catalog, quota and
+# account connections in tests/sdk/test_cognitive_deployments.py), manage role
 # assignments with azure-mgmt-authorization (tests/sdk/test_authorization.py, which
 # makes the service principal a Contributor) and sign in to it with azure-identity
 # and MSAL (tests/sdk/test_identity.py).
@@ -73,6 +74,8 @@ KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca KILN_OBJECTS=$tmp/objects \
     "$venv/bin/python" "$here/test_ml_sdk.py"
 KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca \
     "$venv/bin/python" "$here/test_cognitiveservices.py"
+KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca \
+    "$venv/bin/python" "$here/test_cognitive_deployments.py"
 KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca KILN_SP=$sp \
     "$venv/bin/python" "$here/test_authorization.py"
 KILN_URL=$base_url KILN_CA=$ca KILN_SP=$sp \

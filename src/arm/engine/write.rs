@@ -237,6 +237,8 @@ impl Engine {
             }
         } else {
             spec.location = None;
+        }
+        if !descriptor.tagged {
             spec.tags = None;
         }
         spec.identity = complete_identity(spec.identity.take(), existing_spec.as_ref(), &tenant_id);
@@ -387,6 +389,43 @@ fn complete_identity(
         identity["tenantId"] = json!(tenant_id);
     }
     Some(identity)
+}
+
+impl Engine {
+    /// Stores the resource as an action left it (`pause` setting `deploymentState`), if it
+    /// is still as the action read it: a new generation and etag, the caller in systemData,
+    /// and the write's event and activity-log row in the same transaction.
+    pub(crate) async fn store_action_change(
+        &self,
+        cx: &CallContext,
+        id: &ResourceId,
+        rbac: &'static str,
+        read: &resource::Model,
+        mut changed: resource::Model,
+    ) -> Result<resource::Model, ArmError> {
+        let now = now_millis();
+        let generation = read.generation + 1;
+        changed.generation = generation;
+        changed.observed_generation = read.observed_generation + 1;
+        changed.etag = resources::new_etag();
+        changed.updated_at = now;
+        changed.body["systemData"] = system_data(&cx.caller, Some(read), now);
+        let tx = self.db.begin().await?;
+        if !resources::replace(&tx, &changed, read.generation).await? {
+            return Err(ArmError::new(
+                ErrorCode::Conflict,
+                format!("'{}' changed while the action ran. Retry it.", id.display()),
+            ));
+        }
+        let outcome = cx.outcome(
+            (events::WRITE_SUCCESS, lro::SUCCEEDED, 200),
+            Verb::Action(rbac),
+            generation,
+            None,
+        );
+        self.commit(tx, id, &outcome).await?;
+        Ok(changed)
+    }
 }
 
 fn system_data(caller: &Caller, existing: Option<&resource::Model>, now: i64) -> Value {

@@ -9,23 +9,31 @@
 //!   deleted account is archived with its projects and keys until it is purged;
 //! - `deleted`: the deleted accounts' endpoints (get, list, purge) and their restore;
 //! - `connections`: account and project connections, the workspace connections' code;
+//! - `deployments`: model deployments, checked against the catalog and the quota;
+//! - `quota`: usage and limits per subscription, region and quota name;
+//! - `models`: the catalog and usage endpoints;
 //! - `platform`: `checkDomainAvailability` and `skus`.
 
 mod accounts;
 pub mod connections;
 pub mod deleted;
+pub mod deployments;
 mod keys;
 mod model;
+pub mod models;
 pub mod platform;
 mod projects;
 mod provisioner;
+mod quota;
 
 use std::sync::Arc;
 
 pub use accounts::Accounts;
+pub use deployments::Deployments;
 pub use model::{Account, AccountKeys, AccountProperties, Project, ProjectProperties};
 pub use projects::Projects;
 
+use crate::arm::registry::Registry;
 use crate::arm::registry::{
     ActionDecl, ActionReturns, ApiVersions, ByVersion, DeleteAnswer, Listing, SchemaFn,
     TypeDescriptor, TypeSchema, Verbs, WriteAnswer,
@@ -44,6 +52,7 @@ const LIST_KEYS: ActionDecl = ActionDecl {
     summary: "The account's two keys.",
     returns: ActionReturns::Schema(SchemaFn::of::<AccountKeys>()),
     secret: true,
+    since: None,
 };
 
 /// `POST …/accounts/{a}/regenerateKey` with `{"keyName": "Key1" | "Key2"}`.
@@ -53,6 +62,7 @@ const REGENERATE_KEY: ActionDecl = ActionDecl {
     summary: "Replaces one of the account's keys; answers both.",
     returns: ActionReturns::Schema(SchemaFn::of::<AccountKeys>()),
     secret: true,
+    since: None,
 };
 
 /// Every write and delete runs as an operation (202 with monitors, as Azure's clients accept;
@@ -76,6 +86,7 @@ pub static ACCOUNTS: TypeDescriptor = TypeDescriptor {
     name_params: &["accountName"],
     api_versions: ApiVersions::Published,
     tracked: true,
+    tagged: true,
     provisioned: true,
     name_rule: "Account names are 2-64 characters: a letter or digit, then letters, digits, '_', '.' or '-'.",
     name_valid: valid_name,
@@ -92,6 +103,7 @@ pub static PROJECTS: TypeDescriptor = TypeDescriptor {
     name_params: &["accountName", "projectName"],
     api_versions: ApiVersions::Published,
     tracked: true,
+    tagged: true,
     provisioned: true,
     name_rule: "Project names are 2-64 characters: a letter or digit, then letters, digits, '_', '.' or '-'.",
     name_valid: valid_name,
@@ -109,18 +121,25 @@ pub fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// The two types, sharing the settings they derive endpoints and retention from.
-pub fn kinds(settings: &TypeSettings) -> (Accounts, Projects) {
-    let settings = Arc::new(settings.clone());
-    (
-        Accounts {
+/// Registers the types, sharing the settings they derive endpoints, retention, the catalog
+/// and quotas from.
+pub fn register(registry: &mut Registry, settings: &Arc<TypeSettings>) {
+    registry
+        .register(Arc::new(Accounts {
             settings: settings.clone(),
-        },
-        Projects { settings },
-    )
+        }))
+        .register(Arc::new(Projects {
+            settings: settings.clone(),
+        }))
+        .register(Arc::new(Deployments {
+            settings: settings.clone(),
+        }))
+        .register(Arc::new(connections::ACCOUNT_HOST.kind()))
+        .register(Arc::new(connections::PROJECT_HOST.kind()));
 }
 
 pub use deleted::configure as configure_deleted;
+pub use models::configure as configure_models;
 pub use platform::configure as configure_platform;
 
 /// The fixed path segments of the platform endpoints here.
@@ -129,6 +148,8 @@ pub const WORDS: &[&str] = &[
     "deletedAccounts",
     "checkDomainAvailability",
     "skus",
+    "models",
+    "usages",
 ];
 
 #[cfg(test)]

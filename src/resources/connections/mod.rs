@@ -35,6 +35,7 @@ pub const LIST_SECRETS_ACTION: ActionDecl = ActionDecl {
     summary: "The connection with its credentials.",
     returns: ActionReturns::Resource,
     secret: true,
+    since: None,
 };
 
 /// A parent type of connections.
@@ -80,6 +81,7 @@ pub const fn connection_type(
         name_params,
         api_versions: ApiVersions::Published,
         tracked: false,
+        tagged: false,
         provisioned: false,
         name_rule: "Connection names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
         name_valid: super::workspaces::valid_name,

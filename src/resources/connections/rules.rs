@@ -186,10 +186,7 @@ impl ResourceKind for Connections {
         if let Some(part) = secret_part::load(target.db, target.keys, &target.row.id_key).await? {
             part.reveal_into(&mut json);
         }
-        Ok(ActionAnswer {
-            status: 200,
-            body: Some(json),
-        })
+        Ok(ActionAnswer::ok(json))
     }
 
     async fn prepare(&self, cx: &PrepareContext<'_>, mut spec: Spec) -> Result<Prepared, ArmError> {

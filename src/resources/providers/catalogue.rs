@@ -165,6 +165,42 @@ pub static PLATFORM: &[PlatformType] = &[
         actions: &[(cognitive::platform::READ_SKUS, "Gets the skus of accounts.")],
     },
     PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "locations/models",
+        versions_of: cognitive::platform::TYPE,
+        actions: &[(
+            cognitive::models::READ_LOCATION_MODELS,
+            "Lists the models of a region's catalog.",
+        )],
+    },
+    PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "locations/usages",
+        versions_of: cognitive::platform::TYPE,
+        actions: &[(
+            cognitive::models::READ_LOCATION_USAGES,
+            "Lists the quota usages of a subscription in a region.",
+        )],
+    },
+    PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "accounts/models",
+        versions_of: cognitive::platform::TYPE,
+        actions: &[(
+            cognitive::models::READ_ACCOUNT_MODELS,
+            "Lists the models an account can deploy.",
+        )],
+    },
+    PlatformType {
+        namespace: cognitive::NAMESPACE,
+        type_path: "accounts/usages",
+        versions_of: cognitive::platform::TYPE,
+        actions: &[(
+            cognitive::models::READ_ACCOUNT_USAGES,
+            "Lists the quota usages of an account.",
+        )],
+    },
+    PlatformType {
         namespace: "Microsoft.Insights",
         type_path: "eventtypes",
         versions_of: activity_log::EVENTS_TYPE,
@@ -209,6 +245,7 @@ pub struct ResourceType {
     pub api_versions: Vec<String>,
     /// Tracked types live in a region; the others are global.
     pub tracked: bool,
+    pub tagged: bool,
     pub operations: Vec<Operation>,
 }
 
@@ -308,6 +345,7 @@ pub fn resource_types(registry: &Registry, namespace: &str) -> Vec<ResourceType>
                     .map(|v| (*v).to_owned())
                     .collect(),
                 tracked: d.tracked,
+                tagged: d.tagged,
                 operations,
                 type_path,
             }
@@ -321,6 +359,7 @@ pub fn resource_types(registry: &Registry, namespace: &str) -> Vec<ResourceType>
                 type_path: p.type_path.to_owned(),
                 api_versions: newest_first(p.versions_of),
                 tracked: false,
+                tagged: false,
                 operations: p
                     .actions
                     .iter()

@@ -33,7 +33,11 @@ fn type_view(registry: &Registry, t: &ResourceType) -> Value {
         "locations": locations,
         "apiVersions": t.api_versions,
         "defaultApiVersion": default,
-        "capabilities": if t.tracked { "SupportsTags, SupportsLocation" } else { "None" },
+        "capabilities": match (t.tracked, t.tagged) {
+            (true, _) => "SupportsTags, SupportsLocation",
+            (false, true) => "SupportsTags",
+            (false, false) => "None",
+        },
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod connections;
+mod deployments;
 mod projects;
 mod roles;
 mod soft_delete;

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::CS_API;
+use super::deployments::{catalog_model, deploy_and_wait, deployment_body, deployment_url};
 use crate::both_backends;
 use crate::helpers::{Backend, Options, TestApp, assert_refused};
 
@@ -59,6 +60,14 @@ async fn a_deleted_account_is_kept_restored_and_purged(backend: Backend) {
         &json!({"location": "eastus", "properties": {"displayName": "P"}}),
     )
     .await;
+    let model = catalog_model(&app, "ai1").await;
+    let deployment = deployment_url(&app, "ai1", "chat");
+    deploy_and_wait(
+        &app,
+        &deployment,
+        &deployment_body(&model["version"], json!(5)),
+    )
+    .await;
     let keys = keys_of(&app, "rg", "ai1").await;
 
     app.delete_and_wait(&app.account_url("rg", "ai1")).await;
@@ -66,6 +75,7 @@ async fn a_deleted_account_is_kept_restored_and_purged(backend: Backend) {
         app.get(&app.account_url("rg", "ai1")).await.status(),
         StatusCode::NOT_FOUND
     );
+    assert_eq!(app.get(&deployment).await.status(), StatusCode::NOT_FOUND);
     let deleted = app.get_ok(&deleted_path(&app, "rg", "ai1")).await;
     assert_eq!(deleted["name"], "ai1");
     assert_eq!(deleted["kind"], "AIServices");
@@ -128,6 +138,15 @@ async fn a_deleted_account_is_kept_restored_and_purged(backend: Backend) {
     assert_eq!(keys_of(&app, "rg", "ai1").await, keys);
     let p1 = app.get_ok(&project).await;
     assert_eq!(p1["properties"]["displayName"], "P");
+    let chat = app.get_ok(&deployment).await;
+    assert_eq!(
+        (
+            chat["sku"]["capacity"].as_i64(),
+            chat["properties"]["provisioningState"].as_str()
+        ),
+        (Some(5), Some("Succeeded")),
+        "{chat}"
+    );
     assert_eq!(
         app.get(&deleted_path(&app, "rg", "ai1")).await.status(),
         StatusCode::NOT_FOUND

@@ -69,7 +69,7 @@ bench raw-rabbitmq --amqp-url "$AMQP" >"$RESULTS/raw-rabbitmq.json"
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
-export KILN_AMQP_URL=$AMQP KILN_AMQP_PREFIX=bench. KILN_LOG=warn,lapin::returned_messages=error KILN_OBJECT_STORE=$DATA/objects
+export KILN_DEV_TOKENS=true KILN_AMQP_URL=$AMQP KILN_AMQP_PREFIX=bench. KILN_LOG=warn,lapin::returned_messages=error KILN_OBJECT_STORE=$DATA/objects
 "$KILN" --data-dir "$DATA" --database-url "$DB" serve --no-worker --https off --http "127.0.0.1:$PORT" \
     >"$RESULTS/serve.log" 2>&1 &
 PIDS+=($!)

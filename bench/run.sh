@@ -117,7 +117,7 @@ HTTP_PORT=$(free_port)
 BASE=http://127.0.0.1:$HTTP_PORT
 KILN_CMD=("$KILN" --data-dir "$KILN_DATA" --database-url "$KDB" serve --http "127.0.0.1:$HTTP_PORT" --https off)
 log "starting Kiln on $BASE (worker on)"
-KILN_LOG=warn "${KILN_CMD[@]}" >"$RESULTS/kiln.log" 2>&1 &
+KILN_DEV_TOKENS=true KILN_LOG=warn "${KILN_CMD[@]}" >"$RESULTS/kiln.log" 2>&1 &
 KILN_PID=$!
 for _ in $(seq 1 300); do
     curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break

@@ -17,6 +17,20 @@ pub struct Spec {
     pub properties: Map<String, Value>,
 }
 
+/// Removes `keys` (read-only members a client may echo back) from `properties`.
+pub fn strip(properties: &mut Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        properties.remove(*key);
+    }
+}
+
+/// The `properties` object of a rendered resource, when it has one.
+pub fn properties_mut(resource: &mut Value) -> Option<&mut Map<String, Value>> {
+    resource
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+}
+
 /// Characters a tag name may not hold: C0/C1 controls and the bidirectional overrides and
 /// isolates, which make a name display as another (`U+202E` reverses what follows).
 fn is_invisible_control(c: char) -> bool {

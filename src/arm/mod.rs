@@ -22,4 +22,5 @@ pub mod read;
 pub mod registry;
 pub mod routes;
 pub mod rows;
+pub mod schema;
 pub mod strict_json;

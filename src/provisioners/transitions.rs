@@ -156,7 +156,7 @@ impl Worker {
         }
         let body = (!applied.properties.is_empty() || applied.identity.is_some()).then(|| {
             let mut body = row.body.clone();
-            if let Some(properties) = body.get_mut("properties").and_then(Value::as_object_mut) {
+            if let Some(properties) = crate::arm::envelope::properties_mut(&mut body) {
                 properties.extend(applied.properties);
             }
             if let Some(identity) = applied.identity {

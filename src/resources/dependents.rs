@@ -52,23 +52,19 @@ pub static KEY_VAULT: TypeDescriptor = TypeDescriptor {
 /// dependent has, and the ones its type adds after `location`.
 macro_rules! dependent_schema {
     ($(#[$doc:meta])* $name:ident, $type_name:tt, {$($(#[$meta:meta])* $field:ident: $ty:ty),* $(,)?}) => {
-        $(#[$doc])*
-        #[derive(Debug, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "camelCase")]
-        pub struct $name {
-            #[schema(read_only)]
-            pub id: Option<String>,
-            #[schema(read_only)]
-            pub name: Option<String>,
-            #[schema(read_only, example = $type_name)]
-            pub r#type: Option<String>,
-            pub location: String,
-            $($(#[$meta])* pub $field: $ty,)*
-            pub tags: Option<BTreeMap<String, String>>,
-            #[schema(read_only)]
-            pub managed_by: Option<String>,
-            pub properties: Option<DependentProperties>,
-        }
+        $crate::resource_schema!(
+            $(#[$doc])*
+            #[derive(Debug, Serialize, Deserialize, ToSchema)]
+            #[serde(rename_all = "camelCase")]
+            $name, $type_name, {
+                location: String,
+                $($(#[$meta])* $field: $ty,)*
+                tags: Option<BTreeMap<String, String>>,
+                #[schema(read_only)]
+                managed_by: Option<String>,
+                properties: Option<DependentProperties>,
+            }
+        );
     };
 }
 

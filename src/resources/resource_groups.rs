@@ -85,21 +85,19 @@ impl ResourceKind for ResourceGroups {
     }
 }
 
-/// A resource group.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ResourceGroup {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(read_only, example = "Microsoft.Resources/resourceGroups")]
-    pub r#type: Option<String>,
-    pub location: String,
-    pub tags: Option<BTreeMap<String, String>>,
-    #[serde(rename = "managedBy")]
-    pub managed_by: Option<String>,
-    pub properties: Option<ResourceGroupProperties>,
-}
+crate::resource_schema!(
+    /// A resource group.
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    ResourceGroup,
+    "Microsoft.Resources/resourceGroups",
+    {
+        location: String,
+        tags: Option<BTreeMap<String, String>>,
+        #[serde(rename = "managedBy")]
+        managed_by: Option<String>,
+        properties: Option<ResourceGroupProperties>,
+    }
+);
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResourceGroupProperties {

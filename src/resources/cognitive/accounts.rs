@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::keys::{self, KeyName};
 use super::platform::skus_of_kind;
 use super::{ACCOUNTS, PROJECTS, SUBDOMAIN_REALM, deleted};
-use crate::arm::envelope::Spec;
+use crate::arm::envelope::{self, Spec};
 use crate::arm::registry::{
     ActionAnswer, ActionDecl, ActionTarget, PrepareContext, Prepared, Rendered, ResourceKind,
     TypeDescriptor,
@@ -368,9 +368,7 @@ impl ResourceKind for Accounts {
         }
         check_kind(&mut spec, existing)?;
         check_sku(&spec)?;
-        for key in READ_ONLY {
-            spec.properties.remove(*key);
-        }
+        envelope::strip(&mut spec.properties, READ_ONLY);
         keep_identifiers(&mut spec, existing);
         claim_subdomain(cx, &mut spec, existing).await?;
         check_default_project(cx, &spec).await?;
@@ -392,11 +390,7 @@ impl ResourceKind for Accounts {
             let location = item.row.location.clone().unwrap_or_default();
             let names = project_names(&projects, &item.row.id_key);
             let default = default_project(&item.json, &names);
-            let Some(properties) = item
-                .json
-                .get_mut("properties")
-                .and_then(Value::as_object_mut)
-            else {
+            let Some(properties) = envelope::properties_mut(&mut item.json) else {
                 continue;
             };
             let subdomain = properties

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::NAMESPACE;
 use super::quota;
-use crate::arm::envelope::Spec;
+use crate::arm::envelope::{self, Spec};
 use crate::arm::registry::{
     ActionAnswer, ActionDecl, ActionReturns, ActionTarget, ApiVersions, ByVersion, DeleteAnswer,
     Listing, PrepareContext, Prepared, ResourceKind, TypeDescriptor, TypeSchema, Verbs,
@@ -76,28 +76,23 @@ const RESUME: ActionDecl = ActionDecl {
 /// The sku families whose deployments can pause.
 const PAUSABLE_SKUS: &[&str] = &["Standard", "DataZoneStandard", "GlobalStandard"];
 
-/// A model deployment.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Deployment {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(
-        read_only,
-        example = "Microsoft.CognitiveServices/accounts/deployments"
-    )]
-    pub r#type: Option<String>,
-    /// `{name: "Standard" | "GlobalStandard" | …, capacity}`.
-    pub sku: Option<Value>,
-    pub tags: Option<std::collections::BTreeMap<String, String>>,
-    #[schema(read_only)]
-    pub etag: Option<String>,
-    #[serde(rename = "systemData")]
-    #[schema(read_only)]
-    pub system_data: Option<Value>,
-    pub properties: Option<DeploymentProperties>,
-}
+crate::resource_schema!(
+    /// A model deployment.
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    Deployment,
+    "Microsoft.CognitiveServices/accounts/deployments",
+    {
+        /// `{name: "Standard" | "GlobalStandard" | …, capacity}`.
+        sku: Option<Value>,
+        tags: Option<std::collections::BTreeMap<String, String>>,
+        #[schema(read_only)]
+        etag: Option<String>,
+        #[serde(rename = "systemData")]
+        #[schema(read_only)]
+        system_data: Option<Value>,
+        properties: Option<DeploymentProperties>,
+    }
+);
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -238,9 +233,7 @@ impl ResourceKind for Deployments {
                 "The account of the deployment does not exist.",
             ));
         };
-        for key in READ_ONLY {
-            spec.properties.remove(*key);
-        }
+        envelope::strip(&mut spec.properties, READ_ONLY);
         let model = spec.properties.get("model").cloned().unwrap_or(Value::Null);
         let entry = self.entry(&account, &model)?;
         let sku_name = spec

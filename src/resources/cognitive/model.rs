@@ -12,26 +12,22 @@ use utoipa::ToSchema;
 /// the ones a type adds after `location`.
 macro_rules! tracked_schema {
     ($(#[$doc:meta])* $name:ident, $type_name:tt, $properties:ty, {$($(#[$meta:meta])* $field:ident: $ty:ty),* $(,)?}) => {
-        $(#[$doc])*
-        #[derive(Debug, Serialize, Deserialize, ToSchema)]
-        pub struct $name {
-            #[schema(read_only)]
-            pub id: Option<String>,
-            #[schema(read_only)]
-            pub name: Option<String>,
-            #[schema(read_only, example = $type_name)]
-            pub r#type: Option<String>,
-            pub location: String,
-            $($(#[$meta])* pub $field: $ty,)*
-            pub identity: Option<Value>,
-            pub tags: Option<BTreeMap<String, String>>,
-            #[schema(read_only)]
-            pub etag: Option<String>,
-            #[serde(rename = "systemData")]
-            #[schema(read_only)]
-            pub system_data: Option<Value>,
-            pub properties: Option<$properties>,
-        }
+        $crate::resource_schema!(
+            $(#[$doc])*
+            #[derive(Debug, Serialize, Deserialize, ToSchema)]
+            $name, $type_name, {
+                location: String,
+                $($(#[$meta])* $field: $ty,)*
+                identity: Option<Value>,
+                tags: Option<BTreeMap<String, String>>,
+                #[schema(read_only)]
+                etag: Option<String>,
+                #[serde(rename = "systemData")]
+                #[schema(read_only)]
+                system_data: Option<Value>,
+                properties: Option<$properties>,
+            }
+        );
     };
 }
 

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::accounts::{DataPlane, default_project, project_names};
 use super::{PROJECTS, provisioner::ProjectProvisioner};
-use crate::arm::envelope::Spec;
+use crate::arm::envelope::{self, Spec};
 use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
 use crate::config::TypeSettings;
 use crate::error::{ArmError, ErrorCode};
@@ -47,9 +47,7 @@ impl ResourceKind for Projects {
                 "Projects can only be created on an account with properties.allowProjectManagement set to true. Update the account first.",
             ));
         }
-        for key in READ_ONLY {
-            spec.properties.remove(*key);
-        }
+        envelope::strip(&mut spec.properties, READ_ONLY);
         // The provisioner gave the project its identity: a replace without one keeps it.
         if spec.identity.is_none() {
             spec.identity = existing.and_then(|e| e.identity.clone());
@@ -80,11 +78,7 @@ impl ResourceKind for Projects {
                 .is_some_and(|d| d.eq_ignore_ascii_case(&item.row.name));
             let subdomain = account.body["properties"]["customSubDomainName"].as_str();
             let endpoints = plane.project(subdomain, &item.row.name);
-            if let Some(properties) = item
-                .json
-                .get_mut("properties")
-                .and_then(Value::as_object_mut)
-            {
+            if let Some(properties) = envelope::properties_mut(&mut item.json) {
                 properties.insert("isDefault".into(), json!(is_default));
                 properties.insert("endpoints".into(), json!(endpoints));
             }

@@ -8,23 +8,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// A connection (`WorkspaceConnectionPropertiesV2BasicResource`).
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct Connection {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(
-        read_only,
-        example = "Microsoft.MachineLearningServices/workspaces/connections"
-    )]
-    pub r#type: Option<String>,
-    #[serde(rename = "systemData")]
-    #[schema(read_only)]
-    pub system_data: Option<serde_json::Value>,
-    pub properties: ConnectionProperties,
-}
+crate::resource_schema!(
+    /// A connection (`WorkspaceConnectionPropertiesV2BasicResource`).
+    #[derive(Serialize, Deserialize, ToSchema)]
+    Connection,
+    "Microsoft.MachineLearningServices/workspaces/connections",
+    {
+        #[serde(rename = "systemData")]
+        #[schema(read_only)]
+        system_data: Option<serde_json::Value>,
+        properties: ConnectionProperties,
+    }
+);
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::secret_part::{self, SealSecret, SecretPart};
 use super::{ConnectionHost, auth_types, names, sharing};
-use crate::arm::envelope::Spec;
+use crate::arm::envelope::{self, Spec};
 use crate::arm::id::ResourceId;
 use crate::arm::registry::{
     ActionAnswer, ActionDecl, ActionTarget, Lookup, PrepareContext, Prepared, Rendered,
@@ -192,9 +192,7 @@ impl ResourceKind for Connections {
     async fn prepare(&self, cx: &PrepareContext<'_>, mut spec: Spec) -> Result<Prepared, ArmError> {
         let properties = &mut spec.properties;
         names::canonicalize(properties)?;
-        for key in READ_ONLY {
-            properties.remove(*key);
-        }
+        envelope::strip(properties, READ_ONLY);
         let auth_type = auth_type(properties)?;
         check_sharing_shapes(properties)?;
         let credentials = match properties.remove("credentials") {
@@ -264,11 +262,7 @@ impl ResourceKind for Connections {
     ) -> Result<(), ArmError> {
         for item in items.iter_mut() {
             let owner = sharing::owner_id(&item.row).to_owned();
-            if let Some(properties) = item
-                .json
-                .get_mut("properties")
-                .and_then(Value::as_object_mut)
-            {
+            if let Some(properties) = envelope::properties_mut(&mut item.json) {
                 // Which workspace a connection belongs to: a project's list mixes its own
                 // with its hub's shared ones.
                 properties.insert("createdByWorkspaceArmId".into(), json!(owner));

@@ -49,10 +49,7 @@ impl SecretPart {
 
     /// Puts the secrets back into a rendered connection (listsecrets only).
     pub fn reveal_into(self, connection: &mut Value) {
-        let Some(properties) = connection
-            .get_mut("properties")
-            .and_then(Value::as_object_mut)
-        else {
+        let Some(properties) = crate::arm::envelope::properties_mut(connection) else {
             return;
         };
         if !self.credentials.is_empty() {

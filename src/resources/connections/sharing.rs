@@ -79,10 +79,7 @@ pub async fn shared_connection(
 /// A hub connection read through a project does not show whom else it is shared with (other
 /// projects' ids, principals): that is the hub's business.
 pub fn hide_sharing(connection: &mut Value) {
-    if let Some(properties) = connection
-        .get_mut("properties")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(properties) = crate::arm::envelope::properties_mut(connection) {
         properties.remove("sharedUserList");
     }
 }

@@ -8,28 +8,26 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// A workspace: hub, project or default.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Workspace {
-    #[schema(read_only)]
-    pub id: Option<String>,
-    #[schema(read_only)]
-    pub name: Option<String>,
-    #[schema(read_only, example = "Microsoft.MachineLearningServices/workspaces")]
-    pub r#type: Option<String>,
-    pub location: String,
-    /// Hub, Project or Default (compared case-insensitively).
-    pub kind: Option<String>,
-    pub tags: Option<BTreeMap<String, String>>,
-    #[schema(read_only)]
-    pub etag: Option<String>,
-    pub identity: Option<serde_json::Value>,
-    pub sku: Option<serde_json::Value>,
-    #[serde(rename = "systemData")]
-    #[schema(read_only)]
-    pub system_data: Option<serde_json::Value>,
-    pub properties: WorkspaceProperties,
-}
+crate::resource_schema!(
+    /// A workspace: hub, project or default.
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    Workspace,
+    "Microsoft.MachineLearningServices/workspaces",
+    {
+        location: String,
+        /// Hub, Project or Default (compared case-insensitively).
+        kind: Option<String>,
+        tags: Option<BTreeMap<String, String>>,
+        #[schema(read_only)]
+        etag: Option<String>,
+        identity: Option<serde_json::Value>,
+        sku: Option<serde_json::Value>,
+        #[serde(rename = "systemData")]
+        #[schema(read_only)]
+        system_data: Option<serde_json::Value>,
+        properties: WorkspaceProperties,
+    }
+);
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

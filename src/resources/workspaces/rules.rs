@@ -6,7 +6,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Map, Value, json};
 
 use super::DESCRIPTOR;
-use crate::arm::envelope::Spec;
+use crate::arm::envelope::{self, Spec};
 use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::registry::{PrepareContext, Prepared, Rendered, ResourceKind, TypeDescriptor};
 use crate::error::{ArmError, ErrorCode};
@@ -191,9 +191,7 @@ impl ResourceKind for Workspaces {
             None => spec.kind = Some(requested),
         }
         let properties = &mut spec.properties;
-        for key in READ_ONLY {
-            properties.remove(*key);
-        }
+        envelope::strip(properties, READ_ONLY);
         let workspace_id = existing
             .and_then(|e| e.properties.get("workspaceId").cloned())
             .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
@@ -290,11 +288,7 @@ impl ResourceKind for Workspaces {
         for item in items.iter_mut() {
             let location = item.row.location.clone().unwrap_or_default();
             let id = item.row.id.clone();
-            let Some(properties) = item
-                .json
-                .get_mut("properties")
-                .and_then(Value::as_object_mut)
-            else {
+            let Some(properties) = envelope::properties_mut(&mut item.json) else {
                 continue;
             };
             properties.insert(

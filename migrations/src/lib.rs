@@ -13,6 +13,7 @@ mod m20261121_000004_identity;
 mod m20261121_000005_connections;
 mod m20261203_000006_subscription_tags;
 mod m20261203_000007_cognitive_services;
+mod m20261204_000008_quota_usages;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_connections::Migration),
             Box::new(m20261203_000006_subscription_tags::Migration),
             Box::new(m20261203_000007_cognitive_services::Migration),
+            Box::new(m20261204_000008_quota_usages::Migration),
         ]
     }
 }

@@ -360,3 +360,25 @@ pub mod quota {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod quota_usage {
+    use sea_orm::entity::prelude::*;
+
+    /// What one model deployment holds of a quota (see the migration for when it counts).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "quota_usages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub resource_key: String,
+        pub account_key: String,
+        pub subscription_key: String,
+        pub location: String,
+        pub name: String,
+        pub amount: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

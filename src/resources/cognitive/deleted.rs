@@ -168,19 +168,6 @@ pub(super) async fn purge(
     deleted_accounts::remove(tx, account_key).await
 }
 
-/// The rows a soft-deleted account keeps: the account and what was below it, as stored.
-pub(super) fn archived_rows(
-    record: &deleted_account::Model,
-) -> Result<(resource::Model, Vec<resource::Model>), ArmError> {
-    let archive = parse_archive(record)?;
-    let children = archive
-        .children
-        .into_iter()
-        .map(|c| c.restored(0))
-        .collect();
-    Ok((archive.account.restored(0), children))
-}
-
 fn parse_archive(record: &deleted_account::Model) -> Result<Archive, ArmError> {
     serde_json::from_value(record.archive.clone())
         .map_err(|_| ArmError::internal(&"a soft-deleted account's archive does not parse"))

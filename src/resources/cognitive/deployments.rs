@@ -287,8 +287,9 @@ impl ResourceKind for Deployments {
                 }
             )));
         }
-        if let Some(usage) = &sku.usage_name {
-            quota::reserve(cx, &account, usage, capacity, &self.settings).await?;
+        match &sku.usage_name {
+            Some(usage) => quota::reserve(cx, &account, usage, capacity, &self.settings).await?,
+            None => quota::hold_none(cx).await?,
         }
         spec.sku = Some(json!({"name": sku.name, "capacity": capacity}));
         let properties = &mut spec.properties;

@@ -376,6 +376,20 @@ async fn quota_bounds_deployments_even_under_a_race(backend: Backend) {
         .filter(|s| **s == StatusCode::BAD_REQUEST)
         .count();
     assert_eq!((won, refused), (1, 3), "{statuses:?}");
+
+    // Deleting the winner gives its capacity back.
+    let winner = (0..4)
+        .map(|i| deployment_url(&app, "ai2", &format!("racer{i}")))
+        .zip(&statuses)
+        .find(|(_, s)| **s == StatusCode::CREATED)
+        .map(|(url, _)| url)
+        .unwrap();
+    let res = app.get(&winner).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.delete(&winner).await;
+    assert_eq!(finish(&app, &res).await, "Succeeded");
+    let row = usage_of(&app.get_ok(&usages_url).await, &usage);
+    assert_eq!(row["currentValue"], 0, "{row}");
 }
 
 /// The first api-version with `pause` and `resume`.

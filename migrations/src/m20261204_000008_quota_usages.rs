@@ -1,8 +1,7 @@
 //! What each model deployment holds of its quota: one row per deployment (its quota name and
 //! capacity), so a quota decision sums an index range instead of reading every deployment of
-//! the subscription. A row counts while its deployment exists, or while its account is
-//! soft-deleted (the quota stays held until the purge); rows of deleted deployments are
-//! ignored and swept by the next decision on their quota.
+//! the subscription. A row lives from its deployment's write until the deployment is deleted
+//! (the removal hook) or its soft-deleted account purged: a soft delete keeps the quota held.
 
 use sea_orm_migration::prelude::*;
 

@@ -51,7 +51,27 @@ pub fn registry_with(settings: &TypeSettings) -> Registry {
 
 /// What runs in every transaction that removes resources (the engine's and the worker's).
 pub fn removal_hook() -> Arc<dyn RemovalHook> {
-    Arc::new(authorization::removal::AssignmentsGoWithScope)
+    Arc::new(EveryRemovalHook(vec![
+        Arc::new(authorization::removal::AssignmentsGoWithScope),
+        Arc::new(cognitive::quota::QuotaGoesWithDeployment),
+    ]))
+}
+
+/// Several owners' removal hooks, run in order in the one transaction.
+struct EveryRemovalHook(Vec<Arc<dyn RemovalHook>>);
+
+#[async_trait::async_trait]
+impl RemovalHook for EveryRemovalHook {
+    async fn removed(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        removal: &crate::arm::hooks::Removal<'_>,
+    ) -> Result<(), sea_orm::DbErr> {
+        for hook in &self.0 {
+            hook.removed(tx, removal).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The fixed path segments of the platform's own routes.

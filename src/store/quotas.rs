@@ -1,14 +1,15 @@
 //! The queries of `quotas`: one row per subscription, region and quota name, locked by a
 //! quota decision so two writes racing for the last capacity take turns, and holding the
-//! limit an administrator set; and of `quota_usages`, what each deployment holds of one.
+//! limit an administrator set; and of `quota_usages`, what each deployment holds of one: a
+//! row from its write until it is deleted or its soft-deleted account purged.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Condition, Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use super::quota::{ActiveModel, Column, Entity, Model};
-use super::{deleted_account, quota_usage, resource};
+use super::quota_usage;
 
 /// A quota's name is unique within its resource provider: stored as `namespace/name`.
 fn key(
@@ -117,29 +118,6 @@ pub struct Held<'a> {
     pub amount: i64,
 }
 
-/// A usage row counts while its deployment exists, or while its account is soft-deleted.
-fn counts() -> Condition {
-    let deployment_exists = Query::select()
-        .expr(Expr::val(1))
-        .from(resource::Entity)
-        .and_where(
-            Expr::col((resource::Entity, resource::Column::IdKey))
-                .equals((quota_usage::Entity, quota_usage::Column::ResourceKey)),
-        )
-        .to_owned();
-    let account_kept = Query::select()
-        .expr(Expr::val(1))
-        .from(deleted_account::Entity)
-        .and_where(
-            Expr::col((deleted_account::Entity, deleted_account::Column::AccountKey))
-                .equals((quota_usage::Entity, quota_usage::Column::AccountKey)),
-        )
-        .to_owned();
-    Condition::any()
-        .add(Expr::exists(deployment_exists))
-        .add(Expr::exists(account_kept))
-}
-
 /// The usage rows of a subscription in a region, for one provider's quotas.
 fn in_region(
     subscription_key: &str,
@@ -152,8 +130,8 @@ fn in_region(
         .filter(quota_usage::Column::Name.starts_with(format!("{}/", namespace.to_lowercase())))
 }
 
-/// The capacity of quota `name` held by everything but `except`. Call it holding the quota's
-/// [`lock`]: it also sweeps the rows of that quota that no longer count.
+/// The capacity of quota `name` held by everything but `except`; call it holding the quota's
+/// [`lock`] so that the answer stays true until the caller's write commits.
 pub async fn held_by_others(
     tx: &impl ConnectionTrait,
     subscription_key: &str,
@@ -169,11 +147,6 @@ pub async fn held_by_others(
             .add(quota_usage::Column::Location.eq(location.clone()))
             .add(quota_usage::Column::Name.eq(name.clone()))
     };
-    quota_usage::Entity::delete_many()
-        .filter(of_quota())
-        .filter(counts().not())
-        .exec(tx)
-        .await?;
     let total: Option<i64> = quota_usage::Entity::find()
         .select_only()
         .expr(Expr::cust(
@@ -229,7 +202,7 @@ pub async fn held(
     account_key: Option<&str>,
 ) -> Result<Vec<(String, i64)>, DbErr> {
     let prefix = format!("{}/", namespace.to_lowercase());
-    let mut rows = in_region(subscription_key, location, namespace).filter(counts());
+    let mut rows = in_region(subscription_key, location, namespace);
     if let Some(account) = account_key {
         rows = rows.filter(quota_usage::Column::AccountKey.eq(account));
     }
@@ -254,9 +227,18 @@ pub async fn held(
         .collect())
 }
 
-/// Forgets what the deployment at `resource_key` held.
+/// Forgets what the deployment at `resource_key` held (it is deleted, or holds no quota).
 pub async fn release(tx: &impl ConnectionTrait, resource_key: &str) -> Result<(), DbErr> {
     quota_usage::Entity::delete_by_id(resource_key.to_owned())
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// Forgets what the deployments of a purged account held.
+pub async fn release_account(tx: &impl ConnectionTrait, account_key: &str) -> Result<(), DbErr> {
+    quota_usage::Entity::delete_many()
+        .filter(quota_usage::Column::AccountKey.eq(account_key))
         .exec(tx)
         .await?;
     Ok(())

@@ -21,7 +21,9 @@ use crate::arm::id::{PathVocabulary, ResourceId};
 use crate::arm::registry::{Companion, PrepareContext, Prepared};
 use crate::error::{ArmError, ErrorCode, ErrorResponse};
 use crate::store::secrets::Sealed;
-use crate::store::{deleted_account, deleted_accounts, reserved_names, resource, resources};
+use crate::store::{
+    deleted_account, deleted_accounts, quotas, reserved_names, resource, resources,
+};
 use crate::store::{now_millis, secrets};
 
 /// The type whose api-versions the deleted-account endpoints accept.
@@ -165,6 +167,7 @@ pub(super) async fn purge(
     account_key: &str,
 ) -> Result<bool, sea_orm::DbErr> {
     reserved_names::release(tx, SUBDOMAIN_REALM, account_key).await?;
+    quotas::release_account(tx, account_key).await?;
     deleted_accounts::remove(tx, account_key).await
 }
 

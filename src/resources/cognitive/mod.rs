@@ -24,7 +24,7 @@ pub mod models;
 pub mod platform;
 mod projects;
 mod provisioner;
-mod quota;
+pub mod quota;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use super::NAMESPACE;
+use crate::arm::hooks::{Removal, RemovalHook};
 use crate::arm::registry::PrepareContext;
 use crate::config::TypeSettings;
 use crate::error::{ArmError, ErrorCode};
@@ -103,4 +104,19 @@ pub(super) async fn usages(
         })
         .collect();
     Ok(json!({ "value": value }))
+}
+
+/// A deleted deployment gives its capacity back. Only the deleted resource itself: what goes
+/// below a (soft-)deleted account keeps holding quota until the account is purged.
+pub struct QuotaGoesWithDeployment;
+
+#[async_trait::async_trait]
+impl RemovalHook for QuotaGoesWithDeployment {
+    async fn removed(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        removal: &Removal<'_>,
+    ) -> Result<(), sea_orm::DbErr> {
+        quotas::release(tx, removal.key).await
+    }
 }

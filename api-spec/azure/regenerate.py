@@ -14,9 +14,15 @@ themselves (--specs): every swagger under
 whose `paths` declare the key's path gives that key its folder's version.
 Without --specs those lists are kept from the existing api-versions.json.
 
+Api-versions the Azure SDKs send before bicep-types-az lists them (preview SDKs
+ship ahead of the types) come from the SDK wheels themselves (--sdk-wheels): in
+every generated request builder of every `*.whl` in that directory, the
+default api-version paired with the request's URL template. A version is added
+only to a type the table already has, so a wheel cannot invent a type.
+
 Python 3 standard library only.
 
-  regenerate.py --bicep-types DIR [--specs DIR] [--output FILE] [--check]
+  regenerate.py --bicep-types DIR [--specs DIR] [--sdk-wheels DIR] [--output FILE] [--check]
 
 --bicep-types: a checkout of Azure/bicep-types-az, or a bare/mirror git dir of
 it (read with `git ls-tree` / `git cat-file` at HEAD, no work tree needed).
@@ -30,6 +36,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUTPUT = os.path.join(HERE, "api-versions.json")
@@ -407,6 +414,73 @@ def collect_specs(specs_dir):
 # --------------------------------------------------------------------------
 
 
+SDK_VERSION_RE = re.compile(r"""api[-_]version['"]?[^\n]*?['"](\d{4}-\d{2}-\d{2}(?:-[a-z]+)?)['"]""")
+SDK_URL_RE = re.compile(r"""(?:_url|template_url|['"]url['"])\W[^\n]*?['"](/[^'"]*)['"]""")
+
+
+def sdk_type_of(url, known):
+    """The table key a request URL template addresses (`Namespace/type/path`), if the
+    table has it: the segments before each `{parameter}` after the last `/providers/`; a
+    trailing segment is the collection of a child type or an action on the type."""
+    if "/providers/" in url:
+        rest = url.rsplit("/providers/", 1)[1].split("/")
+        namespace, segs = rest[0], rest[1:]
+    else:
+        lowered = url.lower().rstrip("/")
+        if re.fullmatch(r"/subscriptions/\{[^}]+\}/resourcegroups(/\{[^}]+\})?", lowered):
+            namespace, segs = "Microsoft.Resources", ["resourceGroups", "{}"]
+        elif re.fullmatch(r"/subscriptions(/\{[^}]+\})?", lowered):
+            namespace, segs = "Microsoft.Resources", ["subscriptions", "{}"]
+        else:
+            return None
+    names, i = [], 0
+    while i < len(segs):
+        if i + 1 < len(segs) and segs[i + 1].startswith("{"):
+            names.append(segs[i])
+            i += 2
+        else:
+            break
+    trailing = segs[i] if i < len(segs) and not segs[i].startswith("{") else None
+    candidates = []
+    if trailing:
+        candidates.append("/".join([namespace] + names + [trailing]))
+    if names:
+        candidates.append("/".join([namespace] + names))
+    for c in candidates:
+        if c.lower() in known:
+            return known[c.lower()]
+    return None
+
+
+def collect_sdk_wheels(wheel_dir, types):
+    """Versions the SDK wheels in `wheel_dir` send, per table key, and the wheels read."""
+    known = {k.lower(): k for k in types}
+    added, wheels = {}, []
+    for name in sorted(os.listdir(wheel_dir)):
+        if not name.endswith(".whl"):
+            continue
+        wheels.append(name)
+        with zipfile.ZipFile(os.path.join(wheel_dir, name)) as whl:
+            for member in whl.namelist():
+                if not member.endswith(".py") or "/aio/" in member:
+                    continue
+                version = None
+                for line in whl.read(member).decode("utf-8", "replace").splitlines():
+                    stripped = line.lstrip()
+                    if stripped.startswith("def "):
+                        version = None
+                    m = SDK_VERSION_RE.search(line)
+                    if m:
+                        version = m.group(1)
+                    u = SDK_URL_RE.search(line)
+                    if u and version:
+                        key = sdk_type_of(u.group(1), known)
+                        # Data-plane clients (`2021-10-01-dataplanepreview`) are not ARM's.
+                        if key and "dataplane" not in version and version not in types[key]:
+                            added.setdefault(key, set()).add(version)
+    return {k: sort_versions(v) for k, v in sorted(added.items())}, wheels
+
+
 def render(doc):
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -452,6 +526,19 @@ def build(args):
             vs = sort_versions(set(vs) | set(types[k]))
         types[k] = vs
 
+    sdk = None
+    if args.sdk_wheels:
+        sdk_added, wheels = collect_sdk_wheels(args.sdk_wheels, types)
+        for k, vs in sdk_added.items():
+            types[k] = sort_versions(set(types[k]) | set(vs))
+        sdk = {"wheels": wheels, "added": sdk_added}
+    elif existing and "sdk" in existing:
+        log(f"no --sdk-wheels: SDK versions kept from {args.output}")
+        sdk = existing["sdk"]
+        for k, vs in sdk.get("added", {}).items():
+            if k in types:
+                types[k] = sort_versions(set(types[k]) | set(vs))
+
     doc = {
         "comment": COMMENT,
         "sources": {
@@ -460,6 +547,7 @@ def build(args):
         },
         "types": {k: types[k] for k in sorted(types, key=lambda s: (s.lower(), s))},
         "nonDeployable": nd,
+        "sdk": sdk or {"wheels": [], "added": {}},
         "caseVariants": variants,
         "absentBlobs": absent,
         "gaps": gaps,
@@ -493,7 +581,7 @@ def diff_summary(old, new):
             rem = [v for v in ot[k] if v not in nt[k]]
             lines.append(f"~ {k}: +[{', '.join(add)}] -[{', '.join(rem)}]"
                          + ("" if add or rem else " (order)"))
-    for sect in ("comment", "sources", "nonDeployable", "caseVariants", "absentBlobs", "gaps"):
+    for sect in ("comment", "sources", "nonDeployable", "sdk", "caseVariants", "absentBlobs", "gaps"):
         if old.get(sect) != new.get(sect):
             lines.append(f"~ {sect} differs")
     return lines
@@ -504,6 +592,8 @@ def main():
     ap.add_argument("--bicep-types", required=True,
                     help="checkout or bare/mirror git dir of Azure/bicep-types-az")
     ap.add_argument("--specs", help="checkout (sparse is fine) of Azure/azure-rest-api-specs")
+    ap.add_argument("--sdk-wheels",
+                    help="directory of Azure SDK wheels (pip download --no-deps ...) whose api-versions to add")
     ap.add_argument("--output", default=DEFAULT_OUTPUT, help="default: %(default)s")
     ap.add_argument("--check", action="store_true",
                     help="do not write; exit 1 if --output differs from the regenerated table")

@@ -3,7 +3,9 @@
 # real Azure Python management SDKs (tests/sdk/test_ml_sdk.py, and Cognitive
 # Services accounts, projects, keys and soft delete in
 # tests/sdk/test_cognitiveservices.py, model deployments, catalog, quota and
-# account connections in tests/sdk/test_cognitive_deployments.py), manage role
+# account connections in tests/sdk/test_cognitive_deployments.py; the newest
+# preview SDK, 2026-09-15-preview, with pause/resume, in
+# tests/sdk/test_cognitive_preview.py and a venv of its own), manage role
 # assignments with azure-mgmt-authorization (tests/sdk/test_authorization.py, which
 # makes the service principal a Contributor) and sign in to it with azure-identity
 # and MSAL (tests/sdk/test_identity.py).
@@ -32,6 +34,9 @@ log() { echo "sdk: $*" >&2; }
 
 # --- Python environment ------------------------------------------------------
 harness_venv "$venv" "$here/requirements.txt"
+# The newest preview SDK, in a venv of its own (tests/sdk/requirements-preview.txt).
+preview_venv=${venv}-preview
+harness_venv "$preview_venv" "$here/requirements-preview.txt"
 
 # --- Server ------------------------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-sdk.XXXXXX")
@@ -76,6 +81,8 @@ KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca \
     "$venv/bin/python" "$here/test_cognitiveservices.py"
 KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca \
     "$venv/bin/python" "$here/test_cognitive_deployments.py"
+KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca \
+    "$preview_venv/bin/python" "$here/test_cognitive_preview.py"
 KILN_URL=$base_url KILN_TOKEN=$token KILN_CA=$ca KILN_SP=$sp \
     "$venv/bin/python" "$here/test_authorization.py"
 KILN_URL=$base_url KILN_CA=$ca KILN_SP=$sp \

@@ -84,6 +84,27 @@ fn cli_commands_and_bootstrap_settings_persist() {
         String::from_utf8_lossy(&out.stderr)
     );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // `kiln quota set` overrides a limit for one subscription; a bad limit is refused.
+    let quota = [
+        "quota",
+        "set",
+        "--subscription",
+        &wanted,
+        "--location",
+        "East US",
+        "--name",
+        "OpenAI.Standard.gpt-4o-mini",
+    ];
+    kiln(dir.path(), &[&quota[..], &["--limit", "7"]].concat());
+    let refused = Command::new(KILN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([&quota[..], &["--limit", "lots"]].concat())
+        .env_remove("KILN_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--limit must be a whole number"));
 
     let port = free_port();
     let _server = serve(dir.path(), port, &[]);
@@ -102,6 +123,15 @@ fn cli_commands_and_bootstrap_settings_persist() {
         ids, expected,
         "the bootstrap subscription took KILN_BOOTSTRAP_SUBSCRIPTION and the CLI's survived"
     );
+
+    let usages = get(
+        port,
+        &format!(
+            "/subscriptions/{wanted}/providers/Microsoft.CognitiveServices/locations/eastus/usages?api-version=2025-09-01&$filter=name.value%20eq%20'OpenAI.Standard.gpt-4o-mini'"
+        ),
+        &token,
+    );
+    assert_eq!(usages["value"][0]["limit"], 7, "{usages}");
 
     // `kiln openapi` writes the document.
     let out = dir.path().join("spec.json");

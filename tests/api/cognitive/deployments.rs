@@ -265,6 +265,44 @@ async fn bad_deployments_are_refused_and_change_nothing(backend: Backend) {
         .await;
     }
     assert_eq!(app.get(&url).await.status(), StatusCode::NOT_FOUND);
+
+    // The quota override is the platform administrator's, with a whole number or null.
+    let quota_url = |subscription: &str| {
+        format!(
+            "/admin/subscriptions/{subscription}/quotas/Microsoft.CognitiveServices/eastus/OpenAI.Standard.gpt-4o-mini"
+        )
+    };
+    let mine = quota_url(&app.subscription);
+    let other_user = app.token_for(&uuid::Uuid::new_v4().to_string(), &app.tenant);
+    let res = app
+        .send_as(&other_user, Method::PUT, &mine, Some(&json!({"limit": 5})))
+        .await;
+    assert_refused(
+        "a quota set by a user",
+        res,
+        StatusCode::FORBIDDEN,
+        "AuthorizationFailed",
+    )
+    .await;
+    for body in [json!({"limit": "lots"}), json!({"limit": -1}), json!({})] {
+        let res = app.put(&mine, &body).await;
+        assert_refused(
+            "a bad limit",
+            res,
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+        )
+        .await;
+    }
+    let absent = quota_url(&uuid::Uuid::new_v4().to_string());
+    let res = app.put(&absent, &json!({"limit": 5})).await;
+    assert_refused(
+        "an unknown subscription",
+        res,
+        StatusCode::NOT_FOUND,
+        "SubscriptionNotFound",
+    )
+    .await;
 }
 
 async fn quota_bounds_deployments_even_under_a_race(backend: Backend) {

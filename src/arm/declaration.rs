@@ -27,8 +27,8 @@ pub struct TypeDescriptor {
     pub api_versions: ApiVersions,
     /// Tracked resources carry `location` and `tags`; proxy resources neither.
     pub tracked: bool,
-    /// Carries `tags`: every tracked type, and proxies whose spec has them (deployments).
-    pub tagged: bool,
+    /// A proxy type whose spec still has `tags` (deployments); tracked types always do.
+    pub proxy_tags: bool,
     /// Writes go through an operation that a provisioner completes.
     pub provisioned: bool,
     /// Human description of the name rule, for the error message.
@@ -337,6 +337,11 @@ impl TypeSchema {
 }
 
 impl TypeDescriptor {
+    /// Whether the type carries `tags`.
+    pub const fn tagged(&self) -> bool {
+        self.tracked || self.proxy_tags
+    }
+
     /// `Microsoft.MachineLearningServices/workspaces`.
     pub fn full_type(&self) -> String {
         let mut out = self.namespace.to_owned();

@@ -21,7 +21,7 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
     type_path: &["resourceGroups"],
     tracked: true,
-    tagged: true,
+    proxy_tags: false,
     provisioned: false,
     name_rule: "Resource group names are 1-90 letters, digits, '-', '_', '.', '(' or ')', and must not end with '.'.",
     name_valid: valid_name,

@@ -20,7 +20,7 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     namespace: "Microsoft.Resources",
     type_path: &["subscriptions"],
     tracked: false,
-    tagged: false,
+    proxy_tags: false,
     provisioned: false,
     name_rule: "Subscription ids are GUIDs.",
     name_valid: |name| uuid::Uuid::parse_str(name).is_ok(),

@@ -121,6 +121,17 @@ def gone(fn):
     return False
 
 
+def open_group(ctx, group, location):
+    """The first subscription the token sees (ctx.sub), a ResourceManagementClient on it
+    (ctx.rm) and `group` created there, with ctx.cred and ctx.client_kwargs."""
+    subs = [s.subscription_id for s in SubscriptionClient(ctx.cred, **ctx.client_kwargs).subscriptions.list()]
+    assert subs, "GET /subscriptions returned no subscription"
+    ctx.sub = subs[0]
+    ctx.rm = ResourceManagementClient(ctx.cred, ctx.sub, **ctx.client_kwargs)
+    rg = ctx.rm.resource_groups.create_or_update(group, {"location": location})
+    assert rg.name == group, rg
+
+
 # --- tiny step runner ---------------------------------------------------------
 
 STEPS = []

@@ -57,12 +57,11 @@ from azure.mgmt.cognitiveservices.models import (
 
 from sdk_common import (
     Ctx,
-    ResourceManagementClient,
     StaticTokenCredential,
-    SubscriptionClient,
     client_kwargs,
     expect_error,
     gone,
+    open_group,
     run,
     same_id,
     step,
@@ -135,15 +134,10 @@ def raw_get(op, *args):
 
 @step("discover the subscription, create the resource group")
 def setup():
-    subs = [s.subscription_id for s in SubscriptionClient(ctx.cred, **ctx.client_kwargs).subscriptions.list()]
-    assert subs, "GET /subscriptions returned no subscription"
-    ctx.sub = subs[0]
-    ctx.rm = ResourceManagementClient(ctx.cred, ctx.sub, **ctx.client_kwargs)
+    open_group(ctx, RG, LOCATION)
     ctx.cs = CognitiveServicesManagementClient(ctx.cred, ctx.sub, **ctx.client_kwargs)
     assert ctx.cs._config.api_version == CS_API_VERSION, ctx.cs._config.api_version
     print(f"    subscription {ctx.sub}, CognitiveServicesManagementClient api-version {ctx.cs._config.api_version}")
-    rg = ctx.rm.resource_groups.create_or_update(RG, {"location": LOCATION})
-    assert rg.name == RG, rg
 
 
 @step("accounts.begin_create: kind AIServices, sku S0, customSubDomainName")

@@ -11,33 +11,21 @@ import sys
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.cognitiveservices import models as m
 
-from sdk_common import (
-    Ctx,
-    ResourceManagementClient,
-    StaticTokenCredential,
-    SubscriptionClient,
-    client_kwargs,
-    gone,
-    run,
-    step,
-    timed_lro,
-)
+from sdk_common import Ctx, StaticTokenCredential, client_kwargs, gone, open_group, run, step, timed_lro
 
 KILN_URL = os.environ["KILN_URL"].rstrip("/")
 RG, ACCOUNT, DEPLOYMENT = "sdk-preview-rg", "sdkpreview", "chat"
 PREVIEW_API = "2026-09-15-preview"
 
 ctx = Ctx()
-cred = StaticTokenCredential(os.environ["KILN_TOKEN"])
-kwargs = client_kwargs(KILN_URL, os.environ["KILN_CA"])
+ctx.cred = StaticTokenCredential(os.environ["KILN_TOKEN"])
+ctx.client_kwargs = client_kwargs(KILN_URL, os.environ["KILN_CA"])
 
 
 @step(f"the client sends {PREVIEW_API}; an account is created with it")
 def create_account():
-    sub = next(iter(SubscriptionClient(cred, **kwargs).subscriptions.list())).subscription_id
-    ctx.rm = ResourceManagementClient(cred, sub, **kwargs)
-    ctx.rm.resource_groups.create_or_update(RG, {"location": "eastus"})
-    ctx.cs = CognitiveServicesManagementClient(cred, sub, **kwargs)
+    open_group(ctx, RG, "eastus")
+    ctx.cs = CognitiveServicesManagementClient(ctx.cred, ctx.sub, **ctx.client_kwargs)
     assert ctx.cs._config.api_version == PREVIEW_API, ctx.cs._config.api_version
     acct = timed_lro("account create", ctx.cs.accounts.begin_create(RG, ACCOUNT, m.Account(
         location="eastus", kind="AIServices", sku=m.Sku(name="S0"),

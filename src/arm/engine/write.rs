@@ -238,7 +238,7 @@ impl Engine {
         } else {
             spec.location = None;
         }
-        if !descriptor.tagged {
+        if !descriptor.tagged() {
             spec.tags = None;
         }
         spec.identity = complete_identity(spec.identity.take(), existing_spec.as_ref(), &tenant_id);

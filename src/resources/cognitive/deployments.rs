@@ -31,7 +31,7 @@ pub static DEPLOYMENTS: TypeDescriptor = TypeDescriptor {
     name_params: &["accountName", "deploymentName"],
     api_versions: ApiVersions::Published,
     tracked: false,
-    tagged: true,
+    proxy_tags: true,
     provisioned: true,
     name_rule: "Deployment names are 2-64 characters: a letter or digit, then letters, digits, '_', '.' or '-'.",
     name_valid: super::valid_name,

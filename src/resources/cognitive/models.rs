@@ -33,14 +33,10 @@ async fn account_at(
     let cx = req.context_for(TYPE)?;
     let id = ResourceId::resource(subscription, group, super::NAMESPACE, &[("accounts", name)]);
     engine.authorize(&cx, &id, action).await?;
-    resources::find_of_type(db, &id.key(), &ACCOUNTS.type_key())
-        .await?
-        .ok_or_else(|| {
-            ArmError::new(
-                ErrorCode::ResourceNotFound,
-                format!("The account '{name}' was not found."),
-            )
-        })
+    match resources::find_of_type(db, &id.key(), &ACCOUNTS.type_key()).await? {
+        Some(account) => Ok(account),
+        None => Err(engine.absent(&id).await?),
+    }
 }
 
 /// The one `$filter` the usages lists take (the spec's): `name.value eq 'OpenAI.Standard.gpt-4o'`.

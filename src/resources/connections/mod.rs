@@ -81,7 +81,7 @@ pub const fn connection_type(
         name_params,
         api_versions: ApiVersions::Published,
         tracked: false,
-        tagged: false,
+        proxy_tags: false,
         provisioned: false,
         name_rule: "Connection names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
         name_valid: super::workspaces::valid_name,

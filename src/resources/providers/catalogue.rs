@@ -345,7 +345,7 @@ pub fn resource_types(registry: &Registry, namespace: &str) -> Vec<ResourceType>
                     .map(|v| (*v).to_owned())
                     .collect(),
                 tracked: d.tracked,
-                tagged: d.tagged,
+                tagged: d.tagged(),
                 operations,
                 type_path,
             }

@@ -23,7 +23,7 @@ pub static DESCRIPTOR: TypeDescriptor = TypeDescriptor {
     name_params: &["workspaceName"],
     api_versions: ApiVersions::Published,
     tracked: true,
-    tagged: true,
+    proxy_tags: false,
     provisioned: true,
     name_rule: "Workspace names are 3-33 characters: a letter or digit, then letters, digits, '_' or '-'.",
     name_valid: valid_name,

@@ -2,6 +2,8 @@
 //! `mandatory`, persistent messages. The connection is made on first use and made again after
 //! any failure, with the topology re-declared, so a broker restart heals on the next publish.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
@@ -232,14 +234,36 @@ impl RabbitBroker {
 #[async_trait]
 impl Broker for RabbitBroker {
     async fn publish(&self, routing_key: &str, event: &Value) -> Result<(), BrokerError> {
-        let channel = self.channel().await?;
-        let pending = self.send(&channel, routing_key, event).await?;
-        self.confirmed(routing_key, pending.await).await
+        match self.publish_all(&[(routing_key, event)]).await {
+            (1, _) => Ok(()),
+            (_, failure) => Err(failure.unwrap_or_else(|| unavailable("the event was not taken"))),
+        }
     }
 
     /// Sends the whole batch, then reads the confirms in order: one round trip per batch
-    /// instead of one per event.
+    /// instead of one per event. Bounded by [`PUBLISH_TIMEOUT`]: a broker that accepts the
+    /// connection but never answers (one still recovering its queues after a restart) is
+    /// unavailable, not something to wait on with a database transaction open.
     async fn publish_all(&self, events: &[(&str, &Value)]) -> (usize, Option<BrokerError>) {
+        match tokio::time::timeout(PUBLISH_TIMEOUT, self.publish_batch(events)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                self.forget_link().await;
+                let waited = PUBLISH_TIMEOUT.as_secs();
+                (
+                    0,
+                    Some(unavailable(format!("no confirm within {waited} s"))),
+                )
+            }
+        }
+    }
+}
+
+/// How long one batch may take from connecting to its last confirm.
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl RabbitBroker {
+    async fn publish_batch(&self, events: &[(&str, &Value)]) -> (usize, Option<BrokerError>) {
         let channel = match self.channel().await {
             Ok(channel) => channel,
             Err(err) => return (0, Some(err)),

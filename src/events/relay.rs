@@ -1,12 +1,12 @@
 //! The outbox relay: publishes committed events in commit order and marks each one sent only
-//! after the broker took it. A row is claimed for the publishing transaction
-//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so two relays never publish the same row at once;
-//! a crash between publish and mark re-publishes it (at least once, same event id).
+//! after the broker took it. On PostgreSQL one relay publishes at a time (an advisory lock
+//! held by its pass), so relays in several processes never race each other out of order; a
+//! crash between publish and mark re-publishes a row (at least once, same event id).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use thiserror::Error;
 use tokio::sync::{Notify, watch};
 
@@ -21,6 +21,9 @@ pub enum RelayError {
     #[error("broker: {0}")]
     Broker(#[from] BrokerError),
 }
+
+/// The relay's turn on SQLite, where no transaction may hold it (see [`Relay::run_once`]).
+static SQLITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[derive(Clone)]
 pub struct Relay {
@@ -74,20 +77,45 @@ impl Relay {
         }
     }
 
-    /// One pass: claims a batch of unsent rows, publishes them in order, marks what the broker
-    /// took. Returns how many were published.
+    /// One pass: publishes a batch of unsent rows in order and marks what the broker took.
+    /// Returns how many were published.
+    ///
+    /// On PostgreSQL the pass runs in a transaction that holds the relay's turn, so relays of
+    /// several processes take turns and the broker sees one order. On SQLite the pool has one
+    /// connection that every request shares: holding it across a broker's round trip (a
+    /// reconnect after a restart can take seconds) would stall the API, so the rows are read,
+    /// published, then marked, each a statement of its own, and the relays of this process
+    /// take turns through [`SQLITE_TURN`] (the embedded default runs one process).
     pub async fn run_once(&self) -> Result<usize, RelayError> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            let _turn = SQLITE_TURN.lock().await;
+            let rows = outbox::unsent_batch(&self.db, self.settings.batch).await?;
+            return self.publish(&self.db, &rows).await;
+        }
         let tx = self.db.begin().await?;
-        let rows = outbox::claim_batch(&tx, self.settings.batch).await?;
-        // Published in one pipeline: the broker confirms them together, in order.
+        if !outbox::take_relay_turn(&tx).await? {
+            return Ok(0);
+        }
+        let rows = outbox::unsent_batch(&tx, self.settings.batch).await?;
+        let published = self.publish(&tx, &rows).await;
+        tx.commit().await?;
+        published
+    }
+
+    /// Publishes `rows` in one pipeline (the broker confirms them together, in order) and
+    /// marks the ones it took.
+    async fn publish(
+        &self,
+        db: &impl ConnectionTrait,
+        rows: &[outbox::Model],
+    ) -> Result<usize, RelayError> {
         let batch: Vec<(&str, &serde_json::Value)> = rows
             .iter()
             .map(|row| (row.routing_key.as_str(), &row.payload))
             .collect();
         let (taken, failure) = self.broker.publish_all(&batch).await;
         let sent: Vec<i64> = rows.iter().take(taken).map(|row| row.seq).collect();
-        outbox::mark_published(&tx, &sent).await?;
-        tx.commit().await?;
+        outbox::mark_published(db, &sent).await?;
         match failure {
             Some(err) => Err(err.into()),
             None => Ok(sent.len()),

@@ -20,7 +20,8 @@ both_backends!(
     events_are_published_in_commit_order,
     only_what_the_broker_took_is_marked_sent,
     two_relays_publish_each_row_once_in_commit_order,
-    trace_context_travels_from_the_request_into_every_event
+    trace_context_travels_from_the_request_into_every_event,
+    a_silent_broker_does_not_stall_the_api
 );
 
 /// Records what it is given; can be told to refuse the n-th publish, and to take its time.
@@ -285,4 +286,77 @@ async fn trace_context_travels_from_the_request_into_every_event(backend: Backen
         "the request's trace context reaches the worker's event too"
     );
     assert!(of("/hub2").iter().all(|(_, t)| t.is_none()));
+}
+
+/// Takes every event and never confirms it: a broker gone quiet.
+struct SilentBroker;
+
+#[async_trait]
+impl Broker for SilentBroker {
+    async fn publish(&self, _routing_key: &str, _event: &Value) -> Result<(), BrokerError> {
+        std::future::pending().await
+    }
+}
+
+/// A relay waiting on its broker holds no connection the API needs: on SQLite, where the
+/// pool has one, a relay that held it across the publish (as it once did) made every request
+/// wait out the pool's acquire timeout and answer 503.
+async fn a_silent_broker_does_not_stall_the_api(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            relay: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_group("rg-0").await;
+    let relay = Relay::new(
+        app.db.clone(),
+        Arc::new(SilentBroker),
+        RelaySettings::default(),
+        Arc::default(),
+    );
+    let stuck = tokio::spawn(async move { relay.run_once().await.map(|_| ()) });
+    // The relay has read its batch and waits on the broker.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!stuck.is_finished());
+    for i in 1..4 {
+        let group = format!("rg-{i}");
+        let res = app
+            .put(
+                &format!("{}?api-version=2024-03-01", app.group_path(&group)),
+                &json!({"location": "eastus"}),
+            )
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED, "{group}");
+    }
+    stuck.abort();
+    assert_eq!(unsent(&app).await.len(), 4, "nothing was marked sent");
+}
+
+/// A peer that accepts the connection and never speaks AMQP (a broker still recovering its
+/// queues looks like that from outside): the publish gives up as unavailable, and drops the
+/// half-made link, instead of waiting on it for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_to_a_mute_peer_gives_up() {
+    use kiln::events::rabbitmq::{PUBLISH_TIMEOUT, RabbitBroker};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut accepted = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            accepted.push(socket);
+        }
+    });
+    let broker = RabbitBroker::new(&format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), "mute.");
+    let event = json!({"id": "e1"});
+    let outcome = tokio::time::timeout(PUBLISH_TIMEOUT * 2, broker.publish("k", &event))
+        .await
+        .expect("the publish ends by itself");
+    assert!(
+        matches!(outcome, Err(BrokerError::Unavailable(_))),
+        "{outcome:?}"
+    );
+    held.abort();
 }

@@ -35,6 +35,16 @@ pub struct StoreArgs {
     /// Database URL (postgres://… in production); SQLite in the data directory when absent.
     #[arg(long, env = "KILN_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// Milliseconds a request waits for a database connection (or for a new one to open)
+    /// before it is answered 503 with Retry-After: while the database is down, clients hear
+    /// so promptly.
+    #[arg(
+        long = "database-wait-ms",
+        env = "KILN_DATABASE_WAIT_MS",
+        default_value_t = defaults::DATABASE_WAIT_MS,
+        global = true
+    )]
+    pub database_wait_ms: u64,
     /// Bootstrap tenant id, generated once and stored when absent.
     #[arg(long, env = "KILN_BOOTSTRAP_TENANT", global = true)]
     pub bootstrap_tenant: Option<uuid::Uuid>,

@@ -10,6 +10,8 @@ use super::{AuthSettings, RelaySettings, WorkerSettings};
 pub(super) const DATA_DIR: &str = "./kiln-data";
 /// `KILN_JWT_AUDIENCE`: Azure Resource Manager's audience, what the Azure SDKs ask tokens for.
 pub(super) const JWT_AUDIENCE: &str = "https://management.azure.com/";
+/// `KILN_DATABASE_WAIT_MS`: a couple of seconds, so a database that is down is a prompt 503.
+pub const DATABASE_WAIT_MS: u64 = 2000;
 /// `KILN_WORKER_LEASE`.
 pub(super) const WORKER_LEASE_SECONDS: u64 = 30;
 /// `KILN_OPERATION_DEADLINE`.

@@ -16,6 +16,7 @@ mod validate;
 pub use args::{
     BrokerArgs, LogArgs, LogFormat, ProvisionerArgs, Redacted, ServeArgs, StoreArgs, WorkerArgs,
 };
+pub use defaults::DATABASE_WAIT_MS;
 pub use settings::{
     AuthSettings, BootstrapSettings, DatabaseKind, DatabaseSettings, HttpSettings, RelaySettings,
     Settings, TlsSource, WorkerSettings,

@@ -39,6 +39,8 @@ pub struct DatabaseSettings {
     pub url: String,
     pub kind: DatabaseKind,
     pub max_connections: u32,
+    /// How long a statement waits for a pooled connection, and a new connection to open.
+    pub wait: Duration,
     pub migrate_on_start: bool,
 }
 

@@ -110,6 +110,7 @@ impl StoreArgs {
             url,
             kind,
             max_connections: 32,
+            wait: std::time::Duration::from_millis(self.database_wait_ms),
             migrate_on_start: true,
         })
     }

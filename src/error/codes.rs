@@ -92,7 +92,7 @@ catalogue! {
     OperationTimedOut => CONFLICT, "The operation did not finish before its deadline.";
     ProvisioningRequestDeadLettered => CONFLICT, "The provisioning request could not be processed.";
     ProvisionerFailed => INTERNAL_SERVER_ERROR, "The provisioner failed unexpectedly.";
-    DatabaseUnavailable => SERVICE_UNAVAILABLE, "The database is unavailable.";
+    DatabaseUnavailable => SERVICE_UNAVAILABLE, "The database is unavailable for a moment. Retry the request.";
     StorageBackendUnavailable => SERVICE_UNAVAILABLE, "The object store is unavailable.";
     // Workspaces
     InvalidWorkspaceKind => BAD_REQUEST, "The workspace kind is invalid.";

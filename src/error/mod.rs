@@ -151,6 +151,12 @@ impl ArmError {
         Self::of(ErrorCode::InternalServerError)
     }
 
+    /// The database is away for a moment (see `store::transient`): retry.
+    pub fn database_unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "database unavailable");
+        Self::of(ErrorCode::DatabaseUnavailable).with_header("Retry-After", "1")
+    }
+
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "service unavailable");
         Self::of(ErrorCode::ServiceUnavailable).with_header("Retry-After", "1")
@@ -176,11 +182,10 @@ impl ResponseError for ArmError {
 
 impl From<sea_orm::DbErr> for ArmError {
     fn from(err: sea_orm::DbErr) -> Self {
-        match &err {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                Self::unavailable(&err)
-            }
-            _ => Self::internal(&err),
+        if crate::store::transient::is_transient(&err) {
+            Self::database_unavailable(&err)
+        } else {
+            Self::internal(&err)
         }
     }
 }

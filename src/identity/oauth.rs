@@ -49,6 +49,10 @@ pub enum TokenError {
     UnknownResource { resource: String, tenant: String },
     #[error("AADSTS50000: There was an error issuing a token.")]
     Internal,
+    /// The database is away for a moment: a 503 the client retries, never a 500 that MSAL
+    /// caches as a failed sign-in.
+    #[error("AADSTS90033: A transient error has occurred. Please try again.")]
+    Unavailable,
     #[error(
         "AADSTS50053: The account is locked because of too many sign-in attempts with a wrong secret. Try again in {0} seconds."
     )]
@@ -65,7 +69,7 @@ impl TokenError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnknownResource { .. } => "invalid_resource",
             Self::Internal => "server_error",
-            Self::Throttled(_) => "temporarily_unavailable",
+            Self::Throttled(_) | Self::Unavailable => "temporarily_unavailable",
         }
     }
 
@@ -80,6 +84,7 @@ impl TokenError {
             Self::UnknownResource { .. } => 500011,
             Self::Internal => 50000,
             Self::Throttled(_) => 50053,
+            Self::Unavailable => 90033,
         }
     }
 }
@@ -90,6 +95,7 @@ impl ResponseError for TokenError {
             Self::MissingSecret | Self::BadSecret(_) => StatusCode::UNAUTHORIZED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -100,8 +106,14 @@ impl ResponseError for TokenError {
         let timestamp = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ");
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(("cache-control", "no-store, no-cache"));
-        if let Self::Throttled(seconds) = self {
-            response.insert_header(("retry-after", seconds.to_string()));
+        match self {
+            Self::Throttled(seconds) => {
+                response.insert_header(("retry-after", seconds.to_string()));
+            }
+            Self::Unavailable => {
+                response.insert_header(("retry-after", "1"));
+            }
+            _ => {}
         }
         response
             .json(json!({
@@ -122,6 +134,10 @@ impl From<ClientAuthError> for TokenError {
                 Self::UnknownClient { client_id, tenant }
             }
             ClientAuthError::BadSecret => Self::Internal,
+            ClientAuthError::Database(err) if crate::store::transient::is_transient(&err) => {
+                tracing::warn!(error = %err, "token endpoint: database unavailable");
+                Self::Unavailable
+            }
             ClientAuthError::Database(err) => {
                 tracing::error!(error = %err, "token endpoint: database");
                 Self::Internal
@@ -235,7 +251,7 @@ pub async fn issue_token(
                 ClientAuthError::BadSecret => TokenError::BadSecret(client_id.clone()),
                 other => TokenError::from(other),
             };
-            if !matches!(err, TokenError::Internal) {
+            if !matches!(err, TokenError::Internal | TokenError::Unavailable) {
                 // Never the secret: who, from where, and why.
                 tracing::warn!(client_id = %client_id, source = %source, tenant = %tenant, code = err.code(), "failed sign-in");
                 state.sign_ins.failed(&client_id, &source);

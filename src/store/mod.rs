@@ -25,6 +25,7 @@ pub mod service_principals;
 pub mod signing_keys;
 pub mod subscriptions;
 pub mod time;
+pub mod transient;
 
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ use crate::config::{DatabaseKind, DatabaseSettings};
 
 pub use entities::*;
 pub use time::millis;
+
+/// How long a pooled connection may sit unused before it is pinged at checkout.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(1);
 
 /// Opens the pool. SQLite gets a single connection: its writers serialize anyway, and one
 /// connection cannot hit `SQLITE_BUSY` on a read-to-write lock upgrade.
@@ -55,12 +59,13 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     options
         .max_connections(max)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(settings.wait)
+        .acquire_timeout(settings.wait)
         .sqlx_logging(false)
-        // A ping before every checkout doubles the round trips of a read; a dead connection
-        // fails its query instead, and the pool replaces it.
-        .test_before_acquire(false);
+        // A ping before every checkout doubles the round trips of a read. A connection idle
+        // for a second is pinged (one the server dropped while it sat in the pool, as after a
+        // database restart, is replaced before a request gets it); busy ones are not.
+        .test_before_acquire_if_idle_for(IDLE_PING_AFTER);
     // Pragmas on every connection the pool opens, not once: connections are replaced over time.
     options.map_sqlx_sqlite_opts(|o| {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

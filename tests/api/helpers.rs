@@ -411,6 +411,7 @@ impl TestApp {
                 url,
                 kind,
                 max_connections: 8,
+                wait: Duration::from_millis(kiln::config::DATABASE_WAIT_MS),
                 migrate_on_start: true,
             },
             http: HttpSettings {

@@ -16,6 +16,7 @@ mod cognitive;
 mod connections;
 mod contract;
 mod events;
+mod faults;
 mod hardening;
 mod identity;
 mod openapi;

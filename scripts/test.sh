@@ -4,7 +4,7 @@
 #   bash scripts/test.sh
 #
 # format check -> PostgreSQL up -> clippy -> Rust tests -> build -> Azure SDK
-# compatibility test -> Azure CLI (az) and azure-ai-ml test. Any failure stops
+# compatibility test -> Azure CLI (az) and azure-ai-ml test -> schemathesis. Any failure stops
 # the run with a non-zero exit; the PostgreSQL cluster is stopped and removed on
 # every exit path. Needs no stdin
 # and nothing pre-started: run as root on a fresh machine it installs
@@ -81,4 +81,7 @@ KILN_BIN="$target_dir/debug/kiln" bash "$root/tests/sdk/run.sh"
 
 step "Azure CLI and azure-ai-ml against Kiln on PostgreSQL"
 KILN_BIN="$target_dir/debug/kiln" bash "$root/tests/az/run.sh"
+
+step "Fuzzing the served OpenAPI document (schemathesis)"
+KILN_BIN="$target_dir/debug/kiln" bash "$root/tests/fuzz/run.sh"
 current_step="finished"

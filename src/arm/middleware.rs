@@ -13,6 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use tracing::Instrument;
 
+use super::contract::AllowedMethods;
 use super::http::CorrelationId;
 use super::id::PathVocabulary;
 use crate::error::{ArmError, ErrorCode};
@@ -107,17 +108,22 @@ pub async fn arm_edge(
 pub async fn not_served(
     req: HttpRequest,
     vocabulary: web::Data<Arc<PathVocabulary>>,
+    allowed: Option<web::Data<Arc<AllowedMethods>>>,
 ) -> HttpResponse {
     let path = req.path();
     if req.resource_map().has_resource(path) {
-        return ArmError::new(
+        let mut refusal = ArmError::new(
             ErrorCode::MethodNotAllowed,
             format!(
                 "The HTTP method '{}' is not supported for the path '{path}'.",
                 req.method()
             ),
-        )
-        .error_response();
+        );
+        // RFC 9110: a 405 says which methods the path has.
+        if let Some(allow) = allowed.as_ref().and_then(|a| a.of_path(path)) {
+            refusal = refusal.with_header("Allow", allow);
+        }
+        return refusal.error_response();
     }
     let segments: Vec<&str> = path.split('/').collect();
     if let Some(pos) = segments

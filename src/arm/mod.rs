@@ -7,6 +7,7 @@
 //! [`provisioning`] is the contract a provisioned type implements.
 
 pub mod api_versions;
+pub mod contract;
 pub mod declaration;
 pub mod engine;
 pub mod envelope;

@@ -59,6 +59,12 @@ impl PlatformAdmin {
     }
 }
 
+/// A page of subscriptions, as `GET /subscriptions` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionList {
+    pub value: Vec<Subscription>,
+}
+
 /// A subscription as ARM shows it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -92,7 +98,7 @@ fn to_view(row: &SubscriptionInfo, tags: Option<Value>) -> Subscription {
 
 /// The subscriptions of the caller's tenant.
 #[utoipa::path(tag = "Subscriptions", params(("api-version" = String, Query)),
-    responses((status = 200, description = "`{value: [Subscription]}`", body = Vec<Subscription>)))]
+    responses((status = 200, description = "The subscriptions the caller can see", body = SubscriptionList)))]
 #[get("/subscriptions")]
 pub async fn list_subscriptions(
     req: ArmRequest,
@@ -109,7 +115,7 @@ pub async fn list_subscriptions(
             to_view(&row.into(), tags)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "value": value })))
+    Ok(HttpResponse::Ok().json(SubscriptionList { value }))
 }
 
 /// Reading a subscription.

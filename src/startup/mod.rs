@@ -116,15 +116,18 @@ pub(crate) fn provisioning(
 struct ApiDoc;
 
 /// The OpenAPI document: the platform's routes and every registered type's, generated from
-/// the same declarations the routes are.
-pub fn openapi(registry: &Registry) -> utoipa::openapi::OpenApi {
+/// the same declarations the routes are, completed by `arm::contract`.
+pub fn openapi(registry: &Registry) -> serde_json::Value {
     let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
     crate::arm::openapi::document(&mut api, registry);
-    api
+    // An OpenApi always serializes.
+    let mut doc = serde_json::to_value(api).unwrap_or_default();
+    crate::arm::contract::complete(&mut doc);
+    doc
 }
 
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -332,6 +335,7 @@ impl Application {
         ));
 
         let api = openapi(&registry);
+        let allowed = Arc::new(crate::arm::contract::AllowedMethods::of(&api));
         let metrics = Metrics::new();
         metrics.track_pool(&db);
         let admin = PlatformAdmin {
@@ -376,12 +380,15 @@ impl Application {
             .app_data(web::Data::new(public_base.clone()))
             .app_data(web::Data::new(vocabulary.clone() as Arc<PathVocabulary>))
             .app_data(web::Data::new(metrics.clone()))
+            .app_data(web::Data::new(allowed.clone()))
             .app_data(web::Data::new(shared_keys.clone()))
             .app_data(web::Data::new(admin.clone()))
             .app_data(web::Data::new(rbac.clone()))
             .app_data(web::Data::new(role_assignments.clone()))
             .app_data(web::Data::new(role_definitions.clone()))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", api.clone()),
+            )
             .default_service(web::to(not_served))
             .wrap(from_fn(authenticate))
             .wrap(from_fn(arm_edge))

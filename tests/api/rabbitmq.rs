@@ -736,3 +736,221 @@ async fn duplicate_deliveries_change_nothing(backend: Backend) {
     let _ = stop.send(true);
     consumer.await.unwrap();
 }
+
+/// `kiln serve` SIGKILLed while 32 clients PUT 1,000 hubs on PostgreSQL, then started again:
+/// every hub a client was told was accepted is there and finishes; no operation is left in
+/// flight; every committed event reaches RabbitMQ (counted by id), and each hub's provisioning
+/// had its effect once (one storage account and one key vault per hub, not two).
+///
+/// Checked by taking mechanisms out: with the restarted process run without its relay
+/// (`KILN_NO_RELAY`), the events committed before the kill stayed unsent and the test failed.
+/// Removing the sweeper's release of expired leases did not make it fail: the worker's own
+/// claim takes over an operation whose lease ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_api_process_loses_no_acknowledged_write() {
+    use std::process::{Command, Stdio};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use kiln::store::{operation, outbox, resource};
+    use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
+
+    const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+    const HUBS: usize = 1000;
+    let database = crate::helpers::postgres_database().await;
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().unwrap();
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let watch = format!("{prefix}watch");
+    watch_everything(&channel, &Topology::new(&prefix), &watch).await;
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let serve = |port: u16| {
+        Command::new(KILN)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--database-url", &database, "serve", "--https", "off"])
+            .args(["--http", &format!("127.0.0.1:{port}")])
+            .env("KILN_AMQP_URL", amqp_url())
+            .env("KILN_AMQP_PREFIX", &prefix)
+            .env("KILN_DEV_TOKENS", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let healthy = |base: String| {
+        let client = client.clone();
+        async move {
+            eventually("kiln serve to answer", Duration::from_secs(30), || async {
+                client.get(format!("{base}/healthz")).send().await.is_ok()
+            })
+            .await;
+        }
+    };
+    let port = free_port();
+    let mut first = KillOnDrop(serve(port));
+    let base = format!("http://127.0.0.1:{port}");
+    healthy(base.clone()).await;
+    let token = Command::new(KILN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--database-url", &database, "token"])
+        .output()
+        .unwrap()
+        .stdout;
+    let token = String::from_utf8(token).unwrap().trim().to_owned();
+    let subs: Value = client
+        .get(format!("{base}/subscriptions?api-version=2022-12-01"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sub = subs["value"][0]["subscriptionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = format!("/subscriptions/{sub}/resourceGroups/rg");
+    let res = client
+        .put(format!("{base}{group}?api-version=2024-03-01"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"location": "eastus"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let hub_path = |i: usize| {
+        format!("{group}/providers/Microsoft.MachineLearningServices/workspaces/hub-{i}")
+    };
+
+    // The writes; the process is killed once 300 of them were accepted.
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let writes = futures_util::stream::iter(0..HUBS).for_each_concurrent(32, |i| {
+        let (client, token, base) = (client.clone(), token.clone(), base.clone());
+        let (accepted, count, path) = (accepted.clone(), count.clone(), hub_path(i));
+        async move {
+            let res = client
+                .put(format!("{base}{path}?api-version=2025-12-01"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"location": "eastus", "kind": "Hub"}))
+                .send()
+                .await;
+            // Only a complete 2xx answer is an acknowledgement; a cut connection is not.
+            if let Ok(res) = res
+                && res.status().is_success()
+            {
+                accepted.lock().unwrap().push(i);
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let kill = async {
+        eventually("300 accepted writes", Duration::from_secs(60), || async {
+            count.load(Ordering::SeqCst) >= 300
+        })
+        .await;
+        first.0.kill().unwrap();
+        first.0.wait().unwrap();
+    };
+    tokio::join!(writes, kill);
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        (300..HUBS).contains(&accepted.len()),
+        "the kill came too late to cut anything: {} accepted",
+        accepted.len()
+    );
+
+    // Started again on the same database and address (the tokens name it as their issuer).
+    let _second = KillOnDrop(serve(port));
+    healthy(base.clone()).await;
+    for i in &accepted {
+        let url = format!("{base}{}?api-version=2025-12-01", hub_path(*i));
+        eventually(
+            format!("hub-{i} to be Succeeded"),
+            Duration::from_secs(120),
+            || async {
+                let res = client.get(&url).bearer_auth(&token).send().await.unwrap();
+                let status = res.status();
+                let body: Value = res.json().await.unwrap_or(Value::Null);
+                let state = &body["properties"]["provisioningState"];
+                if status == reqwest::StatusCode::OK && state == "Succeeded" {
+                    Ok(())
+                } else {
+                    Err(format!("{status} {state}"))
+                }
+            },
+        )
+        .await;
+    }
+    let db = Database::connect(&database).await.unwrap();
+    let left = |count: u64| if count == 0 { Ok(()) } else { Err(count) };
+    eventually(
+        "every operation terminal",
+        Duration::from_secs(120),
+        || async {
+            let running = operation::Entity::find()
+                .filter(operation::Column::Status.eq("InProgress"))
+                .count(&db);
+            left(running.await.unwrap())
+        },
+    )
+    .await;
+    eventually("every event published", Duration::from_secs(60), || async {
+        let unsent = outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .count(&db);
+        left(unsent.await.unwrap())
+    })
+    .await;
+    // Effect once: one storage account and one key vault per hub that exists.
+    let of_type = |type_key: &'static str| {
+        let db = db.clone();
+        async move {
+            resource::Entity::find()
+                .filter(resource::Column::TypeKey.eq(type_key))
+                .count(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let hubs = of_type("microsoft.machinelearningservices/workspaces").await;
+    assert!(hubs >= accepted.len() as u64);
+    assert_eq!(of_type("microsoft.storage/storageaccounts").await, hubs);
+    assert_eq!(of_type("microsoft.keyvault/vaults").await, hubs);
+    // Every committed event reached the broker, at least once.
+    let expected: std::collections::HashSet<String> = outbox::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.event_id)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(message) = channel
+        .basic_get(watch.as_str().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        seen.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    let missing: Vec<&String> = expected.difference(&seen).collect();
+    assert!(
+        missing.is_empty(),
+        "{} events never reached RabbitMQ",
+        missing.len()
+    );
+}

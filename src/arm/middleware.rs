@@ -67,7 +67,16 @@ pub async fn arm_edge(
     let method = req.method().to_string();
     let span = tracing::info_span!("request", %method, path = %req.path(), request_id = %request_id, correlation_id = %correlation);
 
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = match oversized(&req) {
+        Some(refusal) => req
+            .into_response(refusal.error_response())
+            .map_into_right_body(),
+        None => next
+            .call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_left_body(),
+    };
 
     let headers = res.headers_mut();
     for (name, value) in [
@@ -102,6 +111,34 @@ pub async fn arm_edge(
         "handled"
     );
     Ok(res)
+}
+
+/// The longest request target (path and query) Kiln reads: ARM ids stop at 2,048 characters,
+/// and a filter or token past this is not one a client means.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header bytes (names and values) one request may carry.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// A request too large to read further, refused before any handler parses it.
+fn oversized(req: &ServiceRequest) -> Option<ArmError> {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > MAX_URI_BYTES {
+        return Some(ArmError::new(
+            ErrorCode::RequestUriTooLong,
+            format!("The request URI is {target} bytes long; the limit is {MAX_URI_BYTES}."),
+        ));
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > MAX_HEADER_BYTES).then(|| {
+        ArmError::new(
+            ErrorCode::RequestHeadersTooLarge,
+            format!("The request headers are {headers} bytes; the limit is {MAX_HEADER_BYTES}."),
+        )
+    })
 }
 
 /// Unknown paths and methods get ARM error bodies rather than actix's empty ones.

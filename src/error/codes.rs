@@ -144,6 +144,7 @@ catalogue! {
     RoleAssignmentExists => CONFLICT, "The role assignment already exists.";
     RoleAssignmentNotFound => NOT_FOUND, "The role assignment is not found.";
     RoleAssignmentUpdateNotPermitted => BAD_REQUEST, "Principal, role definition and scope cannot be updated.";
+    RoleAssignmentLimitExceeded => BAD_REQUEST, "No more role assignments can be created.";
     RoleDefinitionDoesNotExist => BAD_REQUEST, "The role definition does not exist.";
     InvalidRoleDefinitionId => BAD_REQUEST, "The role definition ID must be a GUID.";
     InvalidRoleDefinitionName => BAD_REQUEST, "The role name is invalid.";
@@ -160,6 +161,8 @@ catalogue! {
     // The service
     InternalServerError => INTERNAL_SERVER_ERROR, "The server encountered an internal error. Retry the request.";
     ServiceUnavailable => SERVICE_UNAVAILABLE, "The service is temporarily unavailable.";
+    RequestUriTooLong => URI_TOO_LONG, "The request URI is too long.";
+    RequestHeadersTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "The request headers are too large.";
 }
 
 impl From<ErrorCode> for String {

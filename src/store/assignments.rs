@@ -102,6 +102,17 @@ pub async fn list(
         .await
 }
 
+/// How many assignments a subscription holds: at its own scope and anywhere below it.
+pub async fn count_in_subscription(
+    db: &impl ConnectionTrait,
+    subscription_key: &str,
+) -> Result<u64, DbErr> {
+    let scopes = Condition::any()
+        .add(Column::ScopeKey.eq(subscription_key))
+        .add(keys::below(Column::ScopeKey, subscription_key));
+    Entity::find().filter(scopes).count(db).await
+}
+
 /// How many assignments hold a role.
 pub async fn count_with_role(db: &impl ConnectionTrait, role: &str) -> Result<u64, DbErr> {
     Entity::find()

@@ -1264,7 +1264,76 @@ both_backends!(
     projects_reach_only_their_own_containers,
     conditions_see_request_attributes,
     escalations_are_refused,
+    a_subscription_holds_at_most_4000_assignments,
 );
+
+/// Azure's fixed limit: 4,000 assignments in a subscription, counting its groups and
+/// resources. The 4,000th is made; the next is `400 RoleAssignmentLimitExceeded`.
+async fn a_subscription_holds_at_most_4000_assignments(backend: crate::helpers::Backend) {
+    use kiln::store::role_assignment;
+    use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
+    let app = TestApp::spawn(backend).await;
+    let held = role_assignment::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap();
+    let sub_key = format!("/subscriptions/{}", app.subscription).to_lowercase();
+    // Written straight to the table: 4,000 PUTs would make this test about speed.
+    let filler: Vec<role_assignment::ActiveModel> = (held..3999)
+        .map(|i| {
+            let name = uuid::Uuid::new_v4().to_string();
+            let scope = format!("{sub_key}/resourcegroups/rg-{}", i % 7);
+            role_assignment::ActiveModel {
+                name_key: Set(name.clone()),
+                id: Set(format!(
+                    "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
+                )),
+                scope_key: Set(scope.clone()),
+                scope: Set(scope),
+                role_definition_key: Set(roles::READER.to_owned()),
+                role_definition_id: Set(format!(
+                    "{sub_key}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                    roles::READER
+                )),
+                principal_id: Set(uuid::Uuid::new_v4().to_string()),
+                principal_type: Set("User".to_owned()),
+                condition_version: Set(None),
+                condition: Set(None),
+                description: Set(None),
+                created_on: Set(0),
+                updated_on: Set(0),
+                created_by: Set("test".to_owned()),
+                updated_by: Set("test".to_owned()),
+            }
+        })
+        .collect();
+    for chunk in filler.chunks(500) {
+        role_assignment::Entity::insert_many(chunk.to_vec())
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let app = &app;
+    let put = |principal: String| {
+        let path = format!(
+            "/subscriptions/{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+            app.subscription,
+            uuid::Uuid::new_v4()
+        );
+        let body = json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}", app.subscription, roles::READER),
+            "principalId": principal,
+        }});
+        async move { app.put(&path, &body).await }
+    };
+    let last = put(uuid::Uuid::new_v4().to_string()).await;
+    assert_eq!(last.status(), StatusCode::CREATED, "the 4,000th");
+    let over = put(uuid::Uuid::new_v4().to_string()).await;
+    assert_eq!(
+        error_code(over, StatusCode::BAD_REQUEST).await,
+        "RoleAssignmentLimitExceeded"
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_replica_is_enforced_by_another_within_a_second() {

@@ -19,7 +19,34 @@ both_backends!(
     failed_sign_ins_are_throttled,
     discovery_does_not_reflect_the_host,
     loose_input_is_refused,
+    oversized_requests_are_refused_before_they_are_read,
 );
+
+/// The limits on one request (README "Limits"): a URI past 8 KiB (a runaway `$filter`) is
+/// `414 RequestUriTooLong`, headers past 32 KiB are `431 RequestHeadersTooLarge`, each with
+/// an ARM body; a request just under both is served.
+async fn oversized_requests_are_refused_before_they_are_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let list = "/subscriptions?api-version=2022-12-01";
+    let send = |query: String, header: String| {
+        let url = app.url(&format!("{list}{query}"));
+        let req = app.client.get(url).bearer_auth(&app.token);
+        async move { req.header("x-padding", header).send().await.unwrap() }
+    };
+    let filter = format!("&$filter={}", "x".repeat(9000));
+    let res = send(filter, String::new()).await;
+    assert_eq!(
+        error_code(res, StatusCode::URI_TOO_LONG).await,
+        "RequestUriTooLong"
+    );
+    let res = send(String::new(), "p".repeat(33 * 1024)).await;
+    assert_eq!(
+        error_code(res, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await,
+        "RequestHeadersTooLarge"
+    );
+    let res = send(String::new(), "p".repeat(16 * 1024)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
 
 /// Finding 6: `KILN_JWKS` took `http://` anywhere and followed redirects to other origins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,18 @@ pub(super) fn stored_assignment(row: &role_assignment::Model) -> Assignment {
     to_assignment(row, condition)
 }
 
+/// Azure's fixed limit: assignments at a subscription, its groups and resources together.
+pub const ASSIGNMENTS_PER_SUBSCRIPTION: u64 = 4000;
+
+/// `/subscriptions/{id}` of a scope key under a subscription.
+fn subscription_key(scope_key: &str) -> Option<&str> {
+    let rest = scope_key.strip_prefix("/subscriptions/")?;
+    let end = rest
+        .find('/')
+        .map_or(scope_key.len(), |i| i + "/subscriptions/".len());
+    Some(&scope_key[..end])
+}
+
 fn exists_error() -> ArmError {
     ArmError::new(
         ErrorCode::RoleAssignmentExists,
@@ -97,6 +109,14 @@ pub async fn write(
     let duplicate = stored::find_triple(tx, &new.scope.key, &new.role, &new.principal_id).await?;
     if duplicate.is_some() {
         return Err(exists_error());
+    }
+    if let Some(subscription) = subscription_key(&new.scope.key)
+        && stored::count_in_subscription(tx, subscription).await? >= ASSIGNMENTS_PER_SUBSCRIPTION
+    {
+        return Err(invalid(
+            ErrorCode::RoleAssignmentLimitExceeded,
+            "No more role assignments can be created.",
+        ));
     }
     let row = role_assignment::Model {
         name_key: new.name.clone(),

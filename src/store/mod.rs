@@ -73,9 +73,22 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
     });
+    // A transaction left open by a process that stopped (paused, hung, partitioned) holds its
+    // row locks until the server ends it: without a bound, every other writer of those rows
+    // waits for ever. Kiln never leaves one idle for long (the relay's, across a publish, is
+    // bounded by its broker timeout).
+    options.map_sqlx_postgres_opts(|o| {
+        o.options([(
+            "idle_in_transaction_session_timeout",
+            format!("{}ms", STALLED_TRANSACTION.as_millis()),
+        )])
+    });
     let db = Database::connect(options).await?;
     Ok(db)
 }
+
+/// How long PostgreSQL lets a transaction sit idle before it ends it and its locks.
+pub const STALLED_TRANSACTION: Duration = Duration::from_secs(20);
 
 /// Any lock id will do as long as every Kiln uses the same one.
 const MIGRATION_LOCK: i64 = 0x6b696c6e; // "kiln"

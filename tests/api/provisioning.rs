@@ -457,3 +457,149 @@ async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
     let roots = std::fs::read_dir(app.objects()).unwrap().count();
     assert_eq!(roots, HUBS);
 }
+
+/// A worker process paused (SIGSTOP) while it holds operations, past its lease, while another
+/// takes them over and finishes everything; then resumed. The paused worker wakes in the middle
+/// of attempts whose leases are gone: none of them may finish a second time or write a
+/// resource. Counted: one write-success event per hub, one storage account per hub, and no
+/// hub whose etag moves after the stale worker resumes.
+///
+/// What it found: the paused process also held an open transaction, and its row locks kept
+/// the other worker from ever finishing those hubs (195 of 200 after 60 s) until PostgreSQL
+/// was told to end transactions idle for 20 s (`store::STALLED_TRANSACTION`); without that
+/// setting the test fails the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_worker_that_wakes_after_a_takeover_writes_nothing() {
+    use kiln::store::{outbox, resource};
+    use std::collections::HashMap;
+    use std::process::{Command, Stdio};
+    const HUBS: usize = 200;
+    let app = TestApp::spawn_with(Backend::Postgres, Options::without_worker()).await;
+    let db = &app.db;
+    app.create_group("rg").await;
+    futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(0..HUBS), 8, |i| {
+        let app = &app;
+        async move {
+            let res = app
+                .put(
+                    &app.workspace_url("rg", &format!("hub-{i}")),
+                    &json!({"location": "eastus", "kind": "Hub"}),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::ACCEPTED);
+        }
+    })
+    .await;
+    let worker = || {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("--data-dir")
+            .arg(app.data_dir.path())
+            .args(["--database-url", &app.database_url, "worker"])
+            .args(["--worker-lease", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let signal = |pid: u32, name: &str| {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    };
+    let hubs = || {
+        resource::Entity::find()
+            .filter(resource::Column::TypeKey.eq("microsoft.machinelearningservices/workspaces"))
+            .all(db)
+    };
+    let succeeded = |at_least: usize| {
+        let hubs = &hubs;
+        move || async move {
+            let rows = hubs().await.unwrap();
+            let done = rows
+                .iter()
+                .filter(|r| r.provisioning_state == "Succeeded")
+                .count();
+            if done >= at_least {
+                Ok(())
+            } else {
+                Err(format!("{done} of {HUBS} hubs"))
+            }
+        }
+    };
+    let paused = KillOnDrop(worker());
+    eventually(
+        "the first worker to finish 20 hubs",
+        Duration::from_secs(20),
+        succeeded(20),
+    )
+    .await;
+    signal(paused.0.id(), "STOP");
+    let held = operation::Entity::find()
+        .filter(operation::Column::Status.eq("InProgress"))
+        .filter(operation::Column::LeaseOwner.is_not_null())
+        .filter(operation::Column::LeaseUntil.gt(now_millis()))
+        .all(db)
+        .await
+        .unwrap();
+    assert!(!held.is_empty(), "the worker was paused holding operations");
+
+    let mut other = KillOnDrop(worker());
+    eventually(
+        "the other worker to finish every hub",
+        Duration::from_secs(60),
+        succeeded(HUBS),
+    )
+    .await;
+    other.0.kill().unwrap();
+    other.0.wait().unwrap();
+    let etags: HashMap<String, String> = hubs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id_key, r.etag))
+        .collect();
+    // The stale worker wakes up with its attempts half done and nobody else running.
+    signal(paused.0.id(), "CONT");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    drop(paused);
+
+    for row in hubs().await.unwrap() {
+        assert_eq!(row.provisioning_state, "Succeeded", "{}", row.id);
+        assert_eq!(
+            etags.get(&row.id_key),
+            Some(&row.etag),
+            "{} written again",
+            row.id
+        );
+    }
+    for op in &held {
+        let op = operation::Entity::find_by_id(op.id.clone())
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(op.status, "Succeeded", "{}", op.resource_id);
+    }
+    let mut successes: HashMap<String, usize> = HashMap::new();
+    for row in outbox::Entity::find()
+        .filter(outbox::Column::EventType.eq("Microsoft.Resources.ResourceWriteSuccess"))
+        .all(db)
+        .await
+        .unwrap()
+    {
+        let subject = row.payload["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        if subject.contains("/workspaces/hub-") {
+            *successes.entry(subject).or_default() += 1;
+        }
+    }
+    assert_eq!(successes.len(), HUBS);
+    let twice: Vec<_> = successes.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "finished twice: {twice:?}");
+    let roots = std::fs::read_dir(app.objects()).unwrap().count();
+    assert_eq!(roots, HUBS);
+}

@@ -954,3 +954,126 @@ async fn a_killed_api_process_loses_no_acknowledged_write() {
         missing.len()
     );
 }
+
+/// RabbitMQ down for a full minute while four clients keep writing hubs on PostgreSQL: every
+/// write is still accepted, the outbox grows while the broker is away and drains once it is
+/// back, and every committed event reaches the watcher (counted by id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_without_the_broker_loses_no_event() {
+    use kiln::store::outbox;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let url = amqp_url();
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    let watch = format!("{prefix}watch");
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    watch_everything(
+        &connection.create_channel().await.unwrap(),
+        &Topology::new(&prefix),
+        &watch,
+    )
+    .await;
+    drop(connection);
+    let app = Arc::new(
+        TestApp::spawn_with(
+            Backend::Postgres,
+            Options {
+                amqp: Some((url.clone(), prefix.clone())),
+                ..Options::default()
+            },
+        )
+        .await,
+    );
+    app.create_group("rg").await;
+    let (done, next) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let refused = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, done, next, refused) =
+                (app.clone(), done.clone(), next.clone(), refused.clone());
+            tokio::spawn(async move {
+                while !done.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let body = serde_json::json!({"location": "eastus", "kind": "Hub"});
+                    let res = app
+                        .put(&app.workspace_url("rg", &format!("hub-{i}")), &body)
+                        .await;
+                    if res.status() != reqwest::StatusCode::ACCEPTED {
+                        refused.lock().unwrap().push((i, res.status()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+    let unsent = || {
+        outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .count(&app.db)
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::task::spawn_blocking(|| rabbitmqctl("stop_app"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let early = unsent().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    let late = unsent().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::task::spawn_blocking(|| rabbitmqctl("start_app"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    done.store(true, Ordering::SeqCst);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert!(
+        refused.lock().unwrap().is_empty(),
+        "writes refused: {:?}",
+        refused.lock().unwrap()
+    );
+    assert!(
+        0 < early && early < late,
+        "the outbox grows while the broker is away: {early} then {late} unsent"
+    );
+    let left = |count: u64| if count == 0 { Ok(()) } else { Err(count) };
+    eventually("the outbox to drain", Duration::from_secs(60), || async {
+        left(unsent().await.unwrap())
+    })
+    .await;
+    let expected: std::collections::HashSet<String> = outbox::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.event_id)
+        .collect();
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(message) = channel
+        .basic_get(watch.as_str().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let event: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        seen.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    let missing = expected.difference(&seen).count();
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} events never arrived",
+        expected.len()
+    );
+}

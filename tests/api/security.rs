@@ -269,9 +269,24 @@ async fn resource_ids_are_bounded_before_anything_is_looked_up(backend: Backend)
         let res = check_access(&app, &token, &nobody, &id, 1).await;
         assert_refused(case, res, StatusCode::BAD_REQUEST, code).await;
     }
-    // Role-assignment routes at such scopes answer at once, before authorization.
+    // Role-assignment routes at such scopes answer at once, before authorization: a scope
+    // too deep is not one, and a 42 KB path is refused at the edge.
+    let thirteen = format!("{twelve}/blobServices/default");
     for method in [Method::GET, Method::PUT] {
         let body = json!({"properties": {}});
+        let res = app
+            .send_as(
+                &token,
+                method.clone(),
+                &assignment_path(&thirteen, &guid()),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(
+            error_code(res, StatusCode::BAD_REQUEST).await,
+            "InvalidScope",
+            "{method}"
+        );
         let res = app
             .send_as(
                 &token,
@@ -281,8 +296,8 @@ async fn resource_ids_are_bounded_before_anything_is_looked_up(backend: Backend)
             )
             .await;
         assert_eq!(
-            error_code(res, StatusCode::BAD_REQUEST).await,
-            "InvalidScope",
+            error_code(res, StatusCode::URI_TOO_LONG).await,
+            "RequestUriTooLong",
             "{method}"
         );
         let res = app

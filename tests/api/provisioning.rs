@@ -367,40 +367,13 @@ async fn the_sweeper_heals_lost_stuck_and_overdue_work(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
     use kiln::store::resource;
-    use std::process::{Command, Stdio};
+
     const HUBS: usize = 200;
     let app = TestApp::spawn_with(Backend::Postgres, Options::without_worker()).await;
     let db = &app.db;
     app.create_group("rg").await;
-    futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(0..HUBS), 8, |i| {
-        let app = &app;
-        async move {
-            let res = app
-                .put(
-                    &app.workspace_url("rg", &format!("hub-{i}")),
-                    &json!({"location": "eastus", "kind": "Hub"}),
-                )
-                .await;
-            assert_eq!(res.status(), StatusCode::ACCEPTED);
-        }
-    })
-    .await;
-    let worker = || {
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .arg("--data-dir")
-            .arg(app.data_dir.path())
-            .args([
-                "--database-url",
-                &app.database_url,
-                "worker",
-                "--worker-lease",
-                "2",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    accept_hubs(&app, HUBS).await;
+    let worker = || worker_process(&app);
     let succeeded = || {
         resource::Entity::find()
             .filter(resource::Column::TypeKey.eq("microsoft.machinelearningservices/workspaces"))
@@ -472,35 +445,13 @@ async fn a_worker_killed_mid_operation_is_taken_over_after_restart() {
 async fn a_paused_worker_that_wakes_after_a_takeover_writes_nothing() {
     use kiln::store::{outbox, resource};
     use std::collections::HashMap;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     const HUBS: usize = 200;
     let app = TestApp::spawn_with(Backend::Postgres, Options::without_worker()).await;
     let db = &app.db;
     app.create_group("rg").await;
-    futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(0..HUBS), 8, |i| {
-        let app = &app;
-        async move {
-            let res = app
-                .put(
-                    &app.workspace_url("rg", &format!("hub-{i}")),
-                    &json!({"location": "eastus", "kind": "Hub"}),
-                )
-                .await;
-            assert_eq!(res.status(), StatusCode::ACCEPTED);
-        }
-    })
-    .await;
-    let worker = || {
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .arg("--data-dir")
-            .arg(app.data_dir.path())
-            .args(["--database-url", &app.database_url, "worker"])
-            .args(["--worker-lease", "2"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    accept_hubs(&app, HUBS).await;
+    let worker = || worker_process(&app);
     let signal = |pid: u32, name: &str| {
         let status = Command::new("kill")
             .args([format!("-{name}"), pid.to_string()])
@@ -602,4 +553,35 @@ async fn a_paused_worker_that_wakes_after_a_takeover_writes_nothing() {
     assert!(twice.is_empty(), "finished twice: {twice:?}");
     let roots = std::fs::read_dir(app.objects()).unwrap().count();
     assert_eq!(roots, HUBS);
+}
+
+/// `n` hub PUTs in group `rg`, eight at a time, each accepted (202) and left to a worker.
+async fn accept_hubs(app: &TestApp, n: usize) {
+    futures_util::StreamExt::for_each_concurrent(
+        futures_util::stream::iter(0..n),
+        8,
+        |i| async move {
+            let res = app
+                .put(
+                    &app.workspace_url("rg", &format!("hub-{i}")),
+                    &json!({"location": "eastus", "kind": "Hub"}),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::ACCEPTED);
+        },
+    )
+    .await;
+}
+
+/// A `kiln worker` process on the app's database with a 2 s lease.
+fn worker_process(app: &TestApp) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("--data-dir")
+        .arg(app.data_dir.path())
+        .args(["--database-url", &app.database_url, "worker"])
+        .args(["--worker-lease", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }

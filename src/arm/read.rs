@@ -494,11 +494,9 @@ impl Engine {
                 });
                 let status = actix_web::http::StatusCode::from_u16(lro::error_status(&error))
                     .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-                Ok(OperationResult::Failed(ArmError {
-                    status,
-                    detail: Box::new(detail),
-                    headers: vec![],
-                }))
+                let mut failed = ArmError::custom(status, "", "");
+                failed.detail = Box::new(detail);
+                Ok(OperationResult::Failed(failed))
             }
         }
     }

@@ -18,7 +18,7 @@ use super::lro::OperationRef;
 use super::middleware::not_served;
 use super::read::{ListFilter, ListParams, ListScope, Page};
 use super::registry::{Registry, ResourceKind, Running, TypeDescriptor, WriteAnswer};
-use crate::error::{ArmError, ErrorCode};
+use crate::error::{ArmError, ErrorCode, read_again_once};
 
 /// How long a request waits for an operation its clients do not poll.
 const WAIT: Duration = Duration::from_secs(30);
@@ -183,7 +183,7 @@ async fn delete(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, A
 
 async fn get(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, ArmError> {
     let (cx, id) = item(&kind, &req, &hreq)?;
-    let (body, etag) = engine.get(&cx, &id).await?;
+    let (body, etag) = read_again_once(|| engine.get(&cx, &id)).await?;
     Ok(http::resource(StatusCode::OK, &etag, &body))
 }
 
@@ -229,9 +229,8 @@ async fn list(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, Arm
     let cx = req.context(descriptor)?;
     let params = list_params(&req, descriptor)?;
     let parent = parent_id(descriptor, &hreq);
-    let page = engine
-        .list_children(&cx, kind.as_ref(), &parent, &params)
-        .await?;
+    let page =
+        read_again_once(|| engine.list_children(&cx, kind.as_ref(), &parent, &params)).await?;
     Ok(answer_page(&req, &hreq, page))
 }
 
@@ -250,16 +249,18 @@ async fn list_by_subscription(
         kind_key: params.get("kind").map(str::to_lowercase),
         ..ListFilter::default()
     };
-    let page = engine
-        .list(
+    let read = descriptor.action("read");
+    let page = read_again_once(|| {
+        engine.list(
             &cx,
             &scope,
             &filter,
-            &descriptor.action("read"),
+            &read,
             params.top,
             params.skip_token.as_deref(),
         )
-        .await?;
+    })
+    .await?;
     Ok(answer_page(&req, &hreq, page))
 }
 

@@ -39,6 +39,9 @@ pub struct ArmError {
     pub detail: Box<ErrorDetail>,
     /// Extra response headers (`WWW-Authenticate`, `Retry-After`).
     pub headers: Vec<(&'static str, String)>,
+    /// The database dropped the connection under a statement (not: no connection came).
+    /// A read that failed so may be run once more on a fresh one ([`read_again_once`]).
+    pub connection_lost: bool,
 }
 
 impl std::fmt::Display for ArmError {
@@ -82,6 +85,7 @@ impl ArmError {
                 details: vec![],
             }),
             headers: vec![],
+            connection_lost: false,
         }
     }
 
@@ -183,7 +187,9 @@ impl ResponseError for ArmError {
 impl From<sea_orm::DbErr> for ArmError {
     fn from(err: sea_orm::DbErr) -> Self {
         if crate::store::transient::is_transient(&err) {
-            Self::database_unavailable(&err)
+            let mut unavailable = Self::database_unavailable(&err);
+            unavailable.connection_lost = !matches!(err, sea_orm::DbErr::ConnectionAcquire(_));
+            unavailable
         } else {
             Self::internal(&err)
         }
@@ -196,5 +202,23 @@ impl From<sea_orm::TransactionError<ArmError>> for ArmError {
             sea_orm::TransactionError::Connection(db) => db.into(),
             sea_orm::TransactionError::Transaction(arm) => arm,
         }
+    }
+}
+
+/// Runs `read` again, once, when the database dropped its connection under it: a read
+/// commits nothing, so the second try on a fresh connection is safe, and the client gets an
+/// answer instead of a 503 for a connection the server closed (a restart, a failover). When
+/// no connection came at all the database is down, and waiting again would only delay the 503.
+pub async fn read_again_once<T, F, Fut>(read: F) -> Result<T, ArmError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ArmError>>,
+{
+    match read().await {
+        Err(err) if err.connection_lost => {
+            tracing::info!(error = %err, "read again on a fresh connection");
+            read().await
+        }
+        other => other,
     }
 }

@@ -264,6 +264,7 @@ async fn list_hub_names(app: &TestApp) -> Vec<String> {
 /// The embedded default's form of the same fault: another process holds SQLite's write lock
 /// past the busy timeout (a `kiln keys rotate`, a backup, a `sqlite3` shell). The write is a
 /// 503 `DatabaseUnavailable` with `Retry-After`, not a 500, and works once the lock is gone.
+/// Without SQLite's busy codes in `store::transient` it answered 500.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_sqlite_file_is_a_503() {
     use sea_orm::{ConnectOptions, ConnectionTrait, Database};
@@ -283,4 +284,32 @@ async fn a_locked_sqlite_file_is_a_503() {
     other.execute_unprepared("ROLLBACK").await.unwrap();
     let (status, answer) = json_of(app.put(&url, &body).await).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+/// The server drops every connection of the database (a failover, `pg_terminate_backend`)
+/// just after a read used one: the next read would run on that dead connection — too fresh
+/// for the idle ping — and is run again once on a new one, so the client gets its 200 and
+/// not a 503. Without `read_again_once` in the engine's GET route each round answered 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_on_a_dropped_connection_is_run_again() {
+    use sea_orm::{ConnectionTrait, Database};
+    let app = TestApp::spawn(Backend::Postgres).await;
+    app.create_group("rg").await;
+    let name = app.database_url.rsplit('/').next().unwrap().to_owned();
+    let admin = Database::connect(&app.database_url).await.unwrap();
+    let url = format!("{}?api-version=2024-03-01", app.group_path("rg"));
+    for round in 0..5 {
+        // Same client, same keep-alive connection: the same HTTP worker and its pool.
+        assert_eq!(app.get(&url).await.status(), StatusCode::OK, "warm {round}");
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ))
+            .await
+            .unwrap();
+        let (status, body) = json_of(app.get(&url).await).await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+    }
+    admin.close().await.ok();
 }

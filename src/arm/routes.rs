@@ -18,7 +18,7 @@ use super::lro::OperationRef;
 use super::middleware::not_served;
 use super::read::{ListFilter, ListParams, ListScope, Page};
 use super::registry::{Registry, ResourceKind, Running, TypeDescriptor, WriteAnswer};
-use crate::error::{ArmError, ErrorCode, read_again_once};
+use crate::error::{ArmError, ErrorCode, read_on_a_live_connection};
 
 /// How long a request waits for an operation its clients do not poll.
 const WAIT: Duration = Duration::from_secs(30);
@@ -183,7 +183,7 @@ async fn delete(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, A
 
 async fn get(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, ArmError> {
     let (cx, id) = item(&kind, &req, &hreq)?;
-    let (body, etag) = read_again_once(|| engine.get(&cx, &id)).await?;
+    let (body, etag) = read_on_a_live_connection(|| engine.get(&cx, &id)).await?;
     Ok(http::resource(StatusCode::OK, &etag, &body))
 }
 
@@ -230,7 +230,8 @@ async fn list(kind: Kind, (req, hreq, engine): Call) -> Result<HttpResponse, Arm
     let params = list_params(&req, descriptor)?;
     let parent = parent_id(descriptor, &hreq);
     let page =
-        read_again_once(|| engine.list_children(&cx, kind.as_ref(), &parent, &params)).await?;
+        read_on_a_live_connection(|| engine.list_children(&cx, kind.as_ref(), &parent, &params))
+            .await?;
     Ok(answer_page(&req, &hreq, page))
 }
 
@@ -250,7 +251,7 @@ async fn list_by_subscription(
         ..ListFilter::default()
     };
     let read = descriptor.action("read");
-    let page = read_again_once(|| {
+    let page = read_on_a_live_connection(|| {
         engine.list(
             &cx,
             &scope,

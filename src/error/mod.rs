@@ -40,7 +40,7 @@ pub struct ArmError {
     /// Extra response headers (`WWW-Authenticate`, `Retry-After`).
     pub headers: Vec<(&'static str, String)>,
     /// The database dropped the connection under a statement (not: no connection came).
-    /// A read that failed so may be run once more on a fresh one ([`read_again_once`]).
+    /// A read that failed so may be run again ([`read_on_a_live_connection`]).
     pub connection_lost: bool,
 }
 
@@ -205,20 +205,27 @@ impl From<sea_orm::TransactionError<ArmError>> for ArmError {
     }
 }
 
-/// Runs `read` again, once, when the database dropped its connection under it: a read
-/// commits nothing, so the second try on a fresh connection is safe, and the client gets an
-/// answer instead of a 503 for a connection the server closed (a restart, a failover). When
-/// no connection came at all the database is down, and waiting again would only delay the 503.
-pub async fn read_again_once<T, F, Fut>(read: F) -> Result<T, ArmError>
+/// Runs `read` again when the database dropped its connection under it, up to
+/// [`READ_TRIES`] in all: a read commits nothing, so trying again is safe, and each failed try
+/// retires the dead connection it got (a restart or failover leaves a pool with several), so
+/// the client gets an answer instead of a 503 for connections the server closed. When no
+/// connection came at all the database is down, and waiting again would only delay the 503.
+pub async fn read_on_a_live_connection<T, F, Fut>(read: F) -> Result<T, ArmError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, ArmError>>,
 {
-    match read().await {
-        Err(err) if err.connection_lost => {
-            tracing::info!(error = %err, "read again on a fresh connection");
-            read().await
+    let mut tries = 1;
+    loop {
+        match read().await {
+            Err(err) if err.connection_lost && tries < READ_TRIES => {
+                tracing::info!(error = %err, tries, "read again on another connection");
+                tries += 1;
+            }
+            other => return other,
         }
-        other => other,
     }
 }
+
+/// How many times a read meets a dropped connection before its 503 goes to the client.
+pub const READ_TRIES: u32 = 4;

@@ -107,7 +107,11 @@ pub async fn list_subscriptions(
 ) -> Result<HttpResponse, ArmError> {
     req.context(&DESCRIPTOR)?;
     let visible = visible_subscriptions(&req.caller, &rbac);
-    let rows = subscriptions::in_tenant(db.get_ref(), &req.caller.tenant_id, visible).await?;
+    let rows = crate::error::read_on_a_live_connection(|| async {
+        let only = visible.clone();
+        Ok(subscriptions::in_tenant(db.get_ref(), &req.caller.tenant_id, only).await?)
+    })
+    .await?;
     let value: Vec<Subscription> = rows
         .into_iter()
         .map(|row| {

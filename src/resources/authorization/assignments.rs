@@ -9,7 +9,7 @@ use crate::authz::assignments::{
     self, AssignmentAttributes, ListFilter, RoleAssignment, RoleAssignmentList, RoleAssignments,
     TYPE,
 };
-use crate::error::{ArmError, ErrorResponse};
+use crate::error::{ArmError, ErrorResponse, read_on_a_live_connection};
 
 pub const READ: &str = "Microsoft.Authorization/roleAssignments/read";
 pub const WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
@@ -54,7 +54,8 @@ async fn put_at(at: At, name: &str, body: JsonBody) -> Result<HttpResponse, ArmE
 async fn get_at(at: At, name: &str) -> Result<HttpResponse, ArmError> {
     at.checked(TYPE)?;
     at.authorize(READ).await?;
-    Ok(HttpResponse::Ok().json(at.service.get(&at.scope, name).await?))
+    let assignment = read_on_a_live_connection(|| at.service.get(&at.scope, name)).await?;
+    Ok(HttpResponse::Ok().json(assignment))
 }
 
 async fn delete_at(at: At, name: &str) -> Result<HttpResponse, ArmError> {
@@ -84,7 +85,7 @@ async fn list_at(at: At) -> Result<HttpResponse, ArmError> {
     let filter = ListFilter::parse(at.req.param("$filter"))?;
     at.authorize(READ).await?;
     let walk = at.rbac.walk(&at.scope.target()).await?;
-    let value = at.service.list(&at.scope, &walk, &filter).await?;
+    let value = read_on_a_live_connection(|| at.service.list(&at.scope, &walk, &filter)).await?;
     Ok(HttpResponse::Ok().json(RoleAssignmentList { value }))
 }
 

@@ -494,9 +494,9 @@ impl Engine {
                 });
                 let status = actix_web::http::StatusCode::from_u16(lro::error_status(&error))
                     .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-                let mut failed = ArmError::custom(status, "", "");
-                failed.detail = Box::new(detail);
-                Ok(OperationResult::Failed(failed))
+                Ok(OperationResult::Failed(ArmError::from_detail(
+                    status, detail,
+                )))
             }
         }
     }

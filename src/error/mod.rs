@@ -89,6 +89,14 @@ impl ArmError {
         }
     }
 
+    /// An error whose body was written elsewhere (a failed operation's stored error).
+    pub fn from_detail(status: StatusCode, detail: ErrorDetail) -> Self {
+        Self {
+            detail: Box::new(detail),
+            ..Self::custom(status, "", "")
+        }
+    }
+
     pub fn with_target(mut self, target: impl Into<String>) -> Self {
         self.detail.target = Some(target.into());
         self

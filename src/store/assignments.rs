@@ -107,10 +107,10 @@ pub async fn count_in_subscription(
     db: &impl ConnectionTrait,
     subscription_key: &str,
 ) -> Result<u64, DbErr> {
-    let scopes = Condition::any()
-        .add(Column::ScopeKey.eq(subscription_key))
-        .add(keys::below(Column::ScopeKey, subscription_key));
-    Entity::find().filter(scopes).count(db).await
+    Entity::find()
+        .filter(keys::at_or_below(Column::ScopeKey, subscription_key))
+        .count(db)
+        .await
 }
 
 /// How many assignments hold a role.

@@ -41,15 +41,6 @@ pub(super) fn stored_assignment(row: &role_assignment::Model) -> Assignment {
 /// Azure's fixed limit: assignments at a subscription, its groups and resources together.
 pub const ASSIGNMENTS_PER_SUBSCRIPTION: u64 = 4000;
 
-/// `/subscriptions/{id}` of a scope key under a subscription.
-fn subscription_key(scope_key: &str) -> Option<&str> {
-    let rest = scope_key.strip_prefix("/subscriptions/")?;
-    let end = rest
-        .find('/')
-        .map_or(scope_key.len(), |i| i + "/subscriptions/".len());
-    Some(&scope_key[..end])
-}
-
 fn exists_error() -> ArmError {
     ArmError::new(
         ErrorCode::RoleAssignmentExists,
@@ -110,8 +101,9 @@ pub async fn write(
     if duplicate.is_some() {
         return Err(exists_error());
     }
-    if let Some(subscription) = subscription_key(&new.scope.key)
-        && stored::count_in_subscription(tx, subscription).await? >= ASSIGNMENTS_PER_SUBSCRIPTION
+    // The tenant root is in no subscription: its assignments count toward none.
+    if let Some(subscription) = new.scope.resource.as_ref().map(|id| id.subscription_key())
+        && stored::count_in_subscription(tx, &subscription).await? >= ASSIGNMENTS_PER_SUBSCRIPTION
     {
         return Err(invalid(
             ErrorCode::RoleAssignmentLimitExceeded,
